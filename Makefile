@@ -1,0 +1,31 @@
+# Two user-facing targets: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint services clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/fleetsignals demo
+
+# Real services the tests talk to (Alertmanager, headless Chromium), from Debian.
+services:
+	@bash scripts/install-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models macros signals --disable-progress-bar
+
+test: $(STAMP) services lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) target logs warehouse

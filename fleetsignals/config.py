@@ -1,0 +1,166 @@
+"""Configuration: ``fleetsignals.yml`` merged over documented defaults.
+
+Every key is optional. Strings may hold ``${ENV_VAR}`` references, resolved when
+the file is loaded, so secrets (webhook URLs, tokens) stay out of the file.
+The defaults below are the reference documentation of every key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetsignals.errors import FleetsignalsError
+
+DEFAULTS: dict[str, Any] = {
+    # Directories holding signals (<name>.sql), relative to the working directory.
+    "signal_dirs": ["signals"],
+    # dimension -> attribute keys tried before the built-in defaults (see DIMENSION_KEYS).
+    "dimensions": {},
+    # Attribute keys (exact, or fnmatch globs like "gen_ai.prompt.*") dropped at ingest.
+    "redact": [],
+    "ingest": {
+        # Worker processes for parsing; 0 means one per core.
+        "workers": 0,
+    },
+    "warehouse": {
+        # A run with no root span and no new span for this long is `timeout`.
+        "stale_after": "30m",
+        # Incremental builds re-read spans that ended this long before the last build,
+        # so late and out-of-order spans are absorbed.
+        "lookback": "2h",
+    },
+    "scheduler": {
+        # Directory the scheduler ingests from (default HOME/inbox).
+        "inbox": None,
+        "ingest_every": "1m",
+        "build_every": "5m",
+        "retain_every": "1h",
+    },
+    # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}.
+    "notify": [],
+    "alerts": {
+        # Re-notify a firing alert this often (Alertmanager's repeat_interval).
+        "repeat_interval": "4h",
+    },
+    "retention": {
+        "grace": "1h",
+        "sample_rate": 0.10,
+        "cost_tail_quantile": 0.99,
+    },
+}
+
+# Attribute keys per dimension, first present wins (CONTRACT.md "Home and configuration").
+# Keys prefixed "resource:" are read from the resource attributes.
+DIMENSION_KEYS: dict[str, list[str]] = {
+    "agent_name": ["gen_ai.agent.name", "agent.name", "resource:service.name"],
+    "prompt_variant": [
+        "gen_ai.agent.version",
+        "llm.prompt_template.version",
+        "langfuse.prompt.version",
+    ],
+    "workflow": ["gen_ai.workflow.name"],
+    "tenant_id": ["tenant.id"],
+    "user_id": ["user.id", "enduser.id", "langfuse.user.id"],
+    "user_cohort": ["user.cohort"],
+    "session_id": ["gen_ai.conversation.id", "session.id"],
+    "environment": ["resource:deployment.environment.name", "resource:deployment.environment"],
+    "model": ["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"],
+}
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Loaded configuration; ``data`` has every key of DEFAULTS."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+    dimension_keys: dict[str, list[str]] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+
+def _expand_env(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise FleetsignalsError(
+                    f"{where}: environment variable {name} is not set (referenced as ${{{name}}})"
+                )
+            return os.environ[name]
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, list):
+        return [_expand_env(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_env(v, where) for k, v in value.items()}
+    return value
+
+
+def _merge(defaults: dict[str, Any], given: dict[str, Any], where: str, prefix: str = "") -> dict:
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise FleetsignalsError(f"{where}: unknown key {name!r} (known keys: {known})")
+        if isinstance(defaults[key], dict) and defaults[key] and key != "dimensions":
+            if not isinstance(value, dict):
+                raise FleetsignalsError(f"{where}: {name!r} must be a mapping")
+            merged[key] = _merge(defaults[key], value, where, f"{name}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _dimension_keys(mapping: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(mapping, dict):
+        raise FleetsignalsError(f"{where}: 'dimensions' must map a dimension to attribute keys")
+    keys = {name: list(defaults) for name, defaults in DIMENSION_KEYS.items()}
+    for name, extra in mapping.items():
+        if name not in DIMENSION_KEYS:
+            known = ", ".join(DIMENSION_KEYS)
+            raise FleetsignalsError(f"{where}: unknown dimension {name!r} (known: {known})")
+        extra = [extra] if isinstance(extra, str) else extra
+        if not isinstance(extra, list) or not all(isinstance(k, str) for k in extra):
+            raise FleetsignalsError(f"{where}: dimensions.{name} must be a list of attribute keys")
+        keys[name] = [k for k in extra if k not in keys[name]] + keys[name]
+    return keys
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load the config file (``--config``, else ``$FLEETSIGNALS_CONFIG``, else ``./fleetsignals.yml``)."""
+    chosen = path or os.environ.get("FLEETSIGNALS_CONFIG")
+    if chosen is None and Path("fleetsignals.yml").is_file():
+        chosen = "fleetsignals.yml"
+    given: dict[str, Any] = {}
+    where = "defaults"
+    if chosen is not None:
+        where = str(chosen)
+        try:
+            text = Path(chosen).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FleetsignalsError(f"cannot read config {chosen}: {exc.strerror}") from None
+        try:
+            given = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise FleetsignalsError(f"{chosen}: invalid YAML: {exc}".replace("\n", " ")) from None
+        if not isinstance(given, dict):
+            raise FleetsignalsError(f"{chosen}: the config must be a mapping of keys to values")
+    data = _merge(DEFAULTS, _expand_env(given, where), where)
+    return Config(
+        data=data,
+        path=Path(chosen) if chosen else None,
+        dimension_keys=_dimension_keys(data["dimensions"], where),
+    )
