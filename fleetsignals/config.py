@@ -48,6 +48,16 @@ DEFAULTS: dict[str, Any] = {
     "alerts": {
         # Re-notify a firing alert this often (Alertmanager's repeat_interval).
         "repeat_interval": "4h",
+        # A resolved alert is remembered (and re-sent to Alertmanager) this long, then
+        # forgotten (Prometheus' resolved retention).
+        "resolved_retention": "15m",
+        # A signal query running longer than this is interrupted and reported as failed.
+        "query_timeout": "2m",
+        # Timeout of one delivery attempt to a sink (HTTP request, file append).
+        "send_timeout": "10s",
+        # Failed deliveries are retried after retry_initial, doubling up to retry_max.
+        "retry_initial": "10s",
+        "retry_max": "10m",
     },
     "retention": {
         "grace": "1h",

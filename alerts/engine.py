@@ -1,0 +1,133 @@
+"""Live evaluation: signals on the current snapshot, persisted alert state, notifications.
+
+Used by `fleetsignals evaluate` (every selected signal, now or at --at) and by
+the scheduler (only signals that are due). Each signal is queried outside any
+lock, then its state change and the notifications it causes commit in one
+SQLite transaction; a signal that fails changes nothing and is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.definitions import Signal, SignalProblem, load_signals
+from alerts.evaluation import evaluate_signal
+from alerts.lifecycle import advance
+from alerts.outbox import DeliveryReport, deliver, enqueue
+from alerts.records import Record, active_records
+from alerts.settings import AlertSettings
+from alerts.sinks import Batch, build_sinks
+from alerts.state import (
+    last_evaluations,
+    load_instances,
+    open_state,
+    record_evaluation,
+    save_instances,
+    transaction,
+)
+from fleetsignals.config import Config
+from fleetsignals.home import Home
+from fleetsignals.snapshot import connect_snapshot
+from fleetsignals.timeutil import format_time, parse_time
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass
+class Outcome:
+    """What one live evaluation did."""
+
+    eval_at: datetime
+    records: list[Record] = field(default_factory=list)
+    problems: list[SignalProblem] = field(default_factory=list)
+    evaluated: list[str] = field(default_factory=list)
+    notices: int = 0
+    delivery: DeliveryReport | None = None
+
+
+def is_due(signal: Signal, last: datetime | None, eval_at: datetime) -> bool:
+    """Once per ``every``-long slot since the epoch, so cycles that start a little late or
+    early neither skip nor double an evaluation; backtest and scheduler use the same rule."""
+    if last is None:
+        return True
+    slot = signal.every.total_seconds()
+    return math.floor((eval_at - EPOCH).total_seconds() / slot) > math.floor(
+        (last - EPOCH).total_seconds() / slot
+    )
+
+
+def evaluate_live(
+    home: Home,
+    config: Config,
+    at: datetime | None = None,
+    names: list[str] | tuple[str, ...] | None = None,
+    due_only: bool = False,
+    notify: bool = True,
+) -> Outcome:
+    """Evaluate signals at ``at`` (default now), update state, enqueue and deliver notices."""
+    settings = AlertSettings.from_config(config)
+    sinks = build_sinks(config["notify"], settings.send_timeout)
+    eval_at = at or parse_time("now")
+    outcome = Outcome(eval_at)
+    with connect_snapshot(home) as con:
+        signals, outcome.problems = load_signals(config["signal_dirs"], con, names)
+        with open_state(home) as state:
+            last = last_evaluations(state)
+            for signal in signals:
+                if due_only and not is_due(signal, last.get(signal.name), eval_at):
+                    continue
+                problem = _evaluate_one(con, state, signal, eval_at, last, settings, sinks, outcome)
+                if problem:
+                    outcome.problems.append(problem)
+    if notify and sinks:
+        outcome.delivery = deliver(home, sinks, settings.retry_initial, settings.retry_max)
+    return outcome
+
+
+def _evaluate_one(
+    con, state, signal, eval_at, last, settings, sinks, outcome
+) -> SignalProblem | None:
+    previous = last.get(signal.name)
+    if previous is not None and eval_at < previous:
+        return SignalProblem(
+            signal.name,
+            signal.path,
+            f"its alert state is already at {format_time(previous)}, later than "
+            f"{format_time(eval_at)}: use `fleetsignals backtest` to look at the past",
+        )
+    evaluation = evaluate_signal(con, signal, eval_at, settings.query_timeout)
+    if evaluation.error:
+        with transaction(state):
+            record_evaluation(state, signal.name, eval_at, evaluation.error)
+        return SignalProblem(signal.name, signal.path, evaluation.error)
+    with transaction(state):
+        instances, notices = advance(
+            signal,
+            load_instances(state, signal.name),
+            evaluation.samples,
+            eval_at,
+            settings.repeat_interval,
+            settings.resolved_retention,
+        )
+        save_instances(state, signal.name, instances)
+        record_evaluation(state, signal.name, eval_at, None)
+        batch = Batch(
+            signal, eval_at, notices, list(instances.values()), settings.valid_for(signal.every)
+        )
+        enqueue(state, sinks, batch, parse_time("now"))
+    for notice in notices:
+        log.info(
+            "%s %s %s value=%s",
+            notice.kind,
+            signal.name,
+            notice.instance.labels,
+            notice.instance.value,
+        )
+    outcome.evaluated.append(signal.name)
+    outcome.notices += len(notices)
+    outcome.records += active_records(signal, instances, eval_at)
+    return None

@@ -1,0 +1,51 @@
+"""``alertmanager``: pushes alerts to an Alertmanager's ``/api/v2/alerts`` as Prometheus does.
+
+Every evaluation re-sends each firing instance with ``endsAt`` = eval time +
+4 x max(signal's ``every``, 1m), so Alertmanager keeps it active exactly while
+we keep evaluating, and lets it expire if fleetsignals stops. A resolved
+instance is sent with ``endsAt`` = the time it resolved, and re-sent while it
+is retained (15 minutes). Alertmanager then does the routing, grouping,
+silencing, inhibition and repeat intervals.
+Options: ``url`` (base URL, e.g. http://alertmanager:9093), ``headers``, ``external_url``
+(the generatorURL given for each alert).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.lifecycle import RESOLVED
+from alerts.sinks.base import Batch, Sink, alert_object, firing_or_resolved, post_json
+from fleetsignals.timeutil import format_time
+
+
+class AlertmanagerSink(Sink):
+    kind = "alertmanager"
+    allowed = frozenset({"url", "headers", "external_url"})
+
+    def __init__(self, name: str, options: dict[str, Any], timeout: float) -> None:
+        super().__init__(name, options, timeout)
+        if not options.get("url"):
+            raise ValueError("needs url: the Alertmanager base URL, e.g. http://localhost:9093")
+        base = str(options["url"]).rstrip("/")
+        self.url = base if base.endswith("/api/v2/alerts") else f"{base}/api/v2/alerts"
+        self.headers = {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
+        self.external_url = str(options.get("external_url") or "")
+
+    def render(self, batch: Batch) -> list[Any]:
+        alerts = []
+        for instance in firing_or_resolved(batch.instances):
+            alert = alert_object(batch, instance, self.external_url)
+            if instance.state == RESOLVED:
+                alert["endsAt"] = format_time(instance.resolved_at)
+            else:
+                alert["endsAt"] = format_time(batch.eval_at + batch.valid_for)
+            # The v2 API's postable alert has no status or fingerprint: Alertmanager derives them.
+            del alert["status"], alert["fingerprint"]
+            if not alert["generatorURL"]:
+                del alert["generatorURL"]
+            alerts.append(alert)
+        return [alerts] if alerts else []
+
+    def send(self, payload: Any) -> None:
+        post_json(self.url, payload, self.headers, self.timeout)

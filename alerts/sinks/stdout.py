@@ -1,0 +1,29 @@
+"""``stdout``: one human-readable line per notification on standard output."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from alerts.sinks.base import Batch, Sink, notice_record
+
+
+class StdoutSink(Sink):
+    kind = "stdout"
+
+    def render(self, batch: Batch) -> list[Any]:
+        lines = []
+        for notice in batch.notices:
+            record = notice_record(batch, notice)
+            labels = ", ".join(f'{k}="{v}"' for k, v in sorted(record["labels"].items()))
+            value = "" if record["value"] is None else f" value={record['value']:g}"
+            summary = f" {record['summary']}" if record["summary"] else ""
+            lines.append(
+                f"{record['eval_at']} {notice.kind.upper()} [{record['severity']}] "
+                f"{record['signal']}{{{labels}}}{value}{summary}"
+            )
+        return [lines] if lines else []
+
+    def send(self, payload: Any) -> None:
+        sys.stdout.write("".join(f"{line}\n" for line in payload))
+        sys.stdout.flush()

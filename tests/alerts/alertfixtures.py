@@ -1,0 +1,117 @@
+"""Helpers for alert tests: a real DuckDB snapshot written the way the warehouse publishes one
+(HOME/snapshots/<file> named by HOME/snapshots/CURRENT), signal dirs and config files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from fleetsignals.home import Home
+
+# The synthetic fleet: one run a minute per tenant from T0 for 6 hours; tenant t2's runs
+# cost 5x from T0 + 4h on; its runs keep a constant cost otherwise.
+T0 = datetime(2026, 11, 20, 0, 0)
+
+RUNS_SQL = """
+create table fct_runs as
+with minutes as (
+    select range as minute from range(360)
+),
+tenants as (
+    select unnest(['t1', 't2', 't3']) as tenant_id
+)
+select
+    md5(tenant_id || minute::varchar) as run_id,
+    'agent-' || tenant_id as agent_name,
+    'v1' as prompt_variant,
+    'support' as workflow,
+    tenant_id,
+    'u' || (minute % 7)::varchar as user_id,
+    case when minute % 2 = 0 then 'free' else 'pro' end as user_cohort,
+    's' || minute::varchar as session_id,
+    'prod' as environment,
+    'gpt-x' as model,
+    $t0 + to_minutes(minute) as started_at,
+    $t0 + to_minutes(minute) + interval 50 second as ended_at,
+    $t0 + to_minutes(minute) + interval 50 second as last_span_at,
+    'ok' as status,
+    10 as step_count,
+    4 as llm_call_count,
+    6 as tool_call_count,
+    0 as tool_error_count,
+    1000 as input_tokens,
+    200 as output_tokens,
+    case
+        when tenant_id = 't2' and minute >= 240 then 5.0 + (minute % 5) * 0.01
+        else 1.0 + (minute % 5) * 0.01
+    end as cost_usd,
+    'sampled' as retention_reason,
+    1.0 as sample_weight
+from minutes
+cross join tenants
+"""
+
+TOOL_CALLS_SQL = """
+create table fct_tool_calls as
+select
+    run_id,
+    'search' as tool_name,
+    started_at,
+    ended_at,
+    false as is_error,
+    'h' as args_hash,
+    1 as streak_position,
+    agent_name,
+    prompt_variant,
+    tenant_id,
+    user_cohort,
+    model
+from fct_runs
+"""
+
+
+def publish_snapshot(home: Home, name: str = "snapshot-1.duckdb", extra_sql: str = "") -> Path:
+    """Write a snapshot database and point CURRENT at it (atomically, as the warehouse does)."""
+    home.snapshots.mkdir(parents=True, exist_ok=True)
+    path = home.snapshots / name
+    with duckdb.connect(str(path)) as con:
+        con.execute(RUNS_SQL, {"t0": T0})
+        con.execute(TOOL_CALLS_SQL)
+        con.execute("create table spans as select run_id as trace_id from fct_runs limit 0")
+        con.execute("create table fct_llm_calls as select run_id from fct_runs limit 0")
+        if extra_sql:
+            con.execute(extra_sql)
+    tmp = home.snapshots / "CURRENT.tmp"
+    tmp.write_text(name, encoding="utf-8")
+    tmp.replace(home.snapshots / "CURRENT")
+    return path
+
+
+def write_signal(directory: Path, name: str, sql: str, settings: dict | None = None) -> Path:
+    """A signal file, with settings as front matter when given."""
+    text = sql
+    if settings is not None:
+        text = "/* ---\n" + yaml.safe_dump(settings, sort_keys=False) + "--- */\n" + sql
+    path = directory / f"{name}.sql"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# A signal used by many tests: tenants whose runs in the last 30 minutes cost more than
+# $threshold on average. Fires for t2 from T0 + 4h (+ the window filling up).
+COSTLY_SQL = """
+select tenant_id, avg(cost_usd) as value, count(*) as runs
+from fct_runs
+where ended_at <= $eval_at and ended_at > $eval_at - interval 30 minute
+group by tenant_id
+having avg(cost_usd) > $threshold
+"""
+COSTLY_SETTINGS = {
+    "description": "Runs of {tenant_id} cost {value:.2f} USD on average",
+    "severity": "critical",
+    "summary": "{tenant_id}: average cost {value:.2f} over {runs:.0f} runs",
+    "params": {"threshold": 2.0},
+}
