@@ -1,0 +1,144 @@
+"""`generate_fleet`: shape, traffic, incidents, simulation, export, ground truth."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from fleetsignals.errors import FleetsignalsError
+from fleetsignals.generate import export, traffic, truth, writer
+from fleetsignals.generate.incidents import INCIDENTS, IncidentArg
+from fleetsignals.generate.incidents import apply as apply_incident
+from fleetsignals.generate.incidents import place as place_incidents
+from fleetsignals.generate.incidents import target as target_incident
+from fleetsignals.generate.shape import build_shape
+from fleetsignals.generate.simulate import RunSimulator
+from fleetsignals.timeutil import format_time, parse_time
+
+SURGE_KEY_BASE = 1 << 32  # seed keys of surge runs never collide with the base stream
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+def generate_fleet(
+    out: Path,
+    *,
+    start: datetime | str = datetime(2026, 11, 1),
+    hours: float = 6.0,
+    runs_per_minute: float = 20.0,
+    seed: int = 7,
+    incidents: list[IncidentArg] | None = None,
+    compression: str = "none",
+    progress: Progress | None = None,
+) -> truth.GroundTruth:
+    """Write a synthetic fleet to OUT: ``dumps/``, ``runs.parquet``, ``ground_truth.json``.
+
+    ``incidents``: None for all of INCIDENTS, [] for a healthy fleet, or a list of
+    names (placed automatically) and/or ``(name, offset, duration)`` tuples
+    (offset from ``start`` and duration as timedelta, seconds or "90m").
+    The same arguments always give byte-identical files.
+    """
+    start = parse_time(start)
+    if not (hours > 0 and math.isfinite(hours)):
+        raise FleetsignalsError(f"--hours must be a positive number, not {hours}")
+    if not (runs_per_minute > 0 and math.isfinite(runs_per_minute)):
+        raise FleetsignalsError(f"--runs-per-minute must be positive, not {runs_per_minute}")
+    writer.check_compression(compression)
+    out = Path(out)
+    end = start + timedelta(hours=hours)
+    start_ns, end_ns = _ns(start), _ns(end)
+    items: list[IncidentArg] = list(INCIDENTS) if incidents is None else list(incidents)
+    placed = place_incidents(items, start, hours, seed)
+
+    shape = build_shape(seed)
+    plans = traffic.assign(
+        np.random.default_rng([seed, 1]),
+        shape,
+        traffic.arrivals(
+            np.random.default_rng([seed, 2]), shape, start, start_ns, end_ns, runs_per_minute
+        ),
+        0,
+    )
+    target_rng = np.random.default_rng([seed, 3])
+    for inc in placed:
+        target_incident(inc, shape, target_rng)
+        if inc.name == "traffic_surge":
+            # The surge is extra traffic, a separate stream: the base runs stay identical.
+            extra = float(inc.params["multiplier"]) - 1  # type: ignore[arg-type]
+            times = traffic.arrivals(
+                np.random.default_rng([seed, 6]), shape, start, _ns(inc.start), _ns(inc.end),
+                runs_per_minute * extra,
+            )  # fmt: skip
+            plans += traffic.assign(np.random.default_rng([seed, 7]), shape, times, SURGE_KEY_BASE)
+    plans.sort(key=lambda p: (p.start_ns, p.key))
+    effect_rng = np.random.default_rng([seed, 8])
+    for inc in placed:
+        apply_incident(inc, shape, plans, effect_rng)
+
+    spans = []
+    for i, plan in enumerate(plans):
+        agent = shape.agents[plan.agent]
+        sim = RunSimulator(plan, i, agent, seed, shape.cohort_context[plan.dims.user_cohort])
+        spans += sim.run().spans
+        if progress and (i % 500 == 0 or i == len(plans) - 1):
+            progress("simulate", i + 1, len(plans))
+
+    lines = export.export_lines(spans, shape, seed, start_ns, end_ns)
+    result = truth.GroundTruth(
+        out=out,
+        seed=seed,
+        start=start,
+        end=end,
+        params={
+            "hours": hours,
+            "runs_per_minute": runs_per_minute,
+            "compression": compression,
+            "incidents": [i if isinstance(i, str) else i[0] for i in items],
+        },
+        incidents=placed,
+    )
+    writer.clear_dumps(result.dumps)
+    for k, minute in enumerate(sorted(lines)):
+        result.files.append(
+            writer.write_minute(result.dumps, start, minute, lines[minute], compression)
+        )
+        if progress and (k % 30 == 0 or k == len(lines) - 1):
+            progress("write", k + 1, len(lines))
+
+    cols = truth.run_rows(plans, shape)
+    written = set(cols["run_id"])
+    for inc in placed:
+        inc.run_ids = [p.run_id for p in plans if p.incident == inc.name and p.run_id in written]
+        if inc.name == "stuck_runs":
+            # The incident lasts until the last stuck loop stops (or the fleet ends).
+            stop = max((p.effect_end_ns for p in plans if p.incident == inc.name), default=0)
+            inc.end = max(inc.end, min(truth.ns_to_datetime(stop), end))
+    result.runs = len(cols["run_id"])
+    result.spans = sum(1 for s in spans if s.arrival_ns >= 0)
+    truth.write_truth(result, cols)
+    return result
+
+
+def _ns(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def describe(result: truth.GroundTruth) -> list[str]:
+    """Summary lines for the command line."""
+    lines = [
+        f"wrote {result.runs} runs, {result.spans} spans in {len(result.files)} files "
+        f"to {result.dumps} ({format_time(result.start)} .. {format_time(result.end)})",
+    ]
+    for inc in result.incidents:
+        labels = ", ".join(f"{k}={v}" for k, v in inc.labels.items()) or "-"
+        lines.append(
+            f"  {inc.name:<16} {format_time(inc.start)} .. {format_time(inc.end)}  "
+            f"{len(inc.run_ids):>5} runs  signal={inc.signal or 'none (control)'}  {labels}"
+        )
+    lines.append(f"ground truth: {result.path} and {result.runs_path}")
+    return lines

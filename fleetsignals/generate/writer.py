@@ -1,0 +1,58 @@
+"""Dump files as the Collector's file exporter leaves them: JSON lines, one file per
+minute, optionally gzip or zstd; byte-identical for the same input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+import zstandard
+
+from fleetsignals.errors import FleetsignalsError
+
+COMPRESSIONS = {"none": "", "gz": ".gz", "zst": ".zst"}
+PATTERN = "traces-*.jsonl*"
+
+
+def check_compression(compression: str) -> str:
+    if compression not in COMPRESSIONS:
+        raise FleetsignalsError(
+            f"unknown compression {compression!r}: use one of {', '.join(COMPRESSIONS)}"
+        )
+    return compression
+
+
+def clear_dumps(dumps: Path) -> None:
+    """Remove dumps of an earlier generation, so OUT holds exactly this fleet."""
+    dumps.mkdir(parents=True, exist_ok=True)
+    for old in sorted(dumps.glob(PATTERN)):
+        old.unlink()
+
+
+def encode(lines: list[dict], compression: str) -> bytes:
+    data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    if compression == "gz":
+        buf = io.BytesIO()
+        # mtime=0 and no file name: the same content gives the same bytes.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+            gz.write(data)
+        return buf.getvalue()
+    if compression == "zst":
+        return zstandard.ZstdCompressor(level=3).compress(data)
+    return data
+
+
+def write_minute(
+    dumps: Path, start: datetime, minute: int, lines: list[dict], compression: str
+) -> Path:
+    """Write one minute's file atomically (a reader never sees half a file)."""
+    moment = start + timedelta(minutes=minute)
+    path = dumps / f"traces-{moment:%Y%m%dT%H%M}.jsonl{COMPRESSIONS[compression]}"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(encode(lines, compression))
+    tmp.replace(path)
+    return path
