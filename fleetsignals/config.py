@@ -63,6 +63,15 @@ DEFAULTS: dict[str, Any] = {
         "grace": "1h",
         "sample_rate": 0.10,
         "cost_tail_quantile": 0.99,
+        # Policies in the Collector tail_sampling vocabulary (docs/retention.md); null means
+        # the built-in ones: error/timeout, cost tail (cost_tail_quantile), signal-flagged,
+        # a uniform sample (sample_rate).
+        "policies": None,
+        # Re-evaluate signals over the decided period to find the runs they flagged
+        # (besides the live alert state); false reads the alert state only.
+        "reevaluate_signals": True,
+        # Replaced lake files wait this long in lake/_retention/trash before deletion.
+        "trash_for": "1h",
     },
 }
 

@@ -1,0 +1,11 @@
+"""Retention: tail-based sampling of stored traces (docs/retention.md).
+
+``retain(home, config, at, dry_run=False) -> RetentionSummary`` is what the
+``retain`` command and the scheduler call.
+"""
+
+from __future__ import annotations
+
+from fleetsignals.retention.job import RetentionSummary, retain
+
+__all__ = ["RetentionSummary", "retain"]
