@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import yaml
@@ -115,3 +120,51 @@ COSTLY_SETTINGS = {
     "summary": "{tenant_id}: average cost {value:.2f} over {runs:.0f} runs",
     "params": {"threshold": 2.0},
 }
+
+
+class Receiver:
+    """A real HTTP server in a thread that records JSON POSTs; it can refuse with a status."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.bodies: list[Any] = []
+        self.paths: list[str] = []
+        self.refuse_with: int | None = None
+        self.refused = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.refuse_with is not None:
+                    receiver.refused += 1
+                    self.send_response(receiver.refuse_with)
+                    self.end_headers()
+                    self.wfile.write(b"not now")
+                    return
+                receiver.bodies.append(json.loads(body))
+                receiver.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

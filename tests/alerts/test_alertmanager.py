@@ -1,0 +1,144 @@
+"""The alertmanager sink against a real Alertmanager (Debian prometheus-alertmanager, on loopback).
+
+The binary is installed by scripts/install-services.sh (`make services`, part of
+`make test`); without it these tests fail with a message saying so, never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alertfixtures import free_port, write_signal
+
+from alerts.lifecycle import fingerprint
+from fleetsignals.timeutil import format_time, parse_time
+
+BINARY = "/usr/bin/prometheus-alertmanager"
+CONFIG = """
+route:
+  receiver: blackhole
+  group_wait: 1s
+receivers:
+  - name: blackhole
+"""
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("prometheus-alertmanager") or BINARY
+    if not Path(binary).exists():
+        pytest.fail(
+            "prometheus-alertmanager is not installed: run `make services` "
+            "(scripts/install-services.sh installs the Debian package)"
+        )
+    (tmp_path / "am.yml").write_text(CONFIG)
+    port = free_port()
+    log = (tmp_path / "am.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'am.yml'}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Alertmanager did not start: {(tmp_path / 'am.log').read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def alerts_in(url: str, query: str = "") -> list[dict]:
+    with urllib.request.urlopen(f"{url}/api/v2/alerts{query}", timeout=5) as response:
+        return json.loads(response.read())
+
+
+SQL = """
+select tenant_id, avg(cost_usd) as value
+from fct_runs
+where ended_at <= $eval_at and tenant_id = $tenant
+group by tenant_id
+"""
+
+
+def test_alert_appears_and_resolves_in_alertmanager(
+    alertmanager: str, snapshot, signal_dir: Path, make_config, run_cli
+) -> None:
+    settings = {
+        "severity": "critical",
+        "summary": "{tenant_id}: average cost {value:.2f}",
+        "description": "Cost per run is high",
+        "runbook": "https://runbooks.example/costly",
+        "labels": {"team": "billing"},
+        "params": {"tenant": "t2"},
+    }
+    write_signal(signal_dir, "costly", SQL, settings)
+    config, _ = make_config(notify=[{"type": "alertmanager", "url": alertmanager}])
+    # Past times, as live evaluation has: Alertmanager takes an endsAt in the future as
+    # "still active until then", so a resolution must carry a time that has passed.
+    first = parse_time("now") - timedelta(seconds=10)
+    result = run_cli("evaluate", "--at", format_time(first), config=config)
+    assert result.exit_code == 0, result.output + result.stderr
+    (alert,) = alerts_in(alertmanager)
+    labels = {
+        "alertname": "costly",
+        "severity": "critical",
+        "team": "billing",
+        "tenant_id": "t2",
+    }
+    assert alert["labels"] == labels
+    assert alert["status"]["state"] == "active"
+    assert alert["annotations"] == {
+        "summary": "t2: average cost 2.35",
+        "description": "Cost per run is high",
+        "runbook_url": "https://runbooks.example/costly",
+    }
+    # Alertmanager computes the same fingerprint as we do (Prometheus' label-set hash).
+    assert alert["fingerprint"] == fingerprint(labels)
+    assert alert["startsAt"].startswith(format_time(first)[:-1])
+    # endsAt = eval time + 4 x the evaluation interval (5m), as Prometheus sends it.
+    assert alert["endsAt"].startswith(format_time(first + timedelta(minutes=20))[:-1])
+
+    # Still firing at the next evaluation: re-sent with a later endsAt, so it never expires.
+    second = first + timedelta(seconds=2)
+    run_cli("evaluate", "--at", format_time(second), config=config)
+    (alert,) = alerts_in(alertmanager)
+    assert alert["endsAt"].startswith(format_time(second + timedelta(minutes=20))[:-1])
+    assert alert["startsAt"].startswith(format_time(first)[:-1])
+
+    # The condition clears: resolved, sent with endsAt = the resolution time.
+    write_signal(signal_dir, "costly", SQL, {**settings, "params": {"tenant": "nobody"}})
+    third = second + timedelta(seconds=2)
+    result = run_cli("evaluate", "--at", format_time(third), config=config)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    remaining = alerts_in(alertmanager)
+    # Alertmanager's API lists only unresolved alerts: ours is gone.
+    assert remaining == []
+    resolved = alerts_in(alertmanager, "?active=false&silenced=false&inhibited=false")
+    assert resolved == []
