@@ -32,9 +32,10 @@ import json
 import os
 import shutil
 import signal
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,7 @@ import pyarrow.parquet as pq
 ROW_GROUP_ROWS = 122_880
 OUTPUT_PREFIX = "retained-"
 CRASH_ENV = "FLEETSIGNALS_RETAIN_CRASH_AT"
+PAUSE_ENV = "FLEETSIGNALS_RETAIN_PAUSE_AT"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -53,6 +55,13 @@ def crash_point(step: str) -> None:
 
     The kill test uses it to stop a real `fleetsignals retain` between any two steps.
     """
+    pause = os.environ.get(PAUSE_ENV)
+    if pause and pause.split("=", 1)[0] == step:
+        # Test hook: create the flag file named after "=" and wait until the test removes it.
+        flag = Path(pause.split("=", 1)[1])
+        flag.touch()
+        while flag.exists():
+            time.sleep(0.01)
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return
@@ -202,7 +211,7 @@ def rewrite_partition(
         "inputs": inputs,
         "output": output,
         "stage_inode": stage.stat().st_ino,
-        "started_at": datetime.utcnow().isoformat(),
+        "started_at": _utcnow().isoformat(),
     }
     write_atomic(work.journal / f"{rid}.json", json.dumps(entry, indent=1))
     crash_point("journaled")
@@ -285,13 +294,17 @@ def recover(lake: Path, work: Workspace) -> int:
     return settled
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def _stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.utcnow()).strftime("%Y%m%dT%H%M%S")
+    return (moment or _utcnow()).strftime("%Y%m%dT%H%M%S")
 
 
 def purge_trash(work: Workspace, older_than: timedelta, now: datetime | None = None) -> int:
     """Delete replaced partitions moved to the trash more than ``older_than`` ago."""
-    now = now or datetime.utcnow()
+    now = now or _utcnow()
     purged = 0
     for entry in work.trash.iterdir() if work.trash.is_dir() else ():
         try:
