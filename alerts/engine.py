@@ -25,6 +25,7 @@ from alerts.state import (
     load_instances,
     open_state,
     record_evaluation,
+    record_history,
     save_instances,
     transaction,
 )
@@ -115,6 +116,7 @@ def _evaluate_one(
         )
         save_instances(state, signal.name, instances)
         record_evaluation(state, signal.name, eval_at, None)
+        record_history(state, notices, eval_at)
         batch = Batch(
             signal, eval_at, notices, list(instances.values()), settings.valid_for(signal.every)
         )

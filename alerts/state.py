@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from alerts.lifecycle import Instance
+from alerts.lifecycle import Instance, Notice
 from fleetsignals.home import Home
 
 SCHEMA = """
@@ -40,6 +40,15 @@ create table if not exists evaluations (
     last_eval_at text not null,
     error text
 );
+-- Every notification-worthy transition (firing, repeat, resolved), for audit and retention.
+create table if not exists alert_history (
+    signal text not null,
+    labels text not null,
+    notification text not null,
+    last_eval_at text not null,
+    value real
+);
+create index if not exists alert_history_by_time on alert_history (last_eval_at);
 create table if not exists outbox (
     id integer primary key autoincrement,
     sink text not null,
@@ -143,6 +152,22 @@ def save_instances(con: sqlite3.Connection, signal: str, instances: dict[str, In
                 _iso(i.last_sent_at),
             )
             for key, i in instances.items()
+        ],
+    )
+
+
+def record_history(con: sqlite3.Connection, notices: list[Notice], eval_at: datetime) -> None:
+    con.executemany(
+        "insert into alert_history values (?, ?, ?, ?, ?)",
+        [
+            (
+                n.instance.signal,
+                json.dumps(n.instance.labels, sort_keys=True),
+                n.kind,
+                _iso(eval_at),
+                n.instance.value,
+            )
+            for n in notices
         ],
     )
 

@@ -26,8 +26,11 @@ DEFAULTS: dict[str, Any] = {
     # Attribute keys (exact, or fnmatch globs like "gen_ai.prompt.*") dropped at ingest.
     "redact": [],
     "ingest": {
-        # Worker processes for parsing; 0 means one per core.
+        # Worker threads for parsing (DuckDB); 0 means one per core.
         "workers": 0,
+        # Files modified more recently than this are left for a later run (a Collector
+        # may still be writing them). The scheduler's inbox wants a few seconds.
+        "settle": "0s",
     },
     "warehouse": {
         # A run with no root span and no new span for this long is `timeout`.
@@ -35,6 +38,15 @@ DEFAULTS: dict[str, Any] = {
         # Incremental builds re-read spans that ended this long before the last build,
         # so late and out-of-order spans are absorbed.
         "lookback": "2h",
+        # Spans landed this long before the previous build's newest span are re-read, so a
+        # file renamed into the lake while that build ran is not missed.
+        "landed_overlap": "10m",
+        # Directory of user price CSVs (columns of seeds/model_prices.csv) that take
+        # priority over the shipped price table; default HOME/prices.
+        "prices": None,
+        # Superseded snapshots (and Parquet files only they use) are deleted this long
+        # after the next one is published, so queries already running can finish.
+        "snapshot_grace": "30m",
     },
     "scheduler": {
         # Directory the scheduler ingests from (default HOME/inbox).
@@ -42,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
         "ingest_every": "1m",
         "build_every": "5m",
         "retain_every": "1h",
+        # Inbox files modified more recently than this are left for the next pass
+        # (they may still be being written).
+        "settle": "5s",
     },
     # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}.
     "notify": [],
