@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
 from fleetsignals.cli_env import Env, pass_env
-from fleetsignals.errors import FleetsignalsError
+from ingest.land import land_paths
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @pass_env
-def command(env: Env, paths) -> None:
-    """Land OTLP/JSON trace files (or directories, recursively) in the Parquet lake."""
-    raise FleetsignalsError("`ingest` is not built yet")
+def command(env: Env, paths: tuple[Path, ...]) -> None:
+    """Land OTLP/JSON trace files (or directories, recursively) in the Parquet lake.
+
+    Accepts JSON lines of TracesData / ExportTraceServiceRequest (the Collector's
+    file exporter) or one JSON document per file; plain, gzip, zstd, or the file
+    exporter's length-prefixed zstd frames. Content already landed is skipped.
+    Bad records or files go to HOME/quarantine/ with the reason; the rest lands,
+    and the exit status is 1 when anything was quarantined.
+    """
+    summary = land_paths(list(paths), env.home, env.config, progress=sys.stderr.isatty())
+    for reason in summary.reasons:
+        click.echo(f"quarantined: see {env.home.root / reason}", err=True)
+    click.echo(summary.line())
+    if summary.quarantined:
+        sys.exit(1)

@@ -1,0 +1,224 @@
+"""Landing source files in the lake: the one entry point (``land_paths``) for CLI, scheduler, demo.
+
+Per source file: hash its content; skip it if the manifest already has that
+hash; otherwise stream it through the parser into per-partition temporary
+files, rename them into place, and append the manifest line last. A run killed
+at any point leaves only temporary files (swept by the next run) or complete
+files named after the source hash (overwritten by the next run, which lands the
+source again because its manifest line is missing). So the lake never shows a
+partial file, and a rerun lands exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetsignals.config import Config
+from fleetsignals.errors import FleetsignalsError
+from fleetsignals.home import Home
+from fleetsignals.timeutil import format_time, parse_duration, parse_time
+from ingest.lake import LakeWriter, remove_temporaries
+from ingest.manifest import ManifestIndex, manifest_index
+from ingest.parse import SpanParser
+from ingest.progress import Progress
+from ingest.quarantine import Quarantine
+from ingest.sources import SourceError, discover, read_chunks, sha256_file
+
+
+@dataclass
+class IngestSummary:
+    """What one ``land_paths`` call did."""
+
+    files: int = 0  # files landed by this call (some of their records may be quarantined)
+    skipped: int = 0  # files whose content had already landed (or been quarantined) before
+    spans: int = 0  # spans landed
+    quarantined: int = 0  # files with anything quarantined (whole, or some records/spans)
+    rejected: int = 0  # records and spans quarantined
+    unsettled: int = 0  # files left for later: changed while read, or modified too recently
+    seconds: float = 0.0
+    reasons: list[str] = field(default_factory=list)  # quarantine sidecars, relative to HOME
+
+    def line(self) -> str:
+        text = (
+            f"ingest: {self.files} file(s) landed, {self.spans} span(s); "
+            f"{self.skipped} already landed (skipped); {self.quarantined} quarantined"
+        )
+        if self.rejected:
+            text += f" ({self.rejected} record(s)/span(s) rejected)"
+        if self.unsettled:
+            text += f"; {self.unsettled} still being written (left for the next run)"
+        return text + f" in {self.seconds:.1f}s"
+
+
+@contextmanager
+def _ingest_lock(home: Home) -> Iterator[None]:
+    """One ingest at a time per home; a killed holder's lock is released by the kernel."""
+    lake_root = home.lake.parent
+    lake_root.mkdir(parents=True, exist_ok=True)
+    with (lake_root / ".ingest.lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        marker = lake_root / ".ingest-running"
+        if marker.exists():  # the previous run died: sweep its temporary files
+            remove_temporaries(home.lake)
+        marker.touch()
+        try:
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+class _Lander:
+    def __init__(self, home: Home, config: Config, parser: SpanParser, summary: IngestSummary):
+        self.home = home
+        self.parser = parser
+        self.summary = summary
+        self.index: ManifestIndex = manifest_index(home.manifest)
+        self.seen: set[str] = set()
+        self.hashes: dict[tuple[str, int, int], str] = {}
+        del config
+
+    def sha_of(self, key: tuple[str, int, int], path: Path) -> str:
+        sha = self.index.by_stat.get(key) or _HASHES.get(key)
+        if sha is None:
+            sha = sha256_file(path)
+            _HASHES[key] = sha
+        return sha
+
+    def land(self, path: Path, progress: Progress) -> None:
+        try:
+            key = _stat_key(path)
+            sha = self.sha_of(key, path)
+        except FileNotFoundError:
+            return  # moved away (e.g. rotated) since discovery: it is seen at its new path
+        except OSError as exc:
+            raise FleetsignalsError(f"cannot read {path}: {exc.strerror}") from None
+        if sha in self.index.by_sha or sha in self.seen:
+            self.summary.skipped += 1
+            progress.file_done(0)
+            return
+        landed_at = parse_time("now")
+        writer = LakeWriter(self.home.lake, sha, landed_at)
+        quarantine = Quarantine(self.home.quarantine, path, sha)
+        entry = {
+            "sha256": sha,
+            "source": key[0],
+            "size": key[1],
+            "mtime_ns": key[2],
+            "landed_at": format_time(landed_at),
+        }
+        try:
+            for chunk in read_chunks(path):
+                table, problems = self.parser.parse(chunk)
+                quarantine.add(problems)
+                if table is not None:
+                    writer.add(table)
+                    progress.spans(table.num_rows)
+        except SourceError as exc:
+            writer.abort()
+            self._whole(quarantine, entry, str(exc))
+        except FileNotFoundError:
+            writer.abort()
+            quarantine.discard()
+            return
+        else:
+            if _stat_key(path) != key:
+                # Still being written: what we read is not the content we hashed.
+                writer.abort()
+                quarantine.discard()
+                self.summary.unsettled += 1
+                return
+            if writer.rows == 0 and quarantine.count:
+                first = quarantine.first[0]
+                error = f"nothing could be read; first problem at line {first['line']}: {first['error']}"
+                self._whole(quarantine, entry, error)
+            else:
+                entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)
+                entry["files"] = writer.commit()
+                entry["quarantine"] = quarantine.finish()
+                if entry["quarantine"]:
+                    self._quarantined(entry["quarantine"], quarantine.count)
+                self.summary.files += 1
+                self.summary.spans += writer.rows
+        self.index.append([entry])
+        self.seen.add(sha)
+        progress.file_done(0)
+
+    def _whole(self, quarantine: Quarantine, entry: dict, error: str) -> None:
+        reason = quarantine.whole_file(error)
+        entry.update(status="quarantined", spans=0, rejected=quarantine.count, error=error)
+        entry.update(files=[], quarantine=reason)
+        self._quarantined(reason, quarantine.count)
+
+    def _quarantined(self, reason: str, count: int) -> None:
+        self.summary.quarantined += 1
+        self.summary.rejected += count
+        self.summary.reasons.append(f"quarantine/{reason}")
+
+
+# (path, size, mtime_ns) -> sha256 of files seen by this process (landed or not), so a
+# scheduler calling land_paths every minute does not re-hash an unchanged inbox.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], int]:
+    if settle_seconds <= 0:
+        return paths, 0
+    cutoff = time.time() - settle_seconds
+    ready = []
+    for path in paths:
+        try:
+            if path.stat().st_mtime <= cutoff:
+                ready.append(path)
+        except FileNotFoundError:
+            continue
+    return ready, len(paths) - len(ready)
+
+
+def land_paths(
+    paths: list[Path],
+    home: Home,
+    config: Config,
+    progress: bool = False,
+    settle_seconds: float | None = None,
+) -> IngestSummary:
+    """Land OTLP/JSON files (directories are walked recursively) in HOME's lake.
+
+    ``settle_seconds``: files modified more recently than this are left for a
+    later call (a Collector may still be writing them); default from config
+    ``ingest.settle``.
+    """
+    started = time.perf_counter()
+    summary = IngestSummary()
+    for path in paths:
+        if not Path(path).exists():
+            raise FleetsignalsError(f"no such file or directory: {path}")
+    files = discover(Path(p) for p in paths)
+    settle = settle_seconds
+    if settle is None:
+        settle = parse_duration(config["ingest"]["settle"]).total_seconds()
+    files, summary.unsettled = _settled(files, settle)
+    home.ensure()
+    threads = int(config["ingest"]["workers"]) or os.cpu_count() or 1
+    show = progress and sys.stderr.isatty()
+    with (
+        _ingest_lock(home),
+        SpanParser(config.dimension_keys, config["redact"], threads) as parser,
+        Progress(len(files), enabled=show) as meter,
+    ):
+        lander = _Lander(home, config, parser, summary)
+        for path in files:
+            lander.land(path, meter)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,455 @@
+"""OTLP/JSON records -> span rows, in one DuckDB query.
+
+DuckDB parses the JSON (``json_transform`` into typed structs) and flattens it
+on every core, which is several times faster than a Python loop over parsed
+dicts. Tolerance lives in the struct types and macros below: both key
+spellings (lowerCamelCase and snake_case) are declared and coalesced, int64s
+are read as text and cast, enums are matched by number or name, ids are
+accepted as hex or base64. Unknown fields are not declared, so they are ignored.
+
+The query returns one row per span with the columns of ``SPAN_SCHEMA`` plus
+``dt``/``hr`` (partition), ``line_no`` and ``problem`` (null for a good span,
+else the reason it is rejected, with the span as JSON in ``rejected``), and
+one row per record that is not OTLP trace data (``span_id`` null, ``problem`` set).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import duckdb
+
+from ingest.values import Redactor, any_json, events_json, links_json
+
+
+def _both(camel: str, type_: str) -> str:
+    """A struct field declared in both spellings, e.g. traceId and trace_id."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+    return f'"{camel}":{type_},"{snake}":{type_}'
+
+
+_V = '"VARCHAR"'
+# AnyValue kept as (minified) JSON text: converting it with string functions is much
+# cheaper than materializing a struct of every member for every attribute.
+KEY_VALUES = '[{"key":"VARCHAR","value":"JSON"}]'
+SPAN = (
+    "{"
+    + ",".join(
+        [
+            _both("traceId", _V),
+            _both("spanId", _V),
+            _both("parentSpanId", _V),
+            _both("traceState", _V),
+            '"name":"VARCHAR"',
+            '"kind":"VARCHAR"',
+            _both("startTimeUnixNano", _V),
+            _both("endTimeUnixNano", _V),
+            '"attributes":' + KEY_VALUES,
+            '"events":"VARCHAR"',
+            '"links":"VARCHAR"',
+            '"status":{"code":"VARCHAR","message":"VARCHAR"}',
+        ]
+    )
+    + "}"
+)
+SCOPE = '{"name":"VARCHAR","version":"VARCHAR","attributes":' + KEY_VALUES + "}"
+SCOPE_SPANS = (
+    "{"
+    + ",".join(
+        [
+            '"scope":' + SCOPE,
+            _both("instrumentationLibrary", SCOPE),
+            '"spans":[' + SPAN + "]",
+        ]
+    )
+    + "}"
+)
+RESOURCE_SPANS = (
+    "{"
+    + ",".join(
+        [
+            '"resource":{"attributes":' + KEY_VALUES + "}",
+            _both("scopeSpans", "[" + SCOPE_SPANS + "]"),
+            _both("instrumentationLibrarySpans", "[" + SCOPE_SPANS + "]"),
+        ]
+    )
+    + "}"
+)
+TRACES_DATA = "{" + _both("resourceSpans", "[" + RESOURCE_SPANS + "]") + "}"
+
+MACROS = r"""
+create or replace macro otlp_int_text(x) as coalesce(
+    try_cast(trim(x, '"') as hugeint)::varchar,
+    to_json(trim(x, '"'))
+);
+
+create or replace macro otlp_double_text(x) as case
+    when x[1] = '"' then x
+    when contains(x, '.') or contains(x, 'e') or contains(x, 'E') then x
+    else x || '.0'
+end;
+
+create or replace macro otlp_bool_text(x) as
+    case when lower(trim(x, '"')) = 'true' then 'true' else 'false' end;
+
+create or replace macro otlp_value_json(v) as case
+    when v is null or v = '{}' then 'null'
+    when starts_with(v, '{"stringValue":"') then v[16:-2]
+    when starts_with(v, '{"string_value":"') then v[17:-2]
+    when starts_with(v, '{"intValue":') then otlp_int_text(v[13:-2])
+    when starts_with(v, '{"int_value":') then otlp_int_text(v[14:-2])
+    when starts_with(v, '{"doubleValue":') then otlp_double_text(v[16:-2])
+    when starts_with(v, '{"double_value":') then otlp_double_text(v[17:-2])
+    when starts_with(v, '{"boolValue":') then otlp_bool_text(v[14:-2])
+    when starts_with(v, '{"bool_value":') then otlp_bool_text(v[15:-2])
+    when starts_with(v, '{"bytesValue":"') then v[15:-2]
+    when starts_with(v, '{"bytes_value":"') then v[16:-2]
+    else otlp_any_json(v)
+end;
+
+create or replace macro otlp_attrs_json(kvs) as
+    '{' || array_to_string(
+        list_transform(
+            coalesce(kvs, []),
+            lambda a: to_json(a.key) || ':' || otlp_value_json(a.value)
+        ),
+        ','
+    ) || '}';
+
+create or replace macro otlp_id(x, nbytes) as case
+    when x is null or x = '' then null
+    when length(x) = 2 * nbytes and regexp_full_match(x, '[0-9a-fA-F]+') then lower(x)
+    when octet_length(
+        try(from_base64(translate(x, '-_', '+/') || repeat('=', (4 - length(x) % 4) % 4)))
+    ) = nbytes
+        then lower(hex(from_base64(translate(x, '-_', '+/') || repeat('=', (4 - length(x) % 4) % 4))))
+    else '!' || x
+end;
+
+create or replace macro otlp_ns(x) as coalesce(
+    try_cast(x as bigint),
+    try_cast(try_cast(x as double) as bigint)
+);
+
+create or replace macro otlp_kind(k) as case
+    upper(replace(replace(coalesce(k, ''), 'SPAN_KIND_', ''), 'span_kind_', ''))
+    when '1' then 'internal' when 'INTERNAL' then 'internal'
+    when '2' then 'server' when 'SERVER' then 'server'
+    when '3' then 'client' when 'CLIENT' then 'client'
+    when '4' then 'producer' when 'PRODUCER' then 'producer'
+    when '5' then 'consumer' when 'CONSUMER' then 'consumer'
+    else 'unspecified'
+end;
+
+create or replace macro otlp_status(c) as case
+    upper(replace(replace(coalesce(c, ''), 'STATUS_CODE_', ''), 'status_code_', ''))
+    when '1' then 'ok' when 'OK' then 'ok'
+    when '2' then 'error' when 'ERROR' then 'error'
+    else 'unset'
+end;
+
+create or replace macro otlp_int(x) as try_cast(try_cast(x as double) as bigint);
+"""
+
+# gen_ai.operation.name / openinference.span.kind -> operation class.
+LLM_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings")
+TOOL_OPERATIONS = ("execute_tool",)
+AGENT_OPERATIONS = ("invoke_agent", "create_agent")
+
+# Normalized column -> span attribute keys, first present wins.
+NORMALIZED_KEYS: dict[str, list[str]] = {
+    "tool_name": ["gen_ai.tool.name", "tool.name"],
+    "tool_call_id": ["gen_ai.tool.call.id", "tool_call.id"],
+    "provider": ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"],
+    "input_tokens": [
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+    ],
+    "output_tokens": [
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ],
+    "cache_read_tokens": [
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ],
+    "cache_write_tokens": [
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    ],
+    "reasoning_tokens": [
+        "gen_ai.usage.reasoning.output_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ],
+    "cost_usd": ["gen_ai.usage.cost", "llm.cost.total"],
+    "operation_name": ["gen_ai.operation.name"],
+    "openinference_kind": ["openinference.span.kind"],
+}
+TOOL_ARGS_KEYS = ["gen_ai.tool.call.arguments", "input.value", "tool.parameters"]
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+DIMENSIONS = (
+    "agent_name",
+    "prompt_variant",
+    "workflow",
+    "tenant_id",
+    "user_id",
+    "user_cohort",
+    "session_id",
+    "environment",
+)
+RESOURCE_PREFIX = "resource:"
+
+
+def _path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Lookups:
+    """Collects attribute keys into one json_extract_string list per side (span, resource)."""
+
+    def __init__(self) -> None:
+        self.span: list[str] = []
+        self.resource: list[str] = []
+
+    def _at(self, side: list[str], key: str, column: str) -> str:
+        if key not in side:
+            side.append(key)
+        return f"{column}[{side.index(key) + 1}]"
+
+    def span_key(self, key: str) -> str:
+        return self._at(self.span, key, "sv")
+
+    def resource_key(self, key: str) -> str:
+        return self._at(self.resource, key, "rv")
+
+    def first_of(self, keys: Sequence[str]) -> str:
+        """Span attribute first (keys in order), then the resource (keys in order)."""
+        span = [self.span_key(k) for k in keys if not k.startswith(RESOURCE_PREFIX)]
+        resource = [self.resource_key(k.removeprefix(RESOURCE_PREFIX)) for k in keys]
+        return "coalesce(" + ", ".join(span + resource) + ")"
+
+    def span_first_of(self, keys: Sequence[str]) -> str:
+        return "coalesce(" + ", ".join(self.span_key(k) for k in keys) + ")"
+
+
+def glob_regex(patterns: Sequence[str]) -> str | None:
+    """fnmatch-style globs -> one RE2 regex (DuckDB regexp_full_match); None if no patterns."""
+    parts = []
+    for pattern in patterns:
+        out = []
+        for char in pattern:
+            if char == "*":
+                out.append(".*")
+            elif char == "?":
+                out.append(".")
+            else:
+                out.append(re.escape(char))
+        parts.append("".join(out))
+    return "|".join(f"(?:{p})" for p in parts) if parts else None
+
+
+def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> tuple[str, dict]:
+    """The span query over a table ``records(line_no, line)`` and its bound parameters."""
+    look = _Lookups()
+    op_name = look.span_first_of(NORMALIZED_KEYS["operation_name"])
+    oi_kind = f"upper({look.span_first_of(NORMALIZED_KEYS['openinference_kind'])})"
+    llm = ", ".join(f"'{o}'" for o in LLM_OPERATIONS)
+    agent = ", ".join(f"'{o}'" for o in AGENT_OPERATIONS)
+    operation = f"""case
+            when {op_name} in ({llm}) then 'llm'
+            when {op_name} = 'execute_tool' then 'tool'
+            when {op_name} in ({agent}) then 'agent'
+            when {oi_kind} in ('LLM', 'EMBEDDING') then 'llm'
+            when {oi_kind} = 'TOOL' then 'tool'
+            when {oi_kind} = 'AGENT' then 'agent'
+            else 'other'
+        end"""
+    columns = {
+        "service_name": look.resource_key("service.name"),
+        "tool_name": look.span_first_of(NORMALIZED_KEYS["tool_name"]),
+        "tool_call_id": look.span_first_of(NORMALIZED_KEYS["tool_call_id"]),
+        "model": look.first_of(dimension_keys["model"]),
+        "provider": look.span_first_of(NORMALIZED_KEYS["provider"]),
+    }
+    for name in TOKEN_COLUMNS:
+        columns[name] = f"otlp_int({look.span_first_of(NORMALIZED_KEYS[name])})"
+    columns["cost_usd"] = f"try_cast({look.span_first_of(NORMALIZED_KEYS['cost_usd'])} as double)"
+    for name in DIMENSIONS:
+        columns[name] = look.first_of(dimension_keys[name])
+
+    params: dict[str, object] = {
+        "trace_type": TRACES_DATA,
+        "span_paths": [_path(k) for k in look.span],
+        "resource_paths": [_path(k) for k in look.resource],
+    }
+    redact_re = glob_regex(redact)
+    if redact_re is None:
+        kept = "{}"
+    else:
+        params["redact"] = redact_re
+        kept = "list_filter({}, lambda a: not regexp_full_match(a.key, $redact))"
+    # The tool-argument hash is taken before redaction: it identifies repeated calls
+    # (loops) without storing the arguments, so it stays useful when they are redacted.
+    args = [f"json_extract_string(raw_json, '{_path(k)}')" for k in TOOL_ARGS_KEYS]
+    args_raw = f"coalesce({args[0]}, case when operation = 'tool' then {args[1]} end, {args[2]})"
+    raw_json = "otlp_attrs_json(sp.attributes)" if redact_re is not None else "attrs_json"
+    normalized = ",\n    ".join(f"{expr} as {name}" for name, expr in columns.items())
+    sql = f"""
+with resources as (
+    select
+        line_no,
+        unnest(coalesce(d.resourceSpans, d.resource_spans)) as rs
+    from (select line_no, json_transform(line, $trace_type) as d from records)
+),
+resources_json as (
+    select
+        line_no,
+        otlp_attrs_json({kept.format("rs.resource.attributes")}) as resource_json,
+        coalesce(
+            rs.scopeSpans, rs.scope_spans, rs.instrumentationLibrarySpans,
+            rs.instrumentation_library_spans
+        ) as sss
+    from resources
+),
+resources_looked as (
+    select
+        line_no,
+        resource_json,
+        json_extract_string(resource_json, $resource_paths) as rv,
+        unnest(sss) as ss
+    from resources_json
+),
+scopes as (
+    select
+        line_no,
+        resource_json,
+        rv,
+        coalesce(ss.scope, ss.instrumentationLibrary, ss.instrumentation_library) as scope,
+        ss.spans as spans
+    from resources_looked
+),
+scopes_json as (
+    select
+        *,
+        otlp_attrs_json({kept.format("scope.attributes")}) as scope_json
+    from scopes
+),
+unnested as (
+    select line_no, resource_json, rv, scope, scope_json, unnest(spans) as sp from scopes_json
+),
+spans as (
+    select
+        line_no,
+        resource_json,
+        rv,
+        scope,
+        scope_json,
+        sp,
+        otlp_attrs_json({kept.format("sp.attributes")}) as attrs_json,
+        otlp_id(coalesce(sp.traceId, sp.trace_id), 16) as trace_id,
+        otlp_id(coalesce(sp.spanId, sp.span_id), 8) as span_id,
+        otlp_id(coalesce(sp.parentSpanId, sp.parent_span_id), 8) as parent_span_id,
+        otlp_ns(coalesce(sp.startTimeUnixNano, sp.start_time_unix_nano)) as start_ns,
+        otlp_ns(coalesce(sp.endTimeUnixNano, sp.end_time_unix_nano)) as end_ns
+    from unnested
+),
+looked as (
+    select
+        *,
+        {raw_json} as raw_json,
+        json_extract_string(attrs_json, $span_paths) as sv
+    from spans
+),
+classified as (
+    select *, {operation} as operation from looked
+),
+judged as (
+    select
+        *,
+        {args_raw} as args_raw,
+        case
+            when trace_id is null then 'missing trace id'
+            when starts_with(trace_id, '!') then 'invalid trace id ' || to_json(substr(trace_id, 2))
+            when trace_id = repeat('0', 32) then 'invalid trace id (all zero)'
+            when span_id is null then 'missing span id'
+            when starts_with(span_id, '!') then 'invalid span id ' || to_json(substr(span_id, 2))
+            when span_id = repeat('0', 16) then 'invalid span id (all zero)'
+            when starts_with(parent_span_id, '!')
+                then 'invalid parent span id ' || to_json(substr(parent_span_id, 2))
+            when start_ns is null or start_ns <= 0
+                then 'unparseable start time ' || coalesce(
+                    to_json(coalesce(sp.startTimeUnixNano, sp.start_time_unix_nano)), 'null'
+                )
+            when end_ns is null or end_ns <= 0
+                then 'unparseable end time ' || coalesce(
+                    to_json(coalesce(sp.endTimeUnixNano, sp.end_time_unix_nano)), 'null'
+                )
+            when end_ns < start_ns then 'end before start'
+        end as problem
+    from classified
+)
+select
+    trace_id,
+    span_id,
+    nullif(parent_span_id, repeat('0', 16)) as parent_span_id,
+    nullif(coalesce(sp.traceState, sp.trace_state), '') as trace_state,
+    sp.name as name,
+    otlp_kind(sp.kind) as kind,
+    make_timestamp(start_ns // 1000) as start_at,
+    make_timestamp(end_ns // 1000) as end_at,
+    start_ns,
+    end_ns,
+    (end_ns - start_ns) / 1e6 as duration_ms,
+    otlp_status(sp.status.code) as status_code,
+    nullif(sp.status.message, '') as status_message,
+    nullif(scope.name, '') as scope_name,
+    nullif(scope.version, '') as scope_version,
+    operation,
+    {normalized},
+    left(sha256(args_raw), 16) as tool_args_hash,
+    attrs_json as attributes,
+    resource_json as resource_attributes,
+    scope_json as scope_attributes,
+    case when sp.events is null or sp.events in ('[]', 'null') then '[]'
+        else otlp_events_json(sp.events) end as events,
+    case when sp.links is null or sp.links in ('[]', 'null') then '[]'
+        else otlp_links_json(sp.links) end as links,
+    strftime(make_timestamp(end_ns // 1000), '%Y-%m-%d') as dt,
+    lpad(hour(make_timestamp(end_ns // 1000))::varchar, 2, '0') as hr,
+    line_no,
+    problem,
+    case when problem is not null then to_json(sp) end as rejected
+from judged
+"""
+    return sql, params
+
+
+def register(con: duckdb.DuckDBPyConnection, redact: Redactor | None) -> None:
+    """Create the macros and the Python functions for nested values on a connection."""
+    con.create_function("otlp_any_json", any_json, ["VARCHAR"], "VARCHAR", side_effects=False)
+    con.create_function(
+        "otlp_events_json",
+        lambda raw: events_json(raw, redact),
+        ["VARCHAR"],
+        "VARCHAR",
+        side_effects=False,
+    )
+    con.create_function(
+        "otlp_links_json",
+        lambda raw: links_json(raw, redact),
+        ["VARCHAR"],
+        "VARCHAR",
+        side_effects=False,
+    )
+    con.execute(MACROS)
