@@ -169,7 +169,7 @@ def _decide(
             f"(columns: {', '.join(sorted(columns))})"
         )
     con.execute(
-        "create or replace temp view runs as "
+        "create or replace temp table runs as "
         "select *, coalesce(ended_at, last_span_at) as end_for_retention "
         "from wh_runs "
         "where status <> 'running' "
@@ -203,10 +203,10 @@ def _decide(
         con.unregister("run_flags_arrow")
         insert_group_flags(con, groups)
     sql, params = decide_sql(policies)
-    return con.execute(
+    return con.sql(
         f"select d.run_id, d.retention_reason, d.sample_weight from ({sql}) as d "
         "where d.run_id not in (select run_id from decided) order by d.run_id",
-        params,
+        params=params,
     ).to_arrow_table()
 
 

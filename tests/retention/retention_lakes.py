@@ -67,3 +67,85 @@ def lake_spans(lake: Path) -> Counter[tuple[str, str, str]]:
         for t, s in zip(table["trace_id"].to_pylist(), table["span_id"].to_pylist(), strict=True):
             found[(part, t, s)] += 1
     return found
+
+
+def synthetic_home(
+    root: Path,
+    start: datetime,
+    hours: float,
+    slice_minutes: int = 10,
+    runs_per_minute: int = 10,
+    seed: int = 7,
+) -> Path:
+    """A lake of synthetic runs landed in many small files (one per partition per slice)."""
+    from fleetsignals.warehouse.synthetic import write_synthetic_lake
+
+    lake = root / "lake" / "spans"
+    moment = start
+    end = start + timedelta(hours=hours)
+    while moment < end:
+        upto = moment + timedelta(minutes=slice_minutes)
+        write_synthetic_lake(
+            lake,
+            start=start,
+            hours=hours,
+            runs_per_minute=runs_per_minute,
+            seed=seed,
+            since=moment,
+            until=upto,
+            landed_at=upto,
+        )
+        moment = upto
+    return lake
+
+
+FCT_RUNS_SQL = """
+create or replace table fct_runs as
+with spans as (
+    select * from read_parquet($files, hive_partitioning = false)
+),
+runs as (
+    select
+        trace_id as run_id,
+        max(agent_name) as agent_name,
+        max(prompt_variant) as prompt_variant,
+        max(tenant_id) as tenant_id,
+        min(start_at) as started_at,
+        max(end_at) filter (where parent_span_id is null) as root_ended_at,
+        max(end_at) as last_span_at,
+        max(status_code) filter (where parent_span_id is null) as root_status,
+        count(*) filter (where operation in ('llm', 'tool')) as step_count,
+        sum(input_tokens * 3e-6 + output_tokens * 1.5e-5) as cost_usd,
+        count(*) as span_count
+    from spans group by trace_id
+)
+select
+    run_id, agent_name, prompt_variant, tenant_id, started_at,
+    case when root_ended_at is not null then root_ended_at
+         when last_span_at <= $watermark - interval 30 minute then last_span_at end as ended_at,
+    last_span_at,
+    case when root_status = 'error' then 'error' when root_ended_at is not null then 'ok'
+         when last_span_at <= $watermark - interval 30 minute then 'timeout' else 'running' end
+        as status,
+    step_count, cost_usd, span_count,
+    null::varchar as retention_reason, 1.0 as sample_weight
+from runs
+"""
+
+
+def publish_runs(root: Path, name: str = "test") -> Path:
+    """A snapshot whose fct_runs is computed from the lake (a stand-in for `build` in fast tests)."""
+    import duckdb
+
+    snapshots = root / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    path = snapshots / f"{name}.duckdb"
+    path.unlink(missing_ok=True)
+    files = [str(p) for p in sorted((root / "lake" / "spans").glob("dt=*/hr=*/*.parquet"))]
+    with duckdb.connect(str(path)) as con:
+        watermark = con.execute(
+            "select max(end_at) from read_parquet($files)", {"files": files}
+        ).fetchone()[0]
+        con.execute(FCT_RUNS_SQL, {"files": files, "watermark": watermark})
+    (snapshots / "CURRENT").write_text(path.name)
+    return path
