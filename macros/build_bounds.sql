@@ -1,0 +1,20 @@
+{#-
+    The bounds of this build, from the row int_build_watermarks appended for it:
+    full (bool), scan_from (datetime or none: oldest lake hour an incremental build
+    reads for new spans), landed_after (datetime or none), watermark_at.
+    Read with run_query so they reach SQL as constants (partition pruning needs them).
+-#}
+{% macro build_bounds() -%}
+    {%- if not execute -%}
+        {{ return({'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none}) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select is_full_refresh, scan_from_at, landed_after_at, watermark_at from "
+        ~ ref('int_build_watermarks') ~ " where build_id = '" ~ invocation_id ~ "'"
+    ) -%}
+    {%- if rows | length == 0 -%}
+        {{ return({'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none}) }}
+    {%- endif -%}
+    {%- set row = rows[0] -%}
+    {{ return({'full': row[0], 'scan_from': row[1], 'landed_after': row[2], 'watermark_at': row[3]}) }}
+{%- endmacro %}
