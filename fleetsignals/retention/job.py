@@ -50,6 +50,7 @@ from fleetsignals.retention.rewrite import (
 )
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.timeutil import format_time, parse_duration
+from fleetsignals.warehouse import archive_run_facts
 
 _PARTITION = re.compile(r"dt=(\d{4}-\d{2}-\d{2})/hr=(\d{1,2})$")
 # Spans of a run end after it starts and near its end; this much clock skew is tolerated
@@ -294,6 +295,17 @@ def _run(
         con.unregister("new_arrow")
         latest = batches + (1 if new.num_rows else 0)
         if new.num_rows and not summary.dry_run:
+            # Facts first: a pruned run must be rebuildable from the archive before its
+            # decision exists (a kill in between just decides and archives it again).
+            pruned_ids = [
+                r[0]
+                for r in con.execute(
+                    "select run_id from new_decisions where retention_reason = 'pruned'"
+                ).fetchall()
+            ]
+            say(f"archiving the facts of {len(pruned_ids)} runs to prune")
+            archive_run_facts(home, pruned_ids)
+            crash_point("archived")
             facts.write_decisions(con, home, latest, summary.at)
             crash_point("decided")
         _span_counts(con, lake, summary)

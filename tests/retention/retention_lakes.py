@@ -147,5 +147,8 @@ def publish_runs(root: Path, name: str = "test") -> Path:
             "select max(end_at) from read_parquet($files)", {"files": files}
         ).fetchone()[0]
         con.execute(FCT_RUNS_SQL, {"files": files, "watermark": watermark})
+        # What the warehouse archives before a prune (fleetsignals.warehouse.archive).
+        for name in ("int_runs_assembled", "fct_llm_calls", "fct_tool_calls"):
+            con.execute(f"create table {name} as select run_id, started_at from fct_runs")
     (snapshots / "CURRENT").write_text(path.name)
     return path
