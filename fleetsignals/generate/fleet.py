@@ -100,6 +100,7 @@ def generate_fleet(
             "incidents": [i if isinstance(i, str) else i[0] for i in items],
         },
         incidents=placed,
+        fleet=truth.describe_shape(shape),
     )
     writer.clear_dumps(result.dumps)
     for k, minute in enumerate(sorted(lines)):

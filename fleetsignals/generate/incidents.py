@@ -7,6 +7,7 @@ signals meet a different tool, agent, variant or cohort in every fleet.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -72,7 +73,7 @@ def place(items: list[IncidentArg], start: datetime, hours: float, seed: int) ->
 
     Automatic placement keeps a healthy warm-up of 40 % of the fleet (at least
     30 min, at most 6 h) so baselines have history, then gives each incident an
-    equal slot: it starts 10 % into its slot and lasts 60 % of it (10 to 90 min),
+    equal slot: it starts 10 % into its slot and lasts 60 % of it (15 to 90 min),
     leaving a quiet recovery gap before the next. The order is drawn from the seed.
     """
     auto = [_check_name(i) for i in items if isinstance(i, str)]
@@ -89,12 +90,13 @@ def place(items: list[IncidentArg], start: datetime, hours: float, seed: int) ->
     if auto:
         warm = min(max(0.4 * total, timedelta(minutes=30)), timedelta(hours=6))
         slot = (total - warm) / len(auto)
-        if slot < timedelta(minutes=10):
+        if slot < timedelta(minutes=25):
             raise FleetsignalsError(
-                f"{hours} h is too short for {len(auto)} incidents: use --hours 3 or more, "
-                "or fewer incidents"
+                f"{hours} h is too short for {len(auto)} incidents (each needs 25 min after a "
+                f"warm-up of 40 %): use --hours {math.ceil(len(auto) * 25 / 60 / 0.6 + 0.5)} "
+                "or more, or fewer incidents"
             )
-        duration = min(max(0.6 * slot, timedelta(minutes=10)), timedelta(minutes=90))
+        duration = min(max(0.6 * slot, timedelta(minutes=15)), timedelta(minutes=90))
         order = np.random.default_rng([seed, 5]).permutation(len(auto))
         for k, i in enumerate(order):
             begin = start + warm + k * slot + 0.1 * slot
@@ -113,9 +115,11 @@ def place(items: list[IncidentArg], start: datetime, hours: float, seed: int) ->
 
 
 def _top(rng: np.random.Generator, candidates: list[tuple[float, tuple]]) -> tuple:
-    """One of the better-trafficked half of the candidates, drawn from the seed."""
+    """A candidate with at least 60 % of the busiest one's traffic, drawn from the seed,
+    so the incident has enough runs for a signal to judge (thin traffic is the
+    healthy fleet's job to exercise)."""
     ranked = sorted(candidates, key=lambda c: (-c[0], c[1]))
-    keep = ranked[: max(1, (len(ranked) + 1) // 2)]
+    keep = [c for c in ranked if c[0] >= 0.6 * ranked[0][0]]
     return keep[int(rng.integers(len(keep)))][1]
 
 
@@ -151,7 +155,7 @@ def target(inc: Incident, shape: FleetShape, rng: np.random.Generator) -> None:
         agent = agents[a]
         inc.labels = {"agent_name": agent.name, "prompt_variant": agent.variants[v].name}
         if inc.name == "silent_loops":
-            inc.params = {"fraction": round(float(rng.uniform(0.2, 0.35)), 3)}
+            inc.params = {"fraction": round(float(rng.uniform(0.25, 0.4)), 3)}
         else:
             mix = agent.variants[v].tool_mix
             src = int(np.argmax(mix))

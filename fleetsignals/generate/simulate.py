@@ -141,8 +141,8 @@ class RunSimulator:
                 int(rng.lognormvariate(math.log(out_median * self.variant.output_scale), 0.6) * f),
             )
             if ok:
-                secs = m.ttft_s * (1 + tokens_in / 60000) + tokens_out / m.tokens_per_s
-                self.t += int(secs * rng.lognormvariate(0, 0.25) * NS)
+                secs = m.ttft_s * (1 + tokens_in / 8000) + tokens_out / m.tokens_per_s
+                self.t += int(secs * rng.lognormvariate(0, 0.45) * NS)
             else:
                 self.t += self._dur(0.6, 0.8)
                 tokens_in = tokens_out = cache = 0
@@ -184,7 +184,7 @@ class RunSimulator:
             fail = not no_errors and rng.random() < rate
             span_id = self._id()
             start = self.t
-            self.t += self._dur(kind.latency_s * (0.5 if fail else 1.0), 0.5)
+            self.t += self._dur(kind.latency_s * (0.5 if fail else 1.0), 0.9)
             message = f"{kind.error_type}: {name} failed" if fail else ""
             sname, skind, attrs, dims = vocab.tool_span(
                 self.agent, self.plan.dims, name, f"call_{self._id(96)}", args,
@@ -252,7 +252,7 @@ class RunSimulator:
             if r == rounds:
                 break
             model = primary if r == 0 else rng.choices(models, weights=mweights)[0]
-            if not self.llm(root, model, "tool_calls", 60):
+            if not self.llm(root, model, "tool_calls", 150):
                 failure = "LLM call failed after retries"
                 break
             n = 1 if rng.random() > agent.parallel_p else rng.randint(2, 3)

@@ -76,6 +76,7 @@ class GroundTruth:
     runs: int = 0
     spans: int = 0
     files: list[Path] = field(default_factory=list)
+    fleet: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dumps(self) -> Path:
@@ -102,6 +103,7 @@ class GroundTruth:
             "end": format_time(self.end),
             "params": self.params,
             "counts": {"runs": self.runs, "spans": self.spans, "files": len(self.files)},
+            "fleet": self.fleet,
             "incidents": [
                 {
                     "name": inc.name,
@@ -115,6 +117,29 @@ class GroundTruth:
                 for inc in self.incidents
             ],
         }
+
+
+def describe_shape(shape: FleetShape) -> dict[str, Any]:
+    """The fleet's shape in ground_truth.json: what a reader of the dumps should find."""
+    return {
+        "agents": [
+            {
+                "name": a.name,
+                "vocabulary": a.vocab,
+                "traffic_share": round(a.weight, 4),
+                "prompt_variants": [v.name for v in a.variants],
+                "tools": [t.name for t in a.tools],
+                "models": a.models,
+                "workflows": a.workflows if a.vocab != "openinference" else [],
+                "sub_agent": a.sub_agent,
+                "replicas": len(a.resources),
+            }
+            for a in shape.agents
+        ],
+        "user_cohorts": shape.cohorts,
+        "tenants": len(shape.tenants),
+        "users": sum(len(t.users) for t in shape.tenants),
+    }
 
 
 def run_rows(plans: list[RunPlan], shape: FleetShape) -> dict[str, list]:
