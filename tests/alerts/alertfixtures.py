@@ -88,7 +88,7 @@ def publish_snapshot(home: Home, name: str = "snapshot-1.duckdb", extra_sql: str
         con.execute("create table spans as select run_id as trace_id from fct_runs limit 0")
         con.execute("create table fct_llm_calls as select run_id from fct_runs limit 0")
         if extra_sql:
-            con.execute(extra_sql)
+            con.execute(extra_sql, {"t0": T0} if "$t0" in extra_sql else None)
     tmp = home.snapshots / "CURRENT.tmp"
     tmp.write_text(name, encoding="utf-8")
     tmp.replace(home.snapshots / "CURRENT")
