@@ -129,8 +129,9 @@ class LakeWriter:
         # New directory entries (files, and partition directories made by this run) are
         # durable only once their parent directories are synced.
         dirs = {partition_dir(self.lake, *key) for key in self.writers}
-        for directory in sorted(dirs | {d.parent for d in dirs} | {self.lake}):
-            fsync_dir(directory)
+        if dirs:
+            for directory in sorted(dirs | {d.parent for d in dirs} | {self.lake}):
+                fsync_dir(directory)
         self.writers.clear()
         return written
 
