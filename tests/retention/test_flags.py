@@ -1,0 +1,129 @@
+"""The anomaly reason: runs flagged by a signal (re-evaluated) or found in the alert state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from retention_lakes import publish_runs, synthetic_home
+
+from alerts.state import open_state
+from fleetsignals.config import load_config
+from fleetsignals.home import Home
+from fleetsignals.retention import retain
+from fleetsignals.snapshot import connect_snapshot
+
+START = datetime(2026, 11, 26, 0, 0)
+AT = START + timedelta(hours=3, minutes=5)  # decides hours 00 and 01
+
+DEEP = """/* ---
+description: runs with 11 steps or more (test signal)
+every: 5m
+--- */
+select run_id, step_count::double as value
+from fct_runs
+where step_count >= 10 and ended_at <= $eval_at and ended_at > $eval_at - interval 5 minute
+"""
+AGENT = """/* ---
+description: the coder agent misbehaves from 01:00 to 01:10 (test signal)
+every: 5m
+--- */
+select agent_name, 1.0 as value
+from (select distinct agent_name from fct_runs)
+where agent_name = 'coder'
+    and $eval_at >= timestamp '2026-11-26 01:00:00'
+    and $eval_at < timestamp '2026-11-26 01:10:00'
+"""
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("flags") / "home"
+    synthetic_home(root, START, hours=3, slice_minutes=30)
+    publish_runs(root)
+    return root
+
+
+def _setup(template: Path, tmp_path: Path, reevaluate: bool) -> tuple[Home, object]:
+    home = Home(tmp_path / "home")
+    shutil.copytree(template, home.root)
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    (signals / "deep_runs.sql").write_text(DEEP)
+    (signals / "coder_alarm.sql").write_text(AGENT)
+    config = tmp_path / "fleetsignals.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {"signal_dirs": [str(signals)], "retention": {"reevaluate_signals": reevaluate}}
+        )
+    )
+    return home, load_config(config)
+
+
+def _reasons(home: Home) -> dict[str, str]:
+    files = [str(p) for p in (home.facts / "retention").glob("*.parquet")]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "select run_id, retention_reason from read_parquet($f)", {"f": files}
+        ).fetchall()
+    return dict(rows)
+
+
+def _runs(home: Home) -> dict[str, tuple]:
+    with connect_snapshot(home) as con:
+        rows = con.execute(
+            "select run_id, status, step_count, agent_name, started_at, ended_at from fct_runs"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_runs_a_signal_flags_are_kept_as_anomaly(template: Path, tmp_path: Path) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    runs = _runs(home)
+    deep = {r for r in reasons if runs[r][1] >= 10 and runs[r][0] == "ok"}
+    assert deep
+    assert all(reasons[r] in ("anomaly", "cost_tail") for r in deep)
+    low, high = datetime(2026, 11, 26, 0, 55), datetime(2026, 11, 26, 1, 5)
+    window = {
+        r for r in reasons if runs[r][2] == "coder" and runs[r][3] <= high and runs[r][4] > low
+    }
+    assert window and all(reasons[r] in ("anomaly", "cost_tail", "error") for r in window)
+    # Outside the flagged window the coder's healthy shallow runs are sampled as usual.
+    others = {
+        r
+        for r in reasons
+        if runs[r][2] == "coder" and runs[r][0] == "ok" and runs[r][1] < 10 and r not in window
+    }
+    assert {reasons[r] for r in others} <= {"sampled", "pruned", "cost_tail"}
+    assert sum(reasons[r] == "pruned" for r in others) > len(others) * 0.7
+
+
+def test_alert_state_flags_are_read_without_reevaluation(template: Path, tmp_path: Path) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=False)
+    runs = _runs(home)
+    healthy = sorted(
+        r
+        for r, (status, steps, *_rest) in runs.items()
+        if status == "ok" and steps < 10 and _rest[2] and _rest[2] < START + timedelta(hours=1)
+    )[:3]
+    with open_state(home) as con:
+        con.execute(
+            "insert into alert_history values (?, ?, 'firing', ?, 1.0)",
+            (
+                "stuck_agent",
+                json.dumps({"run_id": healthy[0], "agent_name": "x"}),
+                (START + timedelta(minutes=30)).isoformat(),
+            ),
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    assert reasons[healthy[0]] == "anomaly"
+    # Without re-evaluation the test signals flagged nothing else.
+    assert sum(v == "anomaly" for v in reasons.values()) == 1
