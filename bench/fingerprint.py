@@ -1,0 +1,324 @@
+"""Power and false positives of the fingerprint_drift test, and its cost at fleet scale.
+
+    .venv/bin/python bench/fingerprint.py            # 3 fleets, ~5 min on 2 cores
+    .venv/bin/python bench/fingerprint.py --seeds 1  # quicker
+
+Healthy (A/A) fleets: every (agent, variant)-hour after a 4 h warm-up is a
+trial; it is a false positive when any of its twelve 5-minute windows is in
+alert. Drift trials: on the same fleets, the runs that start in one hour
+[S, S+1h) are re-simulated with a graded drift (bench/fingerprint_fleets.py),
+at six S per fleet; a trial is one (agent, variant) and is detected when a
+window ending in (S, S+60m] is in alert. Windows up to S+3h are evaluated too:
+an alert once the current window holds no drifted run (W > S+2h) is a false
+alarm on recovery. Trials whose pair had fewer runs in the hour than the
+minimum sample are counted apart (the test abstains on them by design).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fingerprint_fleets import (  # noqa: E402
+    Drift,
+    Fleet,
+    SimRun,
+    drifted_runs,
+    healthy_fleet,
+    hour_us,
+    to_pairs,
+)
+
+from fleetsignals.fingerprints.drift import (  # noqa: E402
+    PairRuns,
+    Settings,
+    evaluate_windows,
+    score_runs,
+    window_grid,
+)
+from fleetsignals.fingerprints.stats import hotelling  # noqa: E402
+
+HOURS = 30.0
+WARMUP_H = 4.0
+STARTS_H = [6.0, 10.0, 14.0, 18.0, 22.0, 26.0]
+DRIFTS = [
+    Drift("tool_mix", 0.10),
+    Drift("tool_mix", 0.20),
+    Drift("tool_mix", 0.30),
+    Drift("tool_mix", 0.50),
+    Drift("output", 0.20),
+    Drift("output", 0.30),
+    Drift("output", 0.50),
+    Drift("steps", 0.20),
+    Drift("steps", 0.50),
+]
+HOUR = 3600 * 1_000_000
+
+
+def aa_trials(pairs: dict, settings: Settings) -> dict[str, float]:
+    """Healthy pair-hours: tested, false positives, windows tested and in alert."""
+    for p in pairs.values():
+        p.alert_ends = []
+    ends = window_grid(hour_us(WARMUP_H) + 1, hour_us(HOURS), settings)
+    results = evaluate_windows(list(pairs.values()), ends, settings)
+    hours: dict[tuple, list] = {}
+    for r in results:
+        hour = (r.window_end_us - 1) // HOUR
+        hours.setdefault((r.agent_name, r.prompt_variant, hour), []).append(r)
+    tested = [h for h in hours.values() if any(r.p_value is not None for r in h)]
+    return {
+        "pair_hours": len(tested),
+        "false_positive_hours": sum(any(r.is_alert for r in h) for h in tested),
+        "windows": sum(r.p_value is not None for r in results),
+        "alert_windows": sum(r.is_alert for r in results),
+        "p_values": [r.p_value for r in results if r.p_value is not None],
+    }
+
+
+def splice(healthy: list[SimRun], drifted: list[SimRun], start_h: float) -> list[SimRun]:
+    """Healthy runs, with those starting in [S, S+1h) replaced by their drifted twins."""
+    lo, hi = hour_us(start_h), hour_us(start_h + 1)
+    keep_from, keep_to = hour_us(start_h - 24), hour_us(start_h + 3)
+    base = [r for r in healthy if not lo <= r.started_us < hi and keep_from < r.ended_us <= keep_to]
+    return base + [r for r in drifted if lo <= r.started_us < hi]
+
+
+def drift_trials(fleet: Fleet, drift: Drift, settings: Settings) -> list[dict]:
+    drifted = drifted_runs(fleet, drift, STARTS_H, 1.0)
+    trials = []
+    for start_h in STARTS_H:
+        pairs = to_pairs(splice(fleet.healthy, drifted, start_h))
+        s_us = hour_us(start_h)
+        ends = window_grid(s_us + 1, s_us + 3 * HOUR, settings)
+        results = evaluate_windows(list(pairs.values()), ends, settings)
+        for key in pairs:
+            mine = [r for r in results if (r.agent_name, r.prompt_variant) == key]
+            first = [r for r in mine if r.window_end_us <= s_us + HOUR]
+            full = first[-1]
+            hits = [r for r in first if r.is_alert]
+            trials.append(
+                {
+                    "testable": full.n_current >= settings.min_current_runs
+                    and full.n_baseline >= settings.min_baseline_runs,
+                    "n_current": full.n_current,
+                    "detected": bool(hits),
+                    "delay_min": (hits[0].window_end_us - s_us) / 60e6 if hits else None,
+                    "distance": full.distance,
+                    "recovery_alert": any(
+                        r.is_alert for r in mine if r.window_end_us > s_us + 2 * HOUR
+                    ),
+                }
+            )
+    return trials
+
+
+def energy_p(
+    baseline: np.ndarray, current: np.ndarray, rng: np.random.Generator, perms: int
+) -> float:
+    """Energy-distance two-sample test with a permutation null (standardized features)."""
+    x = np.vstack([baseline, current])
+    x = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+    sq = np.sum(x**2, axis=1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0))
+    m = len(baseline)
+
+    def stat(idx: np.ndarray) -> float:
+        a, b = idx[:m], idx[m:]
+        return 2 * d[np.ix_(a, b)].mean() - d[np.ix_(a, a)].mean() - d[np.ix_(b, b)].mean()
+
+    observed = stat(np.arange(len(x)))
+    beats = sum(stat(rng.permutation(len(x))) >= observed for _ in range(perms))
+    return (beats + 1) / (perms + 1)
+
+
+def test_choice(fleet: Fleet, settings: Settings) -> list[dict]:
+    """Hotelling vs energy distance on the same windows: A/A and a 20 % tool-mix shift."""
+    from fleetsignals.fingerprints.drift import baseline_rows, current_rows, vectors
+
+    rng = np.random.default_rng(11)
+    drifted = drifted_runs(fleet, Drift("tool_mix", 0.2), STARTS_H, 1.0)
+    out = []
+    for label, runs_for in (
+        ("A/A", lambda s: fleet.healthy),
+        ("tool mix 20 %", lambda s: splice(fleet.healthy, drifted, s)),
+    ):
+        for start_h in STARTS_H:
+            pairs = to_pairs(runs_for(start_h))
+            end = hour_us(start_h + 1)
+            for pair in pairs.values():
+                base, cur = baseline_rows(pair, end, settings), current_rows(pair, end, settings)
+                if len(cur) < settings.min_current_runs or len(base) < settings.min_baseline_runs:
+                    continue
+                base = base[np.linspace(0, len(base) - 1, min(len(base), 400)).astype(int)]
+                x = vectors(pair, np.concatenate([base, cur]), settings)
+                t0 = time.perf_counter()
+                ph = hotelling(x[: len(base)], x[len(base) :]).p_value
+                t1 = time.perf_counter()
+                pe = energy_p(x[: len(base)], x[len(base) :], rng, 199)
+                t2 = time.perf_counter()
+                out.append({"case": label, "hotelling": ph, "energy": pe,
+                            "t_h": t1 - t0, "t_e": t2 - t1})  # fmt: skip
+    return out
+
+
+def scale_timing(fleet: Fleet, settings: Settings, pairs_n: int, runs_per_hour: int) -> dict:
+    """One 5-minute cycle at fleet scale: every pair's window, and scoring 5 min of runs.
+
+    Vectors are resampled from a simulated pair's real runs onto a 25 h timeline at
+    ``runs_per_hour`` per pair (1,000 concurrent one-minute runs ~ 60,000 runs/h).
+    """
+    source = max(to_pairs(fleet.healthy).values(), key=lambda p: len(p.run_ids))
+    rng = np.random.default_rng(5)
+    n = runs_per_hour * 25
+    pairs = []
+    for k in range(pairs_n):
+        idx = rng.integers(0, len(source.run_ids), n)
+        ended = np.sort(rng.integers(0, 25 * HOUR, n)).astype(np.int64)
+        pairs.append(
+            PairRuns(
+                f"agent{k}",
+                "v1",
+                np.array([f"r{k}-{i}" for i in range(n)], dtype=object),
+                ended,
+                source.scalars[idx],
+                source.shares[idx],
+            )  # fmt: skip
+        )
+    end = 25 * HOUR
+    t0 = time.perf_counter()
+    evaluate_windows(pairs, [end], settings)
+    t1 = time.perf_counter()
+    for p in pairs:
+        rows = np.arange(
+            np.searchsorted(p.ended_us, end - settings.step_us, "right"), len(p.ended_us)
+        )
+        score_runs(p, rows, settings)
+    t2 = time.perf_counter()
+    return {"runs_in_memory": n * pairs_n, "windows_s": t1 - t0, "scores_s": t2 - t1}
+
+
+def run_seed(seed: int, rpm: float, settings: Settings, compare: bool) -> dict:
+    fleet = healthy_fleet(seed, HOURS, rpm)
+    out: dict = {"seed": seed, "runs": len(fleet.healthy)}
+    pairs = to_pairs(fleet.healthy)
+    out["aa"] = aa_trials(pairs, settings)
+    out["aa_nofloor"] = aa_trials(pairs, replace(settings, min_distance=0.0))
+    out["anomaly_healthy"] = healthy_anomaly_rate(pairs, settings)
+    out["drift"] = {d.label: drift_trials(fleet, d, settings) for d in DRIFTS}
+    if compare:
+        out["compare"] = test_choice(fleet, settings)
+        out["scale"] = scale_timing(fleet, settings, 30, 2000)
+    return out
+
+
+def healthy_anomaly_rate(pairs: dict, settings: Settings) -> float:
+    flagged = total = 0
+    for p in pairs.values():
+        rows = np.nonzero(p.ended_us > hour_us(WARMUP_H))[0]
+        scores = score_runs(p, rows, settings)
+        flagged += sum(s.is_anomalous for s in scores)
+        total += len(scores)
+    return flagged / max(total, 1)
+
+
+def pct(k: int, n: int) -> str:
+    return f"{100 * k / n:.1f} %" if n else "n/a"
+
+
+def report(results: list[dict], settings: Settings, elapsed: float) -> None:
+    print(f"\n## fingerprint_drift: power and false positives ({len(results)} fleets, "
+          f"{sum(r['runs'] for r in results)} runs, {elapsed:.0f} s)\n")  # fmt: skip
+    print(f"Settings: window {settings.window}, baseline up to {settings.baseline}, "
+          f"alpha {settings.alpha} per window, min distance {settings.min_distance}, "
+          f"min runs {settings.min_current_runs} current / {settings.min_baseline_runs} baseline.\n")  # fmt: skip
+    aa = [r["aa"] for r in results]
+    ph, fp = sum(a["pair_hours"] for a in aa), sum(a["false_positive_hours"] for a in aa)
+    nf = [r["aa_nofloor"] for r in results]
+    fp0 = sum(a["false_positive_hours"] for a in nf)
+    print(
+        "| scenario | trials (pair-hours) | alerted | median delay | mean distance | recovery alarms | untestable (thin traffic) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| healthy A/A (false positives) | {ph} | {pct(fp, ph)} | | | | |")
+    print(f"| healthy A/A, no distance floor | {ph} | {pct(fp0, ph)} | | | | |")
+    for d in DRIFTS:
+        trials = [t for r in results for t in r["drift"][d.label]]
+        ok = [t for t in trials if t["testable"]]
+        hits = [t for t in ok if t["detected"]]
+        delays = [t["delay_min"] for t in hits]
+        dist = [t["distance"] for t in ok if t["distance"] is not None]
+        rec = sum(t["recovery_alert"] for t in ok)
+        print(f"| {d.label} | {len(ok)} | {pct(len(hits), len(ok))} | "
+              f"{np.median(delays):.0f} min | {np.mean(dist):.2f} | {pct(rec, len(ok))} | "
+              f"{len(trials) - len(ok)} |" if hits else
+              f"| {d.label} | {len(ok)} | {pct(0, len(ok))} | - | {np.mean(dist):.2f} | "
+              f"{pct(rec, len(ok))} | {len(trials) - len(ok)} |")  # fmt: skip
+    pv = np.array([p for a in aa for p in a["p_values"]])
+    print(f"\nA/A windows: {len(pv)}; share with p < 0.05: {np.mean(pv < 0.05):.3f}, "
+          f"< 0.01: {np.mean(pv < 0.01):.4f}, < 0.001: {np.mean(pv < 0.001):.4f} "
+          "(a calibrated test: 0.05, 0.01, 0.001)")  # fmt: skip
+    rates = [r["anomaly_healthy"] for r in results]
+    print(
+        f"Healthy runs flagged anomalous: {100 * np.mean(rates):.2f} % "
+        f"(target {100 * (1 - settings.anomaly_quantile):.1f} %)"
+    )
+    # Power by traffic: how many runs the pair had in the drifted hour.
+    print("\nPower by runs per pair-hour (tool mix 20 % / outputs 30 % shorter):\n")
+    print("| runs in the hour | tool mix 20 % | outputs 30 % shorter |")
+    print("|---|---:|---:|")
+    bins = [(30, 60), (60, 120), (120, 400), (400, 10**9)]
+    for lo, hi in bins:
+        cells = []
+        for label in ("tool mix shift 20%", "outputs 30% shorter"):
+            ts = [t for r in results for t in r["drift"][label]
+                  if t["testable"] and lo <= t["n_current"] < hi]  # fmt: skip
+            cells.append(f"{pct(sum(t['detected'] for t in ts), len(ts))} of {len(ts)}")
+        print(f"| {lo}-{hi if hi < 10**9 else ''} | {cells[0]} | {cells[1]} |")
+    for r in results:
+        if "compare" in r:
+            c = r["compare"]
+            print("\nTest choice (same windows, baseline subsampled to 400 runs, alpha 0.01):\n")
+            print(
+                "| case | windows | Hotelling rejects | energy (199 perms) rejects | ms per test H / E |"
+            )
+            print("|---|---:|---:|---:|---:|")
+            for case in ("A/A", "tool mix 20 %"):
+                rows = [x for x in c if x["case"] == case]
+                print(f"| {case} | {len(rows)} | {pct(sum(x['hotelling'] < 0.01 for x in rows), len(rows))} | "
+                      f"{pct(sum(x['energy'] < 0.01 for x in rows), len(rows))} | "
+                      f"{1000 * np.mean([x['t_h'] for x in rows]):.2f} / "
+                      f"{1000 * np.mean([x['t_e'] for x in rows]):.0f} |")  # fmt: skip
+            s = r["scale"]
+            print(
+                f"\nFleet scale (30 pairs x 2,000 runs/h, {s['runs_in_memory']:,} runs in memory): "
+                f"one cycle's windows {s['windows_s']:.2f} s, scoring its runs {s['scores_s']:.2f} s"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--runs-per-minute", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings()
+    t0 = time.perf_counter()
+    seeds = list(range(1, args.seeds + 1))
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = [
+            pool.submit(run_seed, s, args.runs_per_minute, settings, s == seeds[0]) for s in seeds
+        ]
+        results = [f.result() for f in futures]
+    report(results, settings, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()
