@@ -10,7 +10,7 @@
     {%- endif -%}
     {%- set rows = run_query(
         "select is_full_refresh, scan_from_at, landed_after_at, watermark_at from "
-        ~ ref('int_build_watermarks') ~ " where build_id = '" ~ invocation_id ~ "'"
+        ~ ref('int_build_watermarks') ~ " where build_id = '" ~ this_build_id() ~ "'"
     ) -%}
     {%- if rows | length == 0 -%}
         {{ return({'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none}) }}

@@ -10,7 +10,7 @@
     {%- endif -%}
     {%- set rows = run_query(
         "select min(first_start_at) from " ~ ref('int_runs_indexed')
-        ~ " where build_id = '" ~ invocation_id ~ "'"
+        ~ " where build_id = '" ~ this_build_id() ~ "'"
     ) -%}
     {%- set earliest = rows[0][0] -%}
     {#- Nothing touched: a partition after every span keeps the scan empty. -#}

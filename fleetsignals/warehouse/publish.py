@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -56,7 +56,7 @@ MANIFEST = "manifest.json"
 
 def _version() -> str:
     # Sortable by time; the suffix keeps two builds in one second apart.
-    return datetime.utcnow().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
 
 
 def _read_manifest(home: Home) -> dict:
@@ -77,12 +77,19 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, build_id: str) -> list[datetime]:
+def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, since_seq: int) -> list[datetime]:
+    """Partitions written by every build after the published one (a build whose
+    publishing was interrupted is covered by the next)."""
     source = TOUCH_SOURCE.get(table, table)
     column = PARTITIONED[table]
     rows = con.execute(
-        f"select distinct {column} from src.main.{source} where build_id = ? and {column} is not null",
-        [build_id],
+        f"""
+        select distinct {column} from src.main.{source}
+        where {column} is not null and build_id in (
+            select build_id from src.main.int_build_watermarks where build_seq > ?
+        )
+        """,
+        [since_seq],
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -133,10 +140,22 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
     staging = home.snapshots / f".{version}.tmp"
     staging.mkdir(parents=True)
     previous = {} if full_refresh else _read_manifest(home)
-    manifest: dict = {"version": version, "build_id": build_id, "tables": {}}
     db_path = staging / "warehouse.duckdb"
     with duckdb.connect(str(db_path)) as con:
         con.execute(f"attach '{home.database}' as src (read_only)")
+        # The build log restarts with each full refresh: its first build names the epoch.
+        epoch, seq = con.execute(
+            "select arg_min(build_id, build_seq), max(build_seq) from src.main.int_build_watermarks"
+        ).fetchone()
+        if previous.get("epoch") != epoch:
+            previous = {}
+        manifest: dict = {
+            "version": version,
+            "build_id": build_id,
+            "epoch": epoch,
+            "build_seq": seq,
+            "tables": {},
+        }
         tables = dict(
             con.execute(
                 "select table_name, table_type from information_schema.tables "
@@ -151,7 +170,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 written = _export_parts(con, table, None, data_root / table / version)
                 files = {}
             else:
-                parts = _touched_parts(con, table, build_id)
+                parts = _touched_parts(con, table, previous["build_seq"])
                 written = _export_parts(con, table, parts, data_root / table / version)
                 files = dict(known)
             for key, path in written.items():

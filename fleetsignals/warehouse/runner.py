@@ -170,7 +170,11 @@ def _close_dbt_connections() -> None:
 
 
 def _run_dbt(
-    home: Home, variables: dict[str, Any], full_refresh: bool, progress: _Progress
+    home: Home,
+    variables: dict[str, Any],
+    full_refresh: bool,
+    run_tests: bool,
+    progress: _Progress,
 ) -> None:
     from dbt.cli.main import dbtRunner
 
@@ -194,6 +198,8 @@ def _run_dbt(
     args = ["build", *common, "--log-level", "none"]
     if full_refresh:
         args.append("--full-refresh")
+    if not run_tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     try:
         result = dbtRunner(manifest=manifest, callbacks=[progress]).invoke(args)
     finally:
@@ -206,9 +212,17 @@ def _run_dbt(
 
 
 def build(
-    home: Home, config: Config, full_refresh: bool = False, progress: bool = False
+    home: Home,
+    config: Config,
+    full_refresh: bool = False,
+    progress: bool = False,
+    run_tests: bool | None = None,
 ) -> BuildSummary:
     """Build the warehouse from the lake and publish a read-only snapshot.
+
+    ``run_tests``: run dbt's data and unit tests too; by default only on a full
+    refresh (uniqueness tests scan whole tables, which a five-minute incremental
+    build must not pay for).
 
     Raises FleetsignalsError with a one-line reason when the lake is empty, another
     build holds the home, or dbt fails (its log is under HOME/logs).
@@ -223,9 +237,8 @@ def build(
     grace = parse_duration(config["warehouse"]["snapshot_grace"]).total_seconds()
     meter = _Progress(progress)
     with _build_lock(home), _home_env(home):
-        # A crashed build can leave the file half-written in ways an incremental run
-        # cannot trust; the dbt models themselves are idempotent per build.
-        _run_dbt(home, variables, full_refresh, meter)
+        tests = full_refresh if run_tests is None else run_tests
+        _run_dbt(home, variables, full_refresh, tests, meter)
         dbt_done = time.monotonic()
         with duckdb.connect(str(home.database), read_only=True) as con:
             build_id = con.execute(

@@ -1,13 +1,14 @@
 -- One row per build: the lake's watermark (latest span end landed) and the bounds an
 -- incremental build reads new spans within. Appended each build; downstream models read
--- the row of their own invocation (macro build_bounds).
+-- the row of their own invocation (macro build_bounds). A build starts from the last
+-- build marked complete (on-run-end), so a failed or killed build is redone.
 {{ config(materialized='incremental', unique_key='build_id') }}
 
 {%- set previous = none -%}
 {%- if is_incremental() and execute -%}
     {%- set rows = run_query(
-        "select build_seq, watermark_at, landed_through_at from " ~ this
-        ~ " order by build_seq desc limit 1"
+        "select (select max(build_seq) from " ~ this ~ "), watermark_at, landed_through_at from "
+        ~ this ~ " where is_complete order by build_seq desc limit 1"
     ) -%}
     {%- if rows | length > 0 and rows[0][1] is not none -%}
         {%- set previous = rows[0] -%}
@@ -36,14 +37,15 @@ spans as (
 final as (
 
     select
-        '{{ invocation_id }}' as build_id,
+        '{{ this_build_id() }}' as build_id,
         {{ previous[0] + 1 if previous is not none else 1 }} as build_seq,
         cast(timezone('UTC', now()) as timestamp) as built_at,
         {{ 'false' if previous is not none else 'true' }} as is_full_refresh,
         coalesce(max(end_at), {{ ts_literal(previous[1] if previous is not none else none) }}) as watermark_at,
         coalesce(max(landed_at), {{ ts_literal(previous[2] if previous is not none else none) }}) as landed_through_at,
         {{ ts_literal(scan_from) }} as scan_from_at,
-        {{ ts_literal(landed_after) }} as landed_after_at
+        {{ ts_literal(landed_after) }} as landed_after_at,
+        false as is_complete
     from spans
 
 )

@@ -14,7 +14,7 @@ touched as (
         part_at,
         is_archived
     from {{ ref('int_runs_indexed') }}
-    where build_id = '{{ invocation_id }}'
+    where build_id = '{{ this_build_id() }}'
 
 ),
 
@@ -181,7 +181,7 @@ final as (
         coalesce(llm_totals.unpriced_call_count, 0) as unpriced_call_count,
         base.last_landed_at,
         touched.is_archived,
-        '{{ invocation_id }}' as build_id
+        '{{ this_build_id() }}' as build_id
     from base
     inner join touched on base.run_id = touched.run_id
     left join run_models on base.run_id = run_models.run_id

@@ -96,7 +96,7 @@ final as (
 
     select
         *,
-        '{{ invocation_id }}' as build_id
+        '{{ this_build_id() }}' as build_id
     from merged
 
 )

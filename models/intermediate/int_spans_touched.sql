@@ -9,7 +9,7 @@ touched as (
 
     select run_id
     from {{ ref('int_runs_indexed') }}
-    where build_id = '{{ invocation_id }}' and not is_archived
+    where build_id = '{{ this_build_id() }}' and not is_archived
 
 ),
 

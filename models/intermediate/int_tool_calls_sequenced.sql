@@ -8,7 +8,7 @@ touched as (
         run_id,
         is_archived
     from {{ ref('int_runs_indexed') }}
-    where build_id = '{{ invocation_id }}'
+    where build_id = '{{ this_build_id() }}'
 
 ),
 

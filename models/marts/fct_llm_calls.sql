@@ -14,7 +14,7 @@ runs as (
 
     select *
     from {{ ref('int_runs_assembled') }}
-    where build_id = '{{ invocation_id }}'
+    where build_id = '{{ this_build_id() }}'
 
 ),
 
@@ -31,7 +31,7 @@ final as (
         runs.user_cohort,
         runs.session_id,
         runs.environment,
-        '{{ invocation_id }}' as build_id
+        '{{ this_build_id() }}' as build_id
     from calls
     inner join runs on calls.run_id = runs.run_id
 
