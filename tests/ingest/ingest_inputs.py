@@ -80,8 +80,10 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def synthetic_lines(n_spans: int, per_line: int = 50, seed: int = 7) -> tuple[bytes, set]:
-    """JSON lines of GenAI-ish spans, and the (trace_id, span_id) set they hold."""
+def synthetic_lines(
+    n_spans: int, per_line: int = 50, seed: int = 7, step_ns: int = 1_000_000
+) -> tuple[bytes, set]:
+    """JSON lines of GenAI-ish spans ``step_ns`` apart, and the (trace_id, span_id) set they hold."""
     rnd = random.Random(seed)
     out = []
     ids = set()
@@ -93,7 +95,7 @@ def synthetic_lines(n_spans: int, per_line: int = 50, seed: int = 7) -> tuple[by
             s = span(
                 trace,
                 made,
-                start_ns=T0 + made * 1_000_000,
+                start_ns=T0 + made * step_ns,
                 attributes=[
                     attr("gen_ai.operation.name", rnd.choice(["chat", "execute_tool"])),
                     attr("gen_ai.request.model", "gpt-4o"),

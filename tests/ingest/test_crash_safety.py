@@ -1,0 +1,170 @@
+"""A real `fleetsignals ingest` killed with SIGKILL leaves a valid lake; a rerun lands exactly the rest."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from ingest_inputs import REPO, synthetic_lines, write
+
+from ingest.manifest import read_manifest
+
+EXE = str(Path(sys.executable).with_name("fleetsignals"))
+HOUR = 3_600_000_000_000
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory) -> tuple[Path, set]:
+    """Six files, one of them large and spread over several hours (so several partitions)."""
+    root = tmp_path_factory.mktemp("inbox")
+    ids: set = set()
+    for i in range(6):
+        n = 60_000 if i == 2 else 15_000
+        step = 250_000_000 if i == 2 else 1_000_000  # the large file spans about four hours
+        data, file_ids = synthetic_lines(n, seed=100 + i, step_ns=step)
+        write(root / f"traces-{i}.jsonl", data)
+        ids |= file_ids
+    return root, ids
+
+
+def lake_state(home_root: Path) -> tuple[int, int]:
+    """(rows, distinct span keys) read by DuckDB over every visible Parquet file."""
+    lake = home_root / "lake" / "spans"
+    if not list(lake.glob("dt=*/hr=*/*.parquet")):
+        return 0, 0
+    with duckdb.connect() as con:
+        return con.execute(
+            "select count(*), count(distinct (trace_id, span_id))"
+            " from read_parquet(?, hive_partitioning = true)",
+            [str(lake / "**" / "*.parquet")],
+        ).fetchone()
+
+
+def start(home_root: Path, *paths: Path, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [EXE, "--home", str(home_root), "ingest", *map(str, paths)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_killed_ingest_leaves_valid_lake_and_rerun_completes(inbox, tmp_path) -> None:
+    root, expected = inbox
+    home_root = tmp_path / "home"
+    manifest = home_root / "lake" / "manifest.jsonl"
+    # First kill: right after the first source landed, so the run is surely mid-way.
+    process = start(home_root, root)
+    while process.poll() is None and not (manifest.exists() and manifest.read_bytes()):
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 1 <= len(read_manifest(manifest)) < 6
+    for delay in (0.5, 1.5, 3.0):
+        process = start(home_root, root)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        rows, distinct = lake_state(home_root)
+        assert rows == distinct, "the lake holds a duplicate span after a kill"
+        # Every source the manifest calls landed is in the lake, whole.
+        landed = sum(e["spans"] for e in read_manifest(manifest))
+        assert rows >= landed
+    done = subprocess.run(
+        [EXE, "--home", str(home_root), "ingest", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    rows, distinct = lake_state(home_root)
+    assert rows == distinct == len(expected)
+    with duckdb.connect() as con:
+        got = set(
+            con.execute(
+                "select trace_id, span_id from read_parquet(?)",
+                [str(home_root / "lake" / "spans" / "**" / "*.parquet")],
+            ).fetchall()
+        )
+    assert got == expected
+    assert not [p for p in (home_root / "lake").rglob("*") if ".tmp-" in p.name]
+    assert len(read_manifest(home_root / "lake" / "manifest.jsonl")) == 6
+
+
+@pytest.mark.slow
+def test_killed_while_writing_one_file(inbox, tmp_path) -> None:
+    root, _ = inbox
+    big = root / "traces-2.jsonl"
+    home_root = tmp_path / "home"
+    process = start(home_root, big)
+    deadline = time.monotonic() + 60
+    lake = home_root / "lake" / "spans"
+    # Kill as soon as a temporary Parquet file exists (the file is being written).
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(".tmp-" in p.name for p in lake.glob("dt=*/hr=*/.*")):
+            break
+        time.sleep(0.01)
+    caught = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    print("killed while a temporary file existed:", caught)
+    rows, distinct = lake_state(home_root)  # every visible file reads whole
+    # Partitions already renamed into place may be visible; a rerun replaces them.
+    assert rows == distinct <= 60_000
+    done = subprocess.run(
+        [EXE, "--home", str(home_root), "ingest", str(big)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert lake_state(home_root) == (60_000, 60_000)
+    assert not [p for p in lake.rglob("*") if ".tmp-" in p.name]
+
+
+def test_progress_quiet_in_pipes(inbox, tmp_path) -> None:
+    root, _ = inbox
+    done = subprocess.run(
+        [EXE, "--home", str(tmp_path / "home"), "ingest", str(root / "traces-2.jsonl")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert done.stdout.count("\n") == 1 and "60000 span(s)" in done.stdout
+
+
+@pytest.mark.slow
+def test_progress_on_a_terminal(inbox, tmp_path) -> None:
+    root, _ = inbox
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [EXE, "--home", str(tmp_path / "home"), "ingest", str(root)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            block = os.read(leader, 4096)
+        except OSError:
+            break
+        if not block:
+            break
+        seen += block
+    process.wait()
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"spans/s" in seen and b"files/s" in seen and b"\r" in seen
