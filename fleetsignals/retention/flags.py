@@ -10,8 +10,8 @@ A run is flagged when, at some evaluation time T,
   one (the rolling window it judged), else its ``every``. Labels that are not run
   columns (``tool_name``) are ignored; an instance with no run-column label flags
   nothing (it names no runs);
-- a table in the snapshot has ``run_id`` and ``is_anomaly`` (true) columns, such as a
-  fingerprint mart (tolerated when absent).
+- a table in the snapshot has ``run_id`` and a true boolean ``is_anomaly`` or
+  ``is_anomalous`` column, such as a fingerprint mart (tolerated when absent).
 
 Sources of instances: the live alert state (``HOME/alerts/state.sqlite``) and a
 re-evaluation of every signal over the decided period at each signal's ``every``
@@ -163,18 +163,20 @@ def collect_flags(
 
 
 def _anomaly_table_flags(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
-    """Runs marked ``is_anomaly`` by any table in the snapshot (e.g. a fingerprint mart)."""
+    """Runs marked anomalous by any snapshot table (e.g. the fingerprint mart's run scores)."""
     tables = con.execute(
-        "select table_schema, table_name from information_schema.columns "
-        "where column_name = 'is_anomaly' and table_name in ("
-        "    select table_name from information_schema.columns where column_name = 'run_id'"
-        ")"
+        "select distinct c.table_schema, c.table_name, c.column_name "
+        "from information_schema.columns as c "
+        "inner join information_schema.columns as r "
+        "    on r.table_schema = c.table_schema and r.table_name = c.table_name "
+        "    and r.column_name = 'run_id' "
+        "where c.column_name in ('is_anomaly', 'is_anomalous') and c.data_type = 'BOOLEAN'"
     ).fetchall()
     flagged: set[tuple[str, str]] = set()
-    for schema, table in tables:
-        name = f'"{schema}"."{table}"'
-        rows = con.execute(f"select distinct run_id from {name} where is_anomaly").fetchall()
-        flagged |= {(r[0], table) for r in rows if r[0]}
+    for schema, table, column in tables:
+        name = f"{quote(schema)}.{quote(table)}"
+        rows = con.execute(f"select distinct run_id from {name} where {quote(column)}").fetchall()
+        flagged |= {(str(r[0]).lower(), table) for r in rows if r[0]}
     return flagged
 
 

@@ -127,3 +127,24 @@ def test_alert_state_flags_are_read_without_reevaluation(template: Path, tmp_pat
     assert reasons[healthy[0]] == "anomaly"
     # Without re-evaluation the test signals flagged nothing else.
     assert sum(v == "anomaly" for v in reasons.values()) == 1
+
+
+def test_runs_an_anomaly_mart_marks_are_kept(template: Path, tmp_path: Path) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=False)
+    runs = _runs(home)
+    healthy = sorted(
+        r
+        for r, (status, steps, *_rest) in runs.items()
+        if status == "ok" and steps < 10 and _rest[2] and _rest[2] < START + timedelta(hours=1)
+    )
+    snapshot = next(home.snapshots.glob("*.duckdb"))
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            "create table fct_run_fingerprints as select run_id, 0.5 as anomaly_score, "
+            "run_id in ($a, $b) as is_anomalous from fct_runs",
+            {"a": healthy[1], "b": healthy[2]},
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    assert reasons[healthy[1]] == reasons[healthy[2]] == "anomaly"
+    assert sum(v == "anomaly" for v in reasons.values()) == 2
