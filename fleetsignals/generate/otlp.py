@@ -17,9 +17,30 @@ STATUS_ERROR = 2
 FLAGS_LOCAL = 256
 
 
+# Attributes repeat endlessly (operation names, models, tenants): one shared, never
+# mutated KeyValue per (key, value) keeps building millions of them cheap.
+_SHARED: dict[tuple[str, Any], dict] = {}
+_SHARED_MAX = 500_000
+
+
 def kv(key: str, value: Any) -> dict:
     """One KeyValue; the AnyValue type follows the Python type (bool before int)."""
+    kind = type(value)
+    if kind is str or kind is bool:
+        hit = _SHARED.get((key, value))
+        if hit is None:
+            if len(_SHARED) >= _SHARED_MAX:
+                _SHARED.clear()
+            hit = _SHARED[(key, value)] = {"key": key, "value": any_value(value)}
+        return hit
+    if kind is int:
+        return {"key": key, "value": {"intValue": str(value)}}
     return {"key": key, "value": any_value(value)}
+
+
+def kv_unique(key: str, value: str) -> dict:
+    """A string KeyValue whose value never repeats (ids, arguments): not shared."""
+    return {"key": key, "value": {"stringValue": value}}
 
 
 def any_value(value: Any) -> dict:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import orjson
 
 from fleetsignals.generate.catalog import MODELS, OI_LLM_NAMES
-from fleetsignals.generate.otlp import KIND_CLIENT, KIND_INTERNAL, kv
+from fleetsignals.generate.otlp import KIND_CLIENT, KIND_INTERNAL, kv, kv_unique
 from fleetsignals.generate.shape import Agent
+
+FINISH = {f: kv("gen_ai.response.finish_reasons", [f]) for f in ("stop", "tool_calls", "length")}
 
 
 @dataclass(slots=True)
@@ -153,8 +155,8 @@ def llm_span(
             model = m.response
             attrs += [
                 kv("gen_ai.response.model", m.response),
-                kv("gen_ai.response.id", response_id),
-                kv("gen_ai.response.finish_reasons", [finish]),
+                kv_unique("gen_ai.response.id", response_id),
+                FINISH[finish],
             ]
             if legacy:
                 attrs += [
@@ -193,8 +195,8 @@ def tool_span(
         attrs = [
             kv("openinference.span.kind", "TOOL"),
             kv("tool.name", tool),
-            kv("tool_call.id", call_id),
-            kv("input.value", args),
+            kv_unique("tool_call.id", call_id),
+            kv_unique("input.value", args),
             kv("input.mime_type", "application/json"),
         ]
         name = tool
@@ -203,8 +205,8 @@ def tool_span(
             kv("gen_ai.operation.name", "execute_tool"),
             kv("gen_ai.tool.name", tool),
             kv("gen_ai.tool.type", "function"),
-            kv("gen_ai.tool.call.id", call_id),
-            kv("gen_ai.tool.call.arguments", args),
+            kv_unique("gen_ai.tool.call.id", call_id),
+            kv_unique("gen_ai.tool.call.arguments", args),
         ]
         if error_type:
             attrs.append(kv("error.type", error_type))
