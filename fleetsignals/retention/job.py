@@ -226,11 +226,23 @@ def _empty_decisions() -> pa.Table:
 
 
 def _span_counts(con: duckdb.DuckDBPyConnection, lake: Path, summary: RetentionSummary) -> None:
-    files = [str(p) for p in sorted(lake.glob("dt=*/hr=*/*.parquet"))]
     for reason, runs in con.execute(
         "select retention_reason, count(*) from new_decisions group by all"
     ).fetchall():
         summary.decided[reason].runs = runs
+    first = con.execute(
+        "select min(r.started_at) from new_decisions as d "
+        "inner join wh_runs as r on r.run_id = d.run_id"
+    ).fetchone()[0]
+    if first is None:
+        return
+    # Only partitions that can hold the newly decided runs' spans (see SKEW).
+    files = [
+        str(f)
+        for part, hour in _partitions(lake)
+        if hour + timedelta(hours=1) > first - SKEW
+        for f in sorted(part.glob("*.parquet"))
+    ]
     if not files:
         return
     rows = con.execute(

@@ -210,3 +210,25 @@ def test_killed_retain_leaves_a_whole_lake_and_a_rerun_converges(
     assert _decisions(home) == _decisions(reference)
     assert not list((home.root / "lake" / "_retention" / "journal").iterdir())
     assert os.listdir(home.root / "lake" / "_retention" / "stage") == []
+
+
+def test_cli_prints_the_summary_and_refuses_bad_input(home: Home, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fleetsignals.cli import cli
+
+    config = tmp_path / "fleetsignals.yml"
+    config.write_text(yaml.safe_dump({"retention": {"reevaluate_signals": False}}))
+    base = ["--home", str(home.root), "--config", str(config), "retain"]
+    dry = CliRunner().invoke(cli, [*base, "--at", AT.isoformat(), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.startswith("dry run: nothing changed.")
+    for reason in ("error", "cost_tail", "anomaly", "sampled", "pruned"):
+        assert any(line.split()[:1] == [reason] for line in dry.output.splitlines())
+    assert "bytes saved: ~" in dry.output
+    assert not (home.facts / "retention").exists()
+    bad = CliRunner().invoke(cli, [*base, "--at", "yesterday-ish"])
+    assert bad.exit_code != 0 and "invalid time" in str(bad.exception)
+    (home.snapshots / "CURRENT").unlink()
+    missing = CliRunner().invoke(cli, [*base, "--at", AT.isoformat()])
+    assert "run `fleetsignals build` first" in str(missing.exception)
