@@ -72,7 +72,7 @@ def evaluate_live(
     """Evaluate signals at ``at`` (default now), update state, enqueue and deliver notices."""
     settings = AlertSettings.from_config(config)
     sinks = build_sinks(config["notify"], settings.send_timeout)
-    eval_at = at or parse_time("now")
+    eval_at = at or parse_time("now").replace(microsecond=0)
     outcome = Outcome(eval_at)
     with connect_snapshot(home) as con:
         signals, outcome.problems = load_signals(config["signal_dirs"], con, names)

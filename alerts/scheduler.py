@@ -42,7 +42,7 @@ class SchedulerSettings:
     ingest_every: timedelta
     build_every: timedelta
     retain_every: timedelta
-    # A file modified more recently than this may still be being written: wait for it.
+    # A file modified more recently than this may still be being written.
     settle: timedelta
 
     @classmethod
@@ -63,7 +63,7 @@ class SchedulerSettings:
             ingest_every=duration("ingest_every"),
             build_every=duration("build_every"),
             retain_every=duration("retain_every"),
-            settle=duration("settle"),
+            settle=max(duration("settle"), parse_duration(config["ingest"]["settle"])),
         )
 
 
@@ -105,13 +105,16 @@ class Runner:
             return
         files = self.inbox_files()
         if not files:
-            log.info("ingest: no new files in %s", self.settings.inbox)
+            log.debug("ingest: no new files in %s", self.settings.inbox)
             return
         from ingest.land import land_paths
 
         started = time.perf_counter()
-        summary = land_paths(files, self.home, self.config, progress=False)
-        for path in files:
+        # Already filtered by settle time; land them all.
+        summary = land_paths(files, self.home, self.config, progress=False, settle_seconds=0)
+        # Remember what landed, unless some file changed while it was read (which one is
+        # not reported): then all are offered again, and landing skips what it already has.
+        for path in files if not summary.unsettled else []:
             try:
                 stat = path.stat()
                 self.landed[path] = (stat.st_size, stat.st_mtime_ns)
@@ -166,6 +169,13 @@ class Runner:
         )
         for problem in outcome.problems:
             log.error("signal failed: %s", problem)
+        if done - started > self.settings.build_every.total_seconds():
+            log.warning(
+                "cycle took %.1fs, longer than scheduler.build_every (%s): cycles run back "
+                "to back, each one later than scheduled",
+                done - started,
+                self.settings.build_every,
+            )
 
     def retry_deliveries(self) -> None:
         if self.sinks:

@@ -54,8 +54,8 @@ DEFAULTS: dict[str, Any] = {
         "ingest_every": "1m",
         "build_every": "5m",
         "retain_every": "1h",
-        # Inbox files modified more recently than this are left for the next pass
-        # (they may still be being written).
+        # Inbox files modified more recently than this (or ingest.settle, if longer) are
+        # left for the next pass: a Collector may still be writing them.
         "settle": "5s",
     },
     # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}.

@@ -30,7 +30,8 @@ def command(env: Env, at: str | None, signals: tuple[str, ...], fmt: str) -> Non
     next evaluate or by `fleetsignals run`). JSON output is one line per
     instance. Exit status 1 if any signal failed (the others still run).
     """
-    outcome = evaluate_live(env.home, env.config, parse_time(at), signals or None)
+    moment = parse_time(at) if at else None
+    outcome = evaluate_live(env.home, env.config, moment, signals or None)
     if fmt == "json":
         for record in outcome.records:
             click.echo(json_line(record))

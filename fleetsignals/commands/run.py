@@ -23,8 +23,9 @@ def _configure_logging(env: Env) -> None:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
-    # APScheduler logs every job start and end at INFO; our cycle lines say more.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler logs every job start and end at INFO, and a skipped run (a job still
+    # queued behind a slow one: by design) as a warning; our cycle lines say more.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 @click.command()
