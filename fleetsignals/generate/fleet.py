@@ -100,15 +100,6 @@ def _generate(
     for inc in placed:
         apply_incident(inc, shape, plans, effect_rng)
 
-    spans = []
-    for i, plan in enumerate(plans):
-        agent = shape.agents[plan.agent]
-        sim = RunSimulator(plan, i, agent, seed, shape.cohort_context[plan.dims.user_cohort])
-        spans += sim.run().spans
-        if progress and (i % 500 == 0 or i == len(plans) - 1):
-            progress("simulate", i + 1, len(plans))
-
-    lines = export.export_lines(spans, shape, seed, start_ns, end_ns)
     result = truth.GroundTruth(
         out=out,
         seed=seed,
@@ -124,14 +115,36 @@ def _generate(
         fleet=truth.describe_shape(shape),
     )
     writer.clear_dumps(result.dumps)
-    for k, minute in enumerate(sorted(lines)):
-        result.files.append(
-            writer.write_minute(result.dumps, start, minute, lines[minute], compression)
-        )
-        if progress and (k % 30 == 0 or k == len(lines) - 1):
-            progress("write", k + 1, len(lines))
+    exporter = export.Exporter(shape, seed, start_ns, end_ns)
+    facts: dict[int, truth.RunFacts] = {}
 
-    cols = truth.run_rows(plans, shape)
+    def write(watermark: int) -> None:
+        for minute, lines, written in exporter.drain(watermark):
+            result.files.append(
+                writer.write_minute(result.dumps, start, minute, lines, compression)
+            )
+            result.spans += len(written)
+            for s in written:
+                run = facts.get(s.run)
+                if run is None:
+                    run = facts[s.run] = truth.RunFacts()
+                run.add(s)
+
+    next_drain = start_ns
+    for i, plan in enumerate(plans):
+        if plan.start_ns >= next_drain:
+            # Every span that ends before this run starts has been simulated.
+            write(plan.start_ns)
+            next_drain = plan.start_ns + export.MINUTE_NS
+        agent = shape.agents[plan.agent]
+        sim = RunSimulator(plan, i, agent, seed, shape.cohort_context[plan.dims.user_cohort])
+        exporter.add(sim.run().spans)
+        plan.spans = []
+        if progress and (i % 500 == 0 or i == len(plans) - 1):
+            progress("simulate", i + 1, len(plans))
+    write(end_ns + 3600 * 10**9)
+
+    cols = truth.run_rows(plans, facts, shape)
     written = set(cols["run_id"])
     for inc in placed:
         inc.run_ids = [p.run_id for p in plans if p.incident == inc.name and p.run_id in written]
@@ -140,7 +153,6 @@ def _generate(
             stop = max((p.effect_end_ns for p in plans if p.incident == inc.name), default=0)
             inc.end = max(inc.end, min(truth.ns_to_datetime(stop), end))
     result.runs = len(cols["run_id"])
-    result.spans = sum(1 for s in spans if s.arrival_ns >= 0)
     truth.write_truth(result, cols)
     return result
 

@@ -45,7 +45,6 @@ class SpanRec:
     tool: str | None
     dims: dict[str, str]
     json: dict
-    arrival_ns: int = -1  # when the exporter delivered it; -1 = not written
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from fleetsignals.generate.incidents import Incident
 from fleetsignals.generate.shape import FleetShape
-from fleetsignals.generate.simulate import RunPlan
+from fleetsignals.generate.simulate import RunPlan, SpanRec
 from fleetsignals.timeutil import format_time
 
 DIMENSIONS = ("agent_name", "prompt_variant", "workflow", "tenant_id", "user_id", "user_cohort",
@@ -142,44 +142,80 @@ def describe_shape(shape: FleetShape) -> dict[str, Any]:
     }
 
 
-def run_rows(plans: list[RunPlan], shape: FleetShape) -> dict[str, list]:
+class RunFacts:
+    """One run's facts, accumulated from its spans as they are written."""
+
+    __slots__ = ("root", "root_dims", "first_dims", "llm", "tools", "tool_errors", "tokens", "cost",
+                 "models", "first_start")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.root: tuple[int, bool] | None = None  # end, error
+        self.root_dims: dict[str, str] = {}
+        self.first_dims: dict[str, tuple[int, str]] = {}  # dim -> (start, value), non-root
+        self.llm = self.tools = self.tool_errors = 0
+        self.tokens = [0, 0, 0]
+        self.cost = 0.0
+        self.models: Counter[str] = Counter()
+        self.first_start: int | None = None
+
+    def add(self, s: SpanRec) -> None:
+        if self.first_start is None or s.start_ns < self.first_start:
+            self.first_start = s.start_ns
+        if s.is_root:
+            self.root = (s.end_ns, s.error)
+            self.root_dims = s.dims
+        else:
+            for k, v in s.dims.items():
+                seen = self.first_dims.get(k)
+                if seen is None or s.start_ns < seen[0]:
+                    self.first_dims[k] = (s.start_ns, v)
+        if s.op == "llm":
+            self.llm += 1
+            self.tokens[0] += s.input_tokens
+            self.tokens[1] += s.output_tokens
+            self.tokens[2] += s.cache_read
+            self.cost += s.cost
+            self.models[s.model or ""] += 1
+        elif s.op == "tool":
+            self.tools += 1
+            self.tool_errors += s.error
+
+
+def run_rows(
+    plans: list[RunPlan], facts: dict[int, RunFacts], shape: FleetShape
+) -> dict[str, list]:
     """Column lists for runs.parquet: one row per run with at least one written span."""
     cols: dict[str, list] = {f.name: [] for f in RUNS_SCHEMA}
-    for plan in plans:
-        written = [s for s in plan.spans if s.arrival_ns >= 0]
-        if not written:
+    for index, plan in enumerate(plans):
+        f = facts.get(index)
+        if f is None:
             continue
-        root = next((s for s in written if s.is_root), None)
         resource = shape.resources[plan.resource]
         dims: dict[str, str | None] = dict.fromkeys(DIMENSIONS)
-        if root is not None:
-            dims.update(root.dims)
-        for s in sorted(written, key=lambda s: s.start_ns):
-            for k, v in s.dims.items():
-                if dims[k] is None:
-                    dims[k] = v
+        root = f.root
+        dims.update(f.root_dims)
+        for k, (_, v) in f.first_dims.items():
+            if dims[k] is None:
+                dims[k] = v
         if dims["agent_name"] is None:
             dims["agent_name"] = shape.agents[resource.agent].name  # resource service.name
-        llm = [s for s in written if s.op == "llm"]
-        tools = [s for s in written if s.op == "tool"]
-        models = Counter(s.model for s in llm)
-        model = min(models, key=lambda m: (-models[m], m)) if models else None
+        models = f.models
         cols["run_id"].append(plan.run_id)
         for k in DIMENSIONS:
             cols[k].append(dims[k])
         cols["environment"].append(resource.environment)
-        cols["model"].append(model)
-        cols["started_at"].append(ns_to_datetime(min(s.start_ns for s in written)))
-        cols["ended_at"].append(ns_to_datetime(root.end_ns) if root else None)
-        cols["status"].append("running" if root is None else "error" if root.error else "ok")
-        cols["step_count"].append(len(llm) + len(tools))
-        cols["llm_call_count"].append(len(llm))
-        cols["tool_call_count"].append(len(tools))
-        cols["tool_error_count"].append(sum(1 for s in tools if s.error))
-        cols["input_tokens"].append(sum(s.input_tokens for s in llm))
-        cols["output_tokens"].append(sum(s.output_tokens for s in llm))
-        cols["cache_read_tokens"].append(sum(s.cache_read for s in llm))
-        cols["cost_usd_list"].append(round(sum(s.cost for s in llm), 9))
+        cols["model"].append(min(models, key=lambda m: (-models[m], m)) if models else None)
+        cols["started_at"].append(ns_to_datetime(f.first_start))  # type: ignore[arg-type]
+        cols["ended_at"].append(ns_to_datetime(root[0]) if root else None)
+        cols["status"].append("running" if root is None else "error" if root[1] else "ok")
+        cols["step_count"].append(f.llm + f.tools)
+        cols["llm_call_count"].append(f.llm)
+        cols["tool_call_count"].append(f.tools)
+        cols["tool_error_count"].append(f.tool_errors)
+        cols["input_tokens"].append(f.tokens[0])
+        cols["output_tokens"].append(f.tokens[1])
+        cols["cache_read_tokens"].append(f.tokens[2])
+        cols["cost_usd_list"].append(round(f.cost, 9))
         cols["incident"].append(plan.incident)
     return cols
 
