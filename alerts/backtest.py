@@ -70,7 +70,7 @@ def run_backtest(
         started = time.perf_counter()
         for number, eval_at in enumerate(result.steps, start=1):
             for signal in loaded:
-                if is_due(signal, last.get(signal.name), eval_at):
+                if is_due(signal, last.get(signal.name), eval_at, every):
                     evaluation = evaluate_signal(con, signal, eval_at, settings.query_timeout)
                     result.seconds[signal.name] = (
                         result.seconds.get(signal.name, 0.0) + evaluation.seconds

@@ -9,9 +9,8 @@ SQLite transaction; a signal that fails changes nothing and is reported.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.definitions import Signal, SignalProblem, load_signals
 from alerts.evaluation import evaluate_signal
@@ -35,7 +34,6 @@ from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.timeutil import format_time, parse_time
 
 log = logging.getLogger(__name__)
-EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass
@@ -50,15 +48,17 @@ class Outcome:
     delivery: DeliveryReport | None = None
 
 
-def is_due(signal: Signal, last: datetime | None, eval_at: datetime) -> bool:
-    """Once per ``every``-long slot since the epoch, so cycles that start a little late or
-    early neither skip nor double an evaluation; backtest and scheduler use the same rule."""
+def is_due(signal: Signal, last: datetime | None, eval_at: datetime, cycle: timedelta) -> bool:
+    """Whether a signal evaluated at ``last`` is due again at ``eval_at``, when evaluations
+    happen every ``cycle`` (scheduler.build_every live, the step in a backtest).
+
+    Due once ``every`` has passed, less half a cycle of slack: cycles that start a little
+    late or early (builds take varying time) neither skip nor double an evaluation, and a
+    signal with ``every: 15m`` on a 5-minute cycle runs every third cycle.
+    """
     if last is None:
         return True
-    slot = signal.every.total_seconds()
-    return math.floor((eval_at - EPOCH).total_seconds() / slot) > math.floor(
-        (last - EPOCH).total_seconds() / slot
-    )
+    return eval_at - last >= signal.every - min(signal.every, cycle) / 2
 
 
 def evaluate_live(
@@ -79,7 +79,7 @@ def evaluate_live(
         with open_state(home) as state:
             last = last_evaluations(state)
             for signal in signals:
-                if due_only and not is_due(signal, last.get(signal.name), eval_at):
+                if due_only and not is_due(signal, last.get(signal.name), eval_at, settings.cycle):
                     continue
                 problem = _evaluate_one(con, state, signal, eval_at, last, settings, sinks, outcome)
                 if problem:
