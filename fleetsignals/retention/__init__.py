@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
-from fleetsignals.retention.job import RetentionSummary, retain
+from fleetsignals.retention.job import retain
+from fleetsignals.retention.summary import RetentionSummary
 
 __all__ = ["RetentionSummary", "retain"]
