@@ -101,8 +101,8 @@ class RunScore:
     prompt_variant: str
     ended_us: int
     scored_at_us: int  # end of the window the run ended in (its baseline is that window's)
-    anomaly_score: float
-    anomaly_threshold: float
+    anomaly_score: float | None  # None: the baseline was too small to score against
+    anomaly_threshold: float | None
     is_anomalous: bool
 
 
@@ -180,13 +180,16 @@ def evaluate_windows(
     return results
 
 
-def score_runs(pair: PairRuns, rows: np.ndarray, settings: Settings) -> list[RunScore]:
+def score_runs(
+    pair: PairRuns, rows: np.ndarray, settings: Settings, *, keep_unscored: bool = False
+) -> list[RunScore]:
     """Anomaly scores of ``rows`` (runs of one pair), each against its own window's baseline.
 
     The score is the run's Mahalanobis distance from the baseline's mean under
     the baseline's covariance; the threshold is the ``anomaly_quantile`` of the
     baseline runs' own scores, so about 0.5 % of healthy runs are flagged in
-    any fleet, whatever its features' scales. No baseline, no score.
+    any fleet, whatever its features' scales. No baseline, no score (with
+    ``keep_unscored``, such runs are returned with a null score, not anomalous).
     """
     scores: list[RunScore] = []
     ends = window_of(pair.ended_us[rows], settings)
@@ -194,6 +197,19 @@ def score_runs(pair: PairRuns, rows: np.ndarray, settings: Settings) -> list[Run
         mine = rows[ends == end_us]
         base = baseline_rows(pair, int(end_us), settings)
         if len(base) < settings.min_baseline_runs:
+            if keep_unscored:
+                scores += [
+                    RunScore(
+                        str(pair.run_ids[i]),
+                        *pair.key,
+                        int(pair.ended_us[i]),
+                        int(end_us),
+                        None,
+                        None,
+                        False,
+                    )  # fmt: skip
+                    for i in mine
+                ]
             continue
         x = vectors(pair, np.concatenate([base, mine]), settings)
         xb, xr = x[: len(base)], x[len(base) :]
