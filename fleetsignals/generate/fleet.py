@@ -39,8 +39,10 @@ def generate_fleet(
     """Write a synthetic fleet to OUT: ``dumps/``, ``runs.parquet``, ``ground_truth.json``.
 
     ``incidents``: None for all of INCIDENTS, [] for a healthy fleet, or a list of
-    names (placed automatically) and/or ``(name, offset, duration)`` tuples
-    (offset from ``start`` and duration as timedelta, seconds or "90m").
+    names (placed automatically) and/or ``(name, offset, duration[, overrides])``
+    tuples: offset from ``start`` and duration as timedelta, seconds or "90m" (both
+    None: placed automatically); ``overrides`` pins labels or params, e.g.
+    ``{"agent_name": "refund_agent", "share_moved": 0.2}`` (docs/generator.md).
     The same arguments always give byte-identical files.
     """
     # Millions of small acyclic dicts: the cyclic collector only costs time here.
@@ -86,7 +88,7 @@ def _generate(
     )
     target_rng = np.random.default_rng([seed, 3])
     for inc in placed:
-        target_incident(inc, shape, target_rng)
+        target_incident(inc, shape, target_rng, inc.overrides)
         if inc.name == "traffic_surge":
             # The surge is extra traffic, a separate stream: the base runs stay identical.
             extra = float(inc.params["multiplier"]) - 1  # type: ignore[arg-type]
@@ -109,7 +111,7 @@ def _generate(
             "hours": hours,
             "runs_per_minute": runs_per_minute,
             "compression": compression,
-            "incidents": [i if isinstance(i, str) else i[0] for i in items],
+            "incidents": [i.name for i in placed],
         },
         incidents=placed,
         fleet=truth.describe_shape(shape),

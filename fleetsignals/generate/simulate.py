@@ -63,6 +63,8 @@ class RunPlan:
     loop_steps: int = 0  # extra looping rounds (silent loop)
     stuck: tuple[str, int, bool] | None = None  # tool, repeats, hangs without ending
     drift: tuple[str, str, float] | None = None  # from tool, to tool, share moved
+    output_factor: float = 1.0  # drift: shorter (or longer) answers
+    rounds_factor: float = 1.0  # drift: more (or fewer) tool rounds
     effect_end_ns: int = 0  # when a stuck loop stopped
     run_id: str = ""
     spans: list[SpanRec] = field(default_factory=list)
@@ -137,7 +139,13 @@ class RunSimulator:
                 cache = 0  # the old names have no cache-read count
             tokens_out = max(
                 1,
-                int(rng.lognormvariate(math.log(out_median * self.variant.output_scale), 0.6) * f),
+                int(
+                    rng.lognormvariate(
+                        math.log(out_median * self.variant.output_scale * self.plan.output_factor),
+                        0.6,
+                    )
+                    * f
+                ),
             )
             if ok:
                 secs = m.ttft_s * (1 + tokens_in / 8000) + tokens_out / m.tokens_per_s
@@ -233,9 +241,8 @@ class RunSimulator:
         primary = agent.models[0]
         models = agent.models
         mweights = list(agent.model_weights)
-        rounds = max(
-            0, int(rng.lognormvariate(math.log(self.variant.rounds_median), agent.rounds_sigma))
-        )
+        median = self.variant.rounds_median * plan.rounds_factor
+        rounds = max(0, int(rng.lognormvariate(math.log(median), agent.rounds_sigma)))
         rounds = min(rounds, 40)
         sub_round = (
             rng.randrange(rounds + 1)
