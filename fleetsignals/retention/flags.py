@@ -72,6 +72,8 @@ def _evaluated_samples(
     start: datetime,
     end: datetime,
     progress: Callable[[str], None] | None,
+    notes: list[str],
+    timeout: float | None,
 ) -> tuple[list[tuple[str, datetime, dict[str, str]]], dict[str, timedelta]]:
     from alerts.definitions import load_signals
     from alerts.evaluation import evaluate_signal
@@ -79,7 +81,8 @@ def _evaluated_samples(
     dirs = [d for d in signal_dirs if Path(d).is_dir()]
     if not dirs:
         return [], {}
-    signals, _problems = load_signals(dirs)
+    signals, problems = load_signals(dirs)
+    notes += [f"signal not used for retention: {p}" for p in problems]
     out: list[tuple[str, datetime, dict[str, str]]] = []
     lookbacks: dict[str, timedelta] = {}
     for signal in signals:
@@ -94,7 +97,11 @@ def _evaluated_samples(
         epoch = datetime(1970, 1, 1)
         at = epoch + ((start - epoch) // step + 1) * step
         while at <= end:
-            evaluation = evaluate_signal(con, signal, at)
+            evaluation = evaluate_signal(con, signal, at, timeout)
+            if evaluation.error:
+                # A failing signal flags nothing; the others still count (as in `evaluate`).
+                notes.append(f"signal {signal.name} skipped at {at}: {evaluation.error}")
+                break
             out += [(signal.name, at, s.labels) for s in evaluation.samples]
             at += step
     return out, lookbacks
@@ -138,12 +145,20 @@ def collect_flags(
     run_columns: set[str],
     reevaluate: bool = True,
     progress: Callable[[str], None] | None = None,
+    notes: list[str] | None = None,
+    timeout: float | None = None,
 ) -> tuple[pa.Table, list[GroupFlag]]:
-    """(flags by run id, group flags) for runs decided over ``start``..``end``."""
+    """(flags by run id, group flags) for runs decided over ``start``..``end``.
+
+    Problems (a signal that fails to load or evaluate) are appended to ``notes``.
+    """
+    notes = notes if notes is not None else []
     samples = _state_samples(home)
     lookbacks: dict[str, timedelta] = {}
     if reevaluate and snapshot is not None:
-        evaluated, lookbacks = _evaluated_samples(snapshot, signal_dirs, start, end, progress)
+        evaluated, lookbacks = _evaluated_samples(
+            snapshot, signal_dirs, start, end, progress, notes, timeout
+        )
         samples += evaluated
     runs: set[tuple[str, str]] = set()
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[datetime]] = {}

@@ -93,6 +93,7 @@ def _decide(
     policies: Policies,
     ready: datetime,
     say: Callable[[str], None],
+    notes: list[str],
 ) -> pa.Table:
     """New decisions for runs whose whole decision window closed before ``ready``."""
     columns = facts.run_columns(con)
@@ -131,6 +132,8 @@ def _decide(
                 columns,
                 reevaluate=bool(retention["reevaluate_signals"]),
                 progress=say,
+                notes=notes,
+                timeout=parse_duration(config["alerts"]["query_timeout"]).total_seconds(),
             )
         con.register("run_flags_arrow", run_flags)
         con.execute("insert into flags select run_id, signal from run_flags_arrow")
@@ -234,7 +237,7 @@ def _run(
         facts.attach(con, home)
         batches = facts.load_decisions(con, home)
         say("deciding runs")
-        new = _decide(con, home, config, policies, ready, say)
+        new = _decide(con, home, config, policies, ready, say, summary.notes)
         con.register("new_arrow", new)
         con.execute("create temp table new_decisions as select * from new_arrow")
         con.unregister("new_arrow")

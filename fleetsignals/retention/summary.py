@@ -32,6 +32,7 @@ class RetentionSummary:
     lake_bytes_before: int = 0
     lake_bytes_after: int = 0
     recovered: int = 0
+    notes: list[str] = field(default_factory=list)  # e.g. a signal that failed to evaluate
 
     @property
     def bytes_saved(self) -> int:
@@ -61,6 +62,7 @@ class RetentionSummary:
         out.append(
             f"lake: {_mib(self.lake_bytes_before)} -> {estimate}{_mib(self.lake_bytes_after)}"
         )
+        out += [f"note: {note}" for note in self.notes]
         if self.recovered:
             out.append(f"recovered {self.recovered} interrupted partition rewrite(s)")
         return out
