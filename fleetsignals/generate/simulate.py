@@ -123,15 +123,14 @@ class RunSimulator:
             span_id = self._id()
             ok = rng.random() > 0.004 or bool(self.plan.loop_steps or self.plan.stuck)
             start = self.t
-            f = self.plan.cost_factor
-            tokens_in = int(self.ctx * f)
+            tokens_in = int(self.ctx)
             cache = 0
             if (
                 self.llm_calls
                 and m.provider in CACHING_PROVIDERS
                 and rng.random() < self.agent.cache_p
             ):
-                cache = int(self.prev_ctx * f * rng.uniform(0.7, 0.97))
+                cache = int(self.prev_ctx * rng.uniform(0.7, 0.97))
                 if m.provider == "openai":  # OpenAI caches in 128-token increments
                     cache -= cache % 128
                 cache = min(cache, tokens_in)
@@ -144,9 +143,17 @@ class RunSimulator:
                         math.log(out_median * self.variant.output_scale * self.plan.output_factor),
                         0.6,
                     )
-                    * f
                 ),
             )
+            f = self.plan.cost_factor
+            if f != 1.0:
+                # Context inflation (bloated tool output, memory): the input grows until
+                # the call costs f times as much; answers and steps stay as they were.
+                c_in = (tokens_in - cache) * m.input_price + cache * m.cached_price
+                g = 1 + (f - 1) * (c_in + tokens_out * m.output_price) / max(c_in, 1e-9)
+                tokens_in, cache = int(tokens_in * g), int(cache * g)
+                if m.provider == "openai":
+                    cache -= cache % 128
             if ok:
                 secs = m.ttft_s * (1 + tokens_in / 8000) + tokens_out / m.tokens_per_s
                 self.t += int(secs * rng.lognormvariate(0, 0.45) * NS)
@@ -173,7 +180,7 @@ class RunSimulator:
                 self.totals[0] += tokens_in
                 self.totals[1] += tokens_out
                 self.prev_ctx = self.ctx
-                self.ctx += tokens_out / f
+                self.ctx += tokens_out
                 return True
             self.t += int(rng.uniform(0.5, 4.0) * NS)  # SDK backoff before retrying
         return False
