@@ -59,6 +59,10 @@ DRIFTS = [
     Drift("output", 0.50),
     Drift("steps", 0.20),
     Drift("steps", 0.50),
+    # Like the generator's behaviour_drift incident: 30-50 % of the top tool's calls moved
+    # (~10-20 % of all calls) for 15-90 min.
+    Drift("tool_mix", 0.15, 30),
+    Drift("tool_mix", 0.20, 20),
 ]
 HOUR = 3600 * 1_000_000
 
@@ -83,19 +87,21 @@ def aa_trials(pairs: dict, settings: Settings) -> dict[str, float]:
     }
 
 
-def splice(healthy: list[SimRun], drifted: list[SimRun], start_h: float) -> list[SimRun]:
-    """Healthy runs, with those starting in [S, S+1h) replaced by their drifted twins."""
-    lo, hi = hour_us(start_h), hour_us(start_h + 1)
+def splice(
+    healthy: list[SimRun], drifted: list[SimRun], start_h: float, minutes: int = 60
+) -> list[SimRun]:
+    """Healthy runs, with those starting in [S, S + minutes) replaced by their drifted twins."""
+    lo, hi = hour_us(start_h), hour_us(start_h + minutes / 60)
     keep_from, keep_to = hour_us(start_h - 24), hour_us(start_h + 3)
     base = [r for r in healthy if not lo <= r.started_us < hi and keep_from < r.ended_us <= keep_to]
     return base + [r for r in drifted if lo <= r.started_us < hi]
 
 
 def drift_trials(fleet: Fleet, drift: Drift, settings: Settings) -> list[dict]:
-    drifted = drifted_runs(fleet, drift, STARTS_H, 1.0)
+    drifted = drifted_runs(fleet, drift, STARTS_H, drift.minutes / 60)
     trials = []
     for start_h in STARTS_H:
-        pairs = to_pairs(splice(fleet.healthy, drifted, start_h))
+        pairs = to_pairs(splice(fleet.healthy, drifted, start_h, drift.minutes))
         s_us = hour_us(start_h)
         ends = window_grid(s_us + 1, s_us + 3 * HOUR, settings)
         results = evaluate_windows(list(pairs.values()), ends, settings)
@@ -140,15 +146,17 @@ def energy_p(
 
 
 def test_choice(fleet: Fleet, settings: Settings) -> list[dict]:
-    """Hotelling vs energy distance on the same windows: A/A and a 20 % tool-mix shift."""
+    """Hotelling vs energy distance on the same 60-min windows: A/A and tool-mix shifts."""
     from fleetsignals.fingerprints.drift import baseline_rows, current_rows, vectors
 
     rng = np.random.default_rng(11)
-    drifted = drifted_runs(fleet, Drift("tool_mix", 0.2), STARTS_H, 1.0)
+    d10 = drifted_runs(fleet, Drift("tool_mix", 0.1), STARTS_H, 1.0)
+    d20 = drifted_runs(fleet, Drift("tool_mix", 0.2), STARTS_H, 1.0)
     out = []
     for label, runs_for in (
         ("A/A", lambda s: fleet.healthy),
-        ("tool mix 20 %", lambda s: splice(fleet.healthy, drifted, s)),
+        ("tool mix 10 %", lambda s: splice(fleet.healthy, d10, s)),
+        ("tool mix 20 %", lambda s: splice(fleet.healthy, d20, s)),
     ):
         for start_h in STARTS_H:
             pairs = to_pairs(runs_for(start_h))
@@ -236,7 +244,7 @@ def pct(k: int, n: int) -> str:
 def report(results: list[dict], settings: Settings, elapsed: float) -> None:
     print(f"\n## fingerprint_drift: power and false positives ({len(results)} fleets, "
           f"{sum(r['runs'] for r in results)} runs, {elapsed:.0f} s)\n")  # fmt: skip
-    print(f"Settings: window {settings.window}, baseline up to {settings.baseline}, "
+    print(f"Settings: current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
           f"alpha {settings.alpha} per window, min distance {settings.min_distance}, "
           f"min runs {settings.min_current_runs} current / {settings.min_baseline_runs} baseline.\n")  # fmt: skip
     aa = [r["aa"] for r in results]
@@ -290,7 +298,7 @@ def report(results: list[dict], settings: Settings, elapsed: float) -> None:
                 "| case | windows | Hotelling rejects | energy (199 perms) rejects | ms per test H / E |"
             )
             print("|---|---:|---:|---:|---:|")
-            for case in ("A/A", "tool mix 20 %"):
+            for case in ("A/A", "tool mix 10 %", "tool mix 20 %"):
                 rows = [x for x in c if x["case"] == case]
                 print(f"| {case} | {len(rows)} | {pct(sum(x['hotelling'] < 0.01 for x in rows), len(rows))} | "
                       f"{pct(sum(x['energy'] < 0.01 for x in rows), len(rows))} | "
@@ -308,8 +316,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--runs-per-minute", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--single-window", action="store_true", help="test only the 60-min current window"
+    )
     args = parser.parse_args()
     settings = Settings()
+    if args.single_window:
+        settings = replace(settings, windows=(settings.window,))
     t0 = time.perf_counter()
     seeds = list(range(1, args.seeds + 1))
     with ProcessPoolExecutor(args.workers) as pool:

@@ -55,15 +55,17 @@ _no_attributes()
 class Drift:
     kind: str  # tool_mix | output | steps
     strength: float
+    minutes: int = 60  # how long the drift lasts
 
     @property
     def label(self) -> str:
         pct = f"{self.strength:.0%}"
-        return {
+        text = {
             "tool_mix": f"tool mix shift {pct}",
             "output": f"outputs {pct} shorter",
             "steps": f"tool rounds +{pct}",
         }[self.kind]
+        return text if self.minutes == 60 else f"{text}, {self.minutes} min"
 
 
 def drifted_agent(agent: Agent, drift: Drift, rng: np.random.Generator) -> Agent:

@@ -3,7 +3,7 @@ description: >-
   How {agent_name} ({prompt_variant}) uses its tools moved away from its own baseline:
   the runs of the last hour differ from the runs of the 24 hours before in their per-run
   behavioural vectors (tool mix, depth, repeats and backtracks, errors and recoveries,
-  output/input ratio). Hotelling's T² per agent and prompt variant, computed at each
+  output tokens per LLM call). Hotelling's T² per agent and prompt variant, computed at each
   5-minute window by the build (fct_fingerprint_windows); value is the distance between
   the mean vectors in per-run standard deviations. A prompt, model or tool-schema change
   shows here before errors, latency or cost move.
@@ -15,7 +15,7 @@ summary: >-
   ({n_current:.0f} runs in the last {window_minutes:.0f} min vs {n_baseline:.0f}, p={p_value:.1e})
 runbook: >-
   Compare the pair's runs before and after in fct_run_fingerprints (tool_shares,
-  step_count, repeat_ratio, output_input_ratio by hour); the runs that moved most are in
+  step_count, repeat_ratio, output_tokens_per_llm_call by hour); the runs that moved most are in
   fct_run_anomaly_scores (is_anomalous, kept by retention). Check what was deployed for
   this agent and prompt variant around the first alerting window: a prompt edit, a model
   upgrade, a tool schema or retrieval change. If the change was intended, the new

@@ -39,7 +39,13 @@ def from_us(value: int) -> datetime:
 class Settings:
     """How windows are compared; the defaults are what docs/fingerprints.md measures."""
 
-    window: timedelta = timedelta(minutes=60)  # current window, trailing
+    # Current windows, trailing, all tested at each window end (Bonferroni over them): a
+    # short one sees a short or sudden incident undiluted, the longest has the most runs.
+    windows: tuple[timedelta, ...] = (
+        timedelta(minutes=15),
+        timedelta(minutes=30),
+        timedelta(minutes=60),
+    )
     baseline: timedelta = timedelta(hours=24)  # baseline reaches this far back from W
     step: timedelta = timedelta(minutes=5)  # a window ends every step (on the clock grid)
     min_current_runs: int = 30
@@ -49,6 +55,11 @@ class Settings:
     min_distance: float = 0.2  # smallest shift worth an alert, in per-run SDs
     anomaly_quantile: float = 0.995  # a run beyond this quantile of its baseline is anomalous
     max_tools: int = MAX_TOOLS
+
+    @property
+    def window(self) -> timedelta:
+        """The longest current window: baselines end where it starts."""
+        return max(self.windows)
 
     @property
     def window_us(self) -> int:
@@ -85,6 +96,7 @@ class WindowResult:
     window_end_us: int
     agent_name: str
     prompt_variant: str
+    window_minutes: float  # the current window the result is from
     n_current: int
     n_baseline: int
     distance: float | None
@@ -139,8 +151,11 @@ def baseline_rows(pair: PairRuns, end_us: int, settings: Settings) -> np.ndarray
     return rows
 
 
-def current_rows(pair: PairRuns, end_us: int, settings: Settings) -> np.ndarray:
-    lo = np.searchsorted(pair.ended_us, end_us - settings.window_us, side="right")
+def current_rows(
+    pair: PairRuns, end_us: int, settings: Settings, window: timedelta | None = None
+) -> np.ndarray:
+    length = int((window or settings.window).total_seconds() * US)
+    lo = np.searchsorted(pair.ended_us, end_us - length, side="right")
     hi = np.searchsorted(pair.ended_us, end_us, side="right")
     return np.arange(lo, hi)
 
@@ -153,16 +168,34 @@ def vectors(pair: PairRuns, rows: np.ndarray, settings: Settings) -> np.ndarray:
 
 
 def compare_window(pair: PairRuns, end_us: int, settings: Settings) -> WindowResult:
-    """One pair, one window: the test, and whether it is an alert."""
-    base, cur = baseline_rows(pair, end_us, settings), current_rows(pair, end_us, settings)
-    if len(cur) < settings.min_current_runs or len(base) < settings.min_baseline_runs:
-        return WindowResult(end_us, *pair.key, len(cur), len(base), None, None, None, 0, False)
-    x = vectors(pair, np.concatenate([base, cur]), settings)
-    result = hotelling(x[: len(base)], x[len(base) :])
-    alert = result.p_value < settings.alpha and result.distance >= settings.min_distance
+    """One pair, one window end: a test per current window, Bonferroni over those tested.
+
+    Alert when some current window has p * (windows tested) < alpha and a distance of at
+    least min_distance; the result reports that window (the smallest p among alerting
+    ones, else among all), with its p-value adjusted.
+    """
+    base = baseline_rows(pair, end_us, settings)
+    results = []
+    for window in sorted(settings.windows):
+        cur = current_rows(pair, end_us, settings, window)
+        if len(cur) < settings.min_current_runs or len(base) < settings.min_baseline_runs:
+            continue
+        x = vectors(pair, np.concatenate([base, cur]), settings)
+        results.append((window, hotelling(x[: len(base)], x[len(base) :])))
+    if not results:
+        n = len(current_rows(pair, end_us, settings))
+        minutes = settings.window.total_seconds() / 60
+        return WindowResult(end_us, *pair.key, minutes, n, len(base), None, None, None, 0, False)
+    k = len(results)
+    alerting = [
+        (w, r) for w, r in results
+        if r.p_value * k < settings.alpha and r.distance >= settings.min_distance
+    ]  # fmt: skip
+    window, best = min(alerting or results, key=lambda wr: wr[1].p_value)
     return WindowResult(
-        end_us, *pair.key, len(cur), len(base), result.distance, result.statistic,
-        result.p_value, result.dimensions, alert,
+        end_us, *pair.key, window.total_seconds() / 60, best.n_current, best.n_baseline,
+        best.distance, best.statistic, min(1.0, best.p_value * k), best.dimensions,
+        bool(alerting),
     )  # fmt: skip
 
 

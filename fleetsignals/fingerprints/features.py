@@ -3,10 +3,10 @@
 ``fct_run_fingerprints`` stores every documented feature of a run. The vector
 used for comparisons keeps the *shape* of a run and leaves out its volume:
 token counts and durations scale with context size, prices and provider
-latency (which ``p95_cost_jump`` watches), so a cost inflation would look
-like behaviour drift if they were in. Output length enters as the ratio of
-output to input tokens, which a uniform token inflation leaves unchanged but
-a prompt that makes the agent terser moves. See docs/fingerprints.md.
+latency (which ``p95_cost_jump`` watches), so a context inflation would look
+like behaviour drift if they were in. Output length enters as output tokens
+per LLM call: what the model writes, which a bloated context leaves alone
+but a prompt that makes the agent terser moves. See docs/fingerprints.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 # Columns of fct_run_fingerprints that enter the vector, and how each is transformed.
-# "log": ln(1 + x) for counts with a heavy right tail; "logratio": ln of a positive ratio.
+# "log": ln(1 + x) for counts with a heavy right tail; "raw": as stored.
 SCALAR_FEATURES: dict[str, str] = {
     "step_count": "log",
     "distinct_tool_count": "log",
@@ -23,13 +23,11 @@ SCALAR_FEATURES: dict[str, str] = {
     "backtrack_ratio": "raw",
     "tool_error_rate": "raw",
     "recovery_rate": "raw",  # null (no errors) counts as 1: nothing was left unrecovered
-    "output_input_ratio": "logratio",
+    "output_tokens_per_llm_call": "log",
 }
 # The vector keeps this many of a pair's tools by call count; the rest share one "other" column,
 # so an agent with a hundred tools does not spread the test over a hundred dimensions.
 MAX_TOOLS = 10
-# A ratio of zero (no output tokens) is floored here before the log.
-_RATIO_FLOOR = 1e-4
 
 
 def transform_scalars(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -43,8 +41,6 @@ def transform_scalars(columns: dict[str, np.ndarray]) -> np.ndarray:
             values = np.nan_to_num(values, nan=0.0)
         if how == "log":
             values = np.log1p(np.maximum(values, 0.0))
-        elif how == "logratio":
-            values = np.log(np.maximum(values, _RATIO_FLOOR))
         out.append(values)
     return np.column_stack(out) if out else np.zeros((0, 0))
 

@@ -64,8 +64,8 @@ def run_features(run: RunCalls) -> dict[str, object]:
         "backtrack_ratio": backtracks / (k - 1) if k > 1 else 0.0,
         "tool_error_rate": len(errors) / k if k else 0.0,
         "recovery_rate": recovered / len(errors) if errors else math.nan,
-        "output_input_ratio": (
-            run.output_tokens / run.input_tokens if run.input_tokens else math.nan
+        "output_tokens_per_llm_call": (
+            run.output_tokens / run.llm_call_count if run.llm_call_count else 0.0
         ),
         "log_tokens_per_step": math.log1p(tokens / steps) if steps else 0.0,
         "log_duration_per_step_ms": math.log1p(run.duration_ms / steps) if steps else 0.0,

@@ -82,7 +82,13 @@ def settings_from(meta: dict[str, Any] | None) -> Settings:
         name = key.removesuffix("_minutes")
         if name not in known:
             raise ValueError(f"meta.fingerprint: unknown setting {key!r} (known: {sorted(known)})")
-        values[name] = timedelta(minutes=float(value)) if key.endswith("_minutes") else value
+        if key.endswith("_minutes"):
+            value = (
+                tuple(timedelta(minutes=float(v)) for v in value)
+                if isinstance(value, list)
+                else timedelta(minutes=float(value))
+            )
+        values[name] = value
     return Settings(**values)
 
 
@@ -199,7 +205,7 @@ def compute_windows(
                     "window_end_at": [from_us(r.window_end_us) for r in results],
                     "agent_name": [r.agent_name for r in results],
                     "prompt_variant": [r.prompt_variant for r in results],
-                    "window_minutes": [settings.window.total_seconds() / 60] * len(results),
+                    "window_minutes": [r.window_minutes for r in results],
                     "n_current": [r.n_current for r in results],
                     "n_baseline": [r.n_baseline for r in results],
                     "distance": [r.distance for r in results],

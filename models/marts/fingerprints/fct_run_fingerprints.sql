@@ -128,8 +128,9 @@ final as (
             when seq.error_count > 0 then seq.recovered_count * 1.0 / seq.error_count
         end as recovery_rate,
         case
-            when runs.input_tokens > 0 then runs.output_tokens * 1.0 / runs.input_tokens
-        end as output_input_ratio,
+            when runs.llm_call_count > 0 then runs.output_tokens * 1.0 / runs.llm_call_count
+            else 0.0
+        end as output_tokens_per_llm_call,
         case
             when runs.step_count > 0
                 then ln(1 + (runs.input_tokens + runs.output_tokens) * 1.0 / runs.step_count)

@@ -1,0 +1,144 @@
+"""The drift engine on per-run vectors: calibration, power, exclusions, incremental = at once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from fleetsignals.fingerprints.drift import (
+    PairRuns,
+    Settings,
+    baseline_rows,
+    compare_window,
+    evaluate_windows,
+    score_runs,
+    window_grid,
+)
+from fleetsignals.fingerprints.stats import hotelling
+from fleetsignals.fingerprints.warehouse import settings_from
+
+HOUR = 3_600_000_000
+SETTINGS = Settings()
+
+
+def runs(rng: np.random.Generator, n: int, mix: list[float], steps: float = 2.0) -> tuple:
+    """Per-run shares over 3 tools (from a few calls each) and two scalar features."""
+    calls = rng.integers(1, 6, n)
+    shares = np.array([rng.multinomial(c, mix) / c for c in calls])
+    scalars = np.column_stack([rng.normal(steps, 0.5, n), rng.normal(0.3, 0.1, n)])
+    return shares, scalars
+
+
+def pair(
+    rng: np.random.Generator, hours: float, per_hour: int, drift: tuple[float, float] | None = None
+) -> PairRuns:
+    """Runs ending uniformly over ``hours``; those ending in ``drift`` (hours) use another mix."""
+    n = int(hours * per_hour)
+    ended = np.sort(rng.integers(0, int(hours * HOUR), n)).astype(np.int64)
+    shares, scalars = runs(rng, n, [0.5, 0.3, 0.2])
+    if drift is not None:
+        inside = (ended > drift[0] * HOUR) & (ended <= drift[1] * HOUR)
+        s2, x2 = runs(rng, int(inside.sum()), [0.25, 0.3, 0.45])
+        shares[inside], scalars[inside] = s2, x2
+    ids = np.array([f"r{i}" for i in range(n)], dtype=object)
+    return PairRuns("agent", "v1", ids, ended, scalars, shares)
+
+
+def test_hotelling_is_calibrated_on_aa_splits() -> None:
+    rng = np.random.default_rng(1)
+    p = []
+    for _ in range(400):
+        s, x = runs(rng, 260, [0.5, 0.3, 0.2])
+        v = np.column_stack([s, x])
+        p.append(hotelling(v[:200], v[200:]).p_value)
+    p = np.array(p)
+    assert 0.025 <= np.mean(p < 0.05) <= 0.08
+    assert np.mean(p < 0.01) <= 0.025
+
+
+def test_distance_is_about_zero_without_a_shift_and_grows_with_it() -> None:
+    rng = np.random.default_rng(2)
+    s, x = runs(rng, 3000, [0.5, 0.3, 0.2])
+    same = hotelling(np.column_stack([s[:2000], x[:2000]]), np.column_stack([s[2000:], x[2000:]]))
+    s2, x2 = runs(rng, 1000, [0.3, 0.3, 0.4])
+    moved = hotelling(np.column_stack([s[:2000], x[:2000]]), np.column_stack([s2, x2]))
+    assert same.distance < 0.1 and same.p_value > 0.001
+    assert moved.distance > 0.5 and moved.p_value < 1e-9
+
+
+def test_a_drift_alerts_and_the_return_to_normal_does_not() -> None:
+    p = pair(np.random.default_rng(3), 12, 200, drift=(6, 7))
+    ends = window_grid(2 * HOUR, 12 * HOUR, SETTINGS)
+    results = evaluate_windows([p], ends, SETTINGS)
+    alerts = [r.window_end_us / HOUR for r in results if r.is_alert]
+    assert alerts and 6 < alerts[0] <= 6.5  # within half an hour of the start
+    assert all(a <= 8 for a in alerts)  # nothing once the current window is normal again
+    assert not any(r.is_alert for r in results if r.window_end_us <= 6 * HOUR)
+
+
+def test_runs_of_alerting_windows_never_enter_later_baselines() -> None:
+    p = pair(np.random.default_rng(4), 12, 200, drift=(6, 7))
+    evaluate_windows([p], window_grid(2 * HOUR, 10 * HOUR, SETTINGS), SETTINGS)
+    base = baseline_rows(p, 10 * HOUR, SETTINGS)
+    drifted = (p.ended_us > 6 * HOUR + HOUR // 4) & (p.ended_us <= 7 * HOUR)
+    assert not np.isin(np.flatnonzero(drifted), base).any()
+    # Without the exclusion the drifted hour would be part of the baseline.
+    p.alert_ends = []
+    assert np.isin(np.flatnonzero(drifted), baseline_rows(p, 10 * HOUR, SETTINGS)).all()
+
+
+def test_computing_windows_in_two_builds_equals_one() -> None:
+    ends = window_grid(2 * HOUR, 12 * HOUR, SETTINGS)
+    once = evaluate_windows([pair(np.random.default_rng(5), 12, 150, (6, 7))], ends, SETTINGS)
+    split = pair(np.random.default_rng(5), 12, 150, (6, 7))
+    twice = evaluate_windows([split], ends[:40], SETTINGS) + evaluate_windows(
+        [split], ends[40:], SETTINGS
+    )
+    assert once == twice
+
+
+def test_a_window_only_sees_runs_that_ended_by_its_end() -> None:
+    full = pair(np.random.default_rng(6), 12, 150, (6, 7))
+    cut = 6 * HOUR + HOUR // 2
+    keep = full.ended_us <= cut
+    early = PairRuns("agent", "v1", full.run_ids[keep], full.ended_us[keep],
+                     full.scalars[keep], full.shares[keep])  # fmt: skip
+    assert compare_window(full, cut, SETTINGS) == compare_window(early, cut, SETTINGS)
+
+
+def test_thin_traffic_abstains() -> None:
+    p = pair(np.random.default_rng(7), 12, 20, drift=(6, 12))
+    results = evaluate_windows([p], window_grid(2 * HOUR, 12 * HOUR, SETTINGS), SETTINGS)
+    assert all(r.p_value is None and not r.is_alert for r in results)
+
+
+def test_anomaly_scores_flag_about_the_chosen_share_and_unseen_tools() -> None:
+    rng = np.random.default_rng(8)
+    p = pair(rng, 30, 200)
+    rows = np.flatnonzero(p.ended_us > 26 * HOUR)
+    scores = score_runs(p, rows, SETTINGS)
+    rate = np.mean([s.is_anomalous for s in scores])
+    assert len(scores) == len(rows) and 0.0 <= rate <= 0.02
+    # A run that calls a tool its baseline never used is far from it.
+    odd = replace(p, shares=np.column_stack([p.shares, np.zeros(len(p.run_ids))]))
+    odd.shares[rows[0]] = [0.0, 0.0, 0.5, 0.5]
+    first = score_runs(odd, rows[:1], SETTINGS)[0]
+    assert first.is_anomalous and first.anomaly_score > 5 * first.anomaly_threshold
+
+
+def test_runs_without_enough_baseline_get_no_score() -> None:
+    p = pair(np.random.default_rng(9), 2, 50)
+    scores = score_runs(p, np.arange(5), SETTINGS, keep_unscored=True)
+    assert all(s.anomaly_score is None and not s.is_anomalous for s in scores)
+    assert score_runs(p, np.arange(5), SETTINGS) == []
+
+
+def test_settings_come_from_the_model_meta() -> None:
+    s = settings_from({"fingerprint": {"windows_minutes": [30, 60], "alpha": 0.01}})
+    assert s.windows == (timedelta(minutes=30), timedelta(minutes=60)) and s.alpha == 0.01
+    assert settings_from(None) == Settings()
+    with pytest.raises(ValueError, match="unknown setting 'alpah'"):
+        settings_from({"fingerprint": {"alpah": 0.01}})
