@@ -138,10 +138,13 @@ class Runner:
         started = time.perf_counter()
         try:
             build(self.home, self.config, full_refresh=False, progress=False)
-        except Exception:
+        except Exception as exc:
             # Evaluating a stale snapshot at "now" would see missing data as healthy and
             # resolve alerts falsely, so this cycle only retries deliveries.
-            log.exception("build failed; skipping this cycle's evaluation")
+            if isinstance(exc, FleetsignalsError):
+                log.error("build failed: %s; skipping this cycle's evaluation", exc)
+            else:
+                log.exception("build failed; skipping this cycle's evaluation")
             self.retry_deliveries()
             return
         built = time.perf_counter()

@@ -42,9 +42,12 @@ def pending(home) -> list[tuple[str, int]]:
         ).fetchall()
 
 
-def test_webhook_payload_is_alertmanagers(costly, make_config, run_cli, receiver) -> None:
+def test_webhook_payload_is_alertmanagers(
+    costly, make_config, run_cli, receiver, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOOK_URL", receiver.url)  # secrets come from ${ENV} references
     config, _ = make_config(
-        notify=[{"type": "webhook", "url": receiver.url, "external_url": "http://fs.example"}]
+        notify=[{"type": "webhook", "url": "${HOOK_URL}", "external_url": "http://fs.example"}]
     )
     assert run_cli("evaluate", "--at", at(250), config=config).exit_code == 0
     assert run_cli("evaluate", "--at", at(255), config=config).exit_code == 0  # no news
