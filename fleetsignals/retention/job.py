@@ -112,6 +112,15 @@ def _decide(
         "and time_bucket($window, coalesce(ended_at, last_span_at)) + $window <= $ready",
         {"window": policies.window, "ready": ready},
     )
+    # Keep only windows with an undecided run, whole: a percentile ranks within its window,
+    # so decided neighbours still count, and history decided long ago costs nothing.
+    con.execute(
+        "delete from runs where time_bucket($window, end_for_retention) not in ("
+        "    select distinct time_bucket($window, end_for_retention) from runs"
+        "    where not exists (select 1 from decided as d where d.run_id = runs.run_id)"
+        ")",
+        {"window": policies.window},
+    )
     span = con.execute(
         "select min(started_at), max(end_for_retention) from runs "
         "where run_id not in (select run_id from decided)"
