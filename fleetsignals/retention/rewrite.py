@@ -54,6 +54,9 @@ def crash_point(step: str) -> None:
     """Test hook: ``FLEETSIGNALS_RETAIN_CRASH_AT=step[:n]`` SIGKILLs us at the n-th time here.
 
     The kill test uses it to stop a real `fleetsignals retain` between any two steps.
+    ``FLEETSIGNALS_RETAIN_PAUSE_AT=step=FLAG`` instead creates FLAG and waits until the
+    test deletes it (to land a file mid-rewrite). Steps: archived, decided (job.py),
+    journaled, staged, swapped, restored, trashed (here). Unset in production: no cost.
     """
     pause = os.environ.get(PAUSE_ENV)
     if pause and pause.split("=", 1)[0] == step:
