@@ -27,9 +27,10 @@ from fleetsignals.timeutil import format_time, parse_duration, parse_time
 from ingest.lake import LakeWriter, remove_temporaries
 from ingest.manifest import ManifestIndex, manifest_index
 from ingest.parse import SpanParser
+from ingest.pipeline import land_chunks
 from ingest.progress import Progress
 from ingest.quarantine import Quarantine
-from ingest.sources import SourceError, discover, read_chunks, sha256_file
+from ingest.sources import SourceError, discover, sha256_file
 
 
 @dataclass
@@ -119,12 +120,7 @@ class _Lander:
             "landed_at": format_time(landed_at),
         }
         try:
-            for chunk in read_chunks(path):
-                table, problems = self.parser.parse(chunk)
-                quarantine.add(problems)
-                if table is not None:
-                    writer.add(table)
-                    progress.spans(table.num_rows)
+            land_chunks(path, self.parser, writer, quarantine, progress.spans)
         except SourceError as exc:
             writer.abort()
             self._whole(quarantine, entry, str(exc))

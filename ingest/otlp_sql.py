@@ -30,53 +30,54 @@ def _both(camel: str, type_: str) -> str:
 
 
 _V = '"VARCHAR"'
-# AnyValue kept as (minified) JSON text: converting it with string functions is much
-# cheaper than materializing a struct of every member for every attribute.
+# General path: each AnyValue kept as (minified) JSON text and converted member by member.
 KEY_VALUES = '[{"key":"VARCHAR","value":"JSON"}]'
-SPAN = (
-    "{"
-    + ",".join(
-        [
-            _both("traceId", _V),
-            _both("spanId", _V),
-            _both("parentSpanId", _V),
-            _both("traceState", _V),
-            '"name":"VARCHAR"',
-            '"kind":"VARCHAR"',
-            _both("startTimeUnixNano", _V),
-            _both("endTimeUnixNano", _V),
-            '"attributes":' + KEY_VALUES,
-            '"events":"VARCHAR"',
-            '"links":"VARCHAR"',
-            '"status":{"code":"VARCHAR","message":"VARCHAR"}',
-        ]
+
+
+def _traces_type(key_values: str) -> str:
+    span = (
+        "{"
+        + ",".join(
+            [
+                _both("traceId", _V),
+                _both("spanId", _V),
+                _both("parentSpanId", _V),
+                _both("traceState", _V),
+                '"name":"VARCHAR"',
+                '"kind":"VARCHAR"',
+                _both("startTimeUnixNano", _V),
+                _both("endTimeUnixNano", _V),
+                '"attributes":' + key_values,
+                '"events":"VARCHAR"',
+                '"links":"VARCHAR"',
+                '"status":{"code":"VARCHAR","message":"VARCHAR"}',
+            ]
+        )
+        + "}"
     )
-    + "}"
-)
-SCOPE = '{"name":"VARCHAR","version":"VARCHAR","attributes":' + KEY_VALUES + "}"
-SCOPE_SPANS = (
-    "{"
-    + ",".join(
-        [
-            '"scope":' + SCOPE,
-            _both("instrumentationLibrary", SCOPE),
-            '"spans":[' + SPAN + "]",
-        ]
+    scope = '{"name":"VARCHAR","version":"VARCHAR","attributes":' + key_values + "}"
+    scope_spans = (
+        "{"
+        + ",".join(
+            ['"scope":' + scope, _both("instrumentationLibrary", scope), '"spans":[' + span + "]"]
+        )
+        + "}"
     )
-    + "}"
-)
-RESOURCE_SPANS = (
-    "{"
-    + ",".join(
-        [
-            '"resource":{"attributes":' + KEY_VALUES + "}",
-            _both("scopeSpans", "[" + SCOPE_SPANS + "]"),
-            _both("instrumentationLibrarySpans", "[" + SCOPE_SPANS + "]"),
-        ]
+    resource_spans = (
+        "{"
+        + ",".join(
+            [
+                '"resource":{"attributes":' + key_values + "}",
+                _both("scopeSpans", "[" + scope_spans + "]"),
+                _both("instrumentationLibrarySpans", "[" + scope_spans + "]"),
+            ]
+        )
+        + "}"
     )
-    + "}"
-)
-TRACES_DATA = "{" + _both("resourceSpans", "[" + RESOURCE_SPANS + "]") + "}"
+    return "{" + _both("resourceSpans", "[" + resource_spans + "]") + "}"
+
+
+TRACES_DATA = _traces_type(KEY_VALUES)
 
 MACROS = r"""
 create or replace macro otlp_int_text(x) as coalesce(
@@ -303,7 +304,7 @@ def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> 
     # (loops) without storing the arguments, so it stays useful when they are redacted.
     args = [f"json_extract_string(raw_json, '{_path(k)}')" for k in TOOL_ARGS_KEYS]
     args_raw = f"coalesce({args[0]}, case when operation = 'tool' then {args[1]} end, {args[2]})"
-    raw_json = "otlp_attrs_json(sp.attributes)" if redact_re is not None else "attrs_json"
+    raw_json = "otlp_attrs_json(kvs)" if redact_re is not None else "attrs_json"
     normalized = ",\n    ".join(f"{expr} as {name}" for name, expr in columns.items())
     sql = f"""
 with resources as (
@@ -346,23 +347,50 @@ scopes_json as (
     from scopes
 ),
 unnested as (
-    select line_no, resource_json, rv, scope, scope_json, unnest(spans) as sp from scopes_json
-),
-spans as (
     select
         line_no,
         resource_json,
         rv,
-        scope,
+        scope.name as scope_name,
+        scope.version as scope_version,
         scope_json,
-        sp,
-        otlp_attrs_json({kept.format("sp.attributes")}) as attrs_json,
-        otlp_id(coalesce(sp.traceId, sp.trace_id), 16) as trace_id,
-        otlp_id(coalesce(sp.spanId, sp.span_id), 8) as span_id,
-        otlp_id(coalesce(sp.parentSpanId, sp.parent_span_id), 8) as parent_span_id,
-        otlp_ns(coalesce(sp.startTimeUnixNano, sp.start_time_unix_nano)) as start_ns,
-        otlp_ns(coalesce(sp.endTimeUnixNano, sp.end_time_unix_nano)) as end_ns
+        unnest(spans) as sp
+    from scopes_json
+),
+flat as (
+    -- Every span field read once here: later steps never touch the nested struct.
+    select
+        line_no,
+        resource_json,
+        rv,
+        scope_name,
+        scope_version,
+        scope_json,
+        coalesce(sp.traceId, sp.trace_id) as raw_trace_id,
+        coalesce(sp.spanId, sp.span_id) as raw_span_id,
+        coalesce(sp.parentSpanId, sp.parent_span_id) as raw_parent_id,
+        coalesce(sp.traceState, sp.trace_state) as trace_state,
+        sp.name as name,
+        sp.kind as raw_kind,
+        coalesce(sp.startTimeUnixNano, sp.start_time_unix_nano) as raw_start,
+        coalesce(sp.endTimeUnixNano, sp.end_time_unix_nano) as raw_end,
+        sp.attributes as kvs,
+        sp.events as raw_events,
+        sp.links as raw_links,
+        sp.status.code as raw_status,
+        sp.status.message as status_message
     from unnested
+),
+spans as (
+    select
+        *,
+        otlp_attrs_json({kept.format("kvs")}) as attrs_json,
+        otlp_id(raw_trace_id, 16) as trace_id,
+        otlp_id(raw_span_id, 8) as span_id,
+        otlp_id(raw_parent_id, 8) as parent_span_id,
+        otlp_ns(raw_start) as start_ns,
+        otlp_ns(raw_end) as end_ns
+    from flat
 ),
 looked as (
     select
@@ -388,13 +416,9 @@ judged as (
             when starts_with(parent_span_id, '!')
                 then 'invalid parent span id ' || to_json(substr(parent_span_id, 2))
             when start_ns is null or start_ns <= 0
-                then 'unparseable start time ' || coalesce(
-                    to_json(coalesce(sp.startTimeUnixNano, sp.start_time_unix_nano)), 'null'
-                )
+                then 'unparseable start time ' || coalesce(to_json(raw_start), 'null')
             when end_ns is null or end_ns <= 0
-                then 'unparseable end time ' || coalesce(
-                    to_json(coalesce(sp.endTimeUnixNano, sp.end_time_unix_nano)), 'null'
-                )
+                then 'unparseable end time ' || coalesce(to_json(raw_end), 'null')
             when end_ns < start_ns then 'end before start'
         end as problem
     from classified
@@ -403,33 +427,38 @@ select
     trace_id,
     span_id,
     nullif(parent_span_id, repeat('0', 16)) as parent_span_id,
-    nullif(coalesce(sp.traceState, sp.trace_state), '') as trace_state,
-    sp.name as name,
-    otlp_kind(sp.kind) as kind,
+    nullif(trace_state, '') as trace_state,
+    name,
+    otlp_kind(raw_kind) as kind,
     make_timestamp(start_ns // 1000) as start_at,
     make_timestamp(end_ns // 1000) as end_at,
     start_ns,
     end_ns,
     (end_ns - start_ns) / 1e6 as duration_ms,
-    otlp_status(sp.status.code) as status_code,
-    nullif(sp.status.message, '') as status_message,
-    nullif(scope.name, '') as scope_name,
-    nullif(scope.version, '') as scope_version,
+    otlp_status(raw_status) as status_code,
+    nullif(status_message, '') as status_message,
+    nullif(scope_name, '') as scope_name,
+    nullif(scope_version, '') as scope_version,
     operation,
     {normalized},
     left(sha256(args_raw), 16) as tool_args_hash,
     attrs_json as attributes,
     resource_json as resource_attributes,
     scope_json as scope_attributes,
-    case when sp.events is null or sp.events in ('[]', 'null') then '[]'
-        else otlp_events_json(sp.events) end as events,
-    case when sp.links is null or sp.links in ('[]', 'null') then '[]'
-        else otlp_links_json(sp.links) end as links,
+    case when raw_events is null or raw_events in ('[]', 'null') then '[]'
+        else otlp_events_json(raw_events) end as events,
+    case when raw_links is null or raw_links in ('[]', 'null') then '[]'
+        else otlp_links_json(raw_links) end as links,
     strftime(make_timestamp(end_ns // 1000), '%Y-%m-%d') as dt,
     lpad(hour(make_timestamp(end_ns // 1000))::varchar, 2, '0') as hr,
     line_no,
     problem,
-    case when problem is not null then to_json(sp) end as rejected
+    case when problem is not null then to_json({{
+        'traceId': raw_trace_id, 'spanId': raw_span_id, 'parentSpanId': raw_parent_id,
+        'name': name, 'kind': raw_kind, 'startTimeUnixNano': raw_start,
+        'endTimeUnixNano': raw_end, 'attributes': json(attrs_json),
+        'status': {{'code': raw_status, 'message': status_message}},
+    }}) end as rejected
 from judged
 """
     return sql, params

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from ingest.otlp_sql import build_query, register
 from ingest.sources import Chunk
 
-BATCH_ROWS = 256  # records per Arrow batch: DuckDB scans batches in parallel
+BATCHES = 32  # Arrow batches per chunk: DuckDB scans batches in parallel, one thread each
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class SpanParser:
 
     def _run(self, chunk: Chunk) -> pa.Table:
         table = _records(chunk)
-        batches = table.to_batches(max_chunksize=BATCH_ROWS)
+        batches = table.to_batches(max_chunksize=max(1, -(-table.num_rows // BATCHES)))
         self.con.register("records", pa.Table.from_batches(batches, schema=table.schema))
         try:
             return self.con.sql(self.sql, params=self.params).to_arrow_table()
