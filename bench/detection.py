@@ -1,0 +1,209 @@
+"""Detection bench for the shipped signals: delay per incident, false alerts per healthy hour.
+
+Builds generated fleets through the real pipeline (generate -> ingest -> dbt build ->
+snapshot), backtests the shipped signals through the real engine (every 5 minutes, with
+their `for` and `keep_firing_for`), and prints per signal:
+
+- detection delay per incident: first *firing* instance whose labels match the incident's
+  ground-truth labels, minus the incident's start (a miss prints "missed");
+- false alerts: instances that reached `firing` and do not belong to their own incident,
+  per healthy fleet-hour, over healthy fleets of several seeds and two traffic levels,
+  and outside the incident windows of the incident fleet;
+- backtest wall time of all shipped signals over the ~17 h / ~25k-run incident fleet
+  (target <= 60 s), with the per-signal query seconds.
+
+Minute dump files are concatenated per hour before ingest (the Collector's file exporter
+rotates at any size; ingest costs a fixed ~0.3 s per file, which is not what this measures).
+
+    .venv/bin/python bench/detection.py                 # full: ~17 h incident fleet + 6 healthy
+    .venv/bin/python bench/detection.py --quick         # smaller fleets, a few minutes
+    .venv/bin/python bench/detection.py --work DIR      # keep (and reuse) the built fleets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from alerts.backtest import run_backtest  # noqa: E402
+from fleetsignals.config import load_config  # noqa: E402
+from fleetsignals.generate import generate_fleet  # noqa: E402
+from fleetsignals.home import Home  # noqa: E402
+from fleetsignals.timeutil import parse_time  # noqa: E402
+from fleetsignals.warehouse import build  # noqa: E402
+from ingest.land import land_paths  # noqa: E402
+
+SHIPPED = ("correlated_failure", "depth_tail", "p95_cost_jump", "stuck_agent")
+START = datetime(2026, 11, 1)
+
+
+def build_fleet(
+    root: Path, hours: float, rpm: float, seed: int, incidents: list | None
+) -> tuple[Home, dict]:
+    """Generate, ingest and build a fleet under ROOT (reused when already built)."""
+    home = Home(root / "home")
+    truth_path = root / "gen" / "ground_truth.json"
+    if not (home.root / "snapshots" / "CURRENT").is_file():
+        generate_fleet(
+            root / "gen", start=START, hours=hours, runs_per_minute=rpm, seed=seed,
+            incidents=incidents,
+        )  # fmt: skip
+        hourly = root / "hourly"
+        hourly.mkdir(parents=True, exist_ok=True)
+        by_hour: dict[str, list[Path]] = defaultdict(list)
+        for path in sorted((root / "gen" / "dumps").rglob("*.jsonl")):
+            by_hour[path.name[:-8]].append(path)  # traces-YYYYMMDDTHHMM.jsonl -> per hour
+        for hour, paths in by_hour.items():
+            with open(hourly / f"{hour}.jsonl", "wb") as out:
+                for path in paths:
+                    out.write(path.read_bytes())
+        config = load_config(None)
+        home.ensure()
+        land_paths([hourly], home, config, settle_seconds=0)
+        build(home, config)
+    return home, json.loads(truth_path.read_text())
+
+
+def backtest_fleet(home: Home, start: datetime, end: datetime) -> tuple[list[dict], float, dict]:
+    config = load_config(None)
+    began = time.perf_counter()
+    result = run_backtest(home, config, start, end, timedelta(minutes=5), SHIPPED)
+    seconds = time.perf_counter() - began
+    if result.problems:
+        raise SystemExit("\n".join(str(p) for p in result.problems))
+    return result.records, seconds, result.seconds
+
+
+def firing_instances(records: list[dict]) -> dict[tuple, datetime]:
+    """(signal, labels) -> first time it was firing."""
+    first: dict[tuple, datetime] = {}
+    for rec in records:
+        if rec["state"] == "firing":
+            key = (rec["signal"], tuple(sorted(rec["labels"].items())))
+            first.setdefault(key, rec["eval_at"])
+    return first
+
+
+def matches(incident: dict, labels: dict[str, str]) -> bool:
+    wanted = {k: v for k, v in incident["labels"].items()}
+    if any(labels.get(k) != v for k, v in wanted.items()):
+        return False
+    return "run_id" not in labels or labels["run_id"] in set(incident["run_ids"])
+
+
+def own_incident(key: tuple, at: datetime, incidents: list[dict], grace: timedelta) -> bool:
+    """Is a firing instance explained by an incident of its own signal (until end + grace)?"""
+    signal, labels = key[0], dict(key[1])
+    for inc in incidents:
+        if inc["signal"] != signal:
+            continue
+        if parse_time(inc["start"]) <= at <= parse_time(inc["end"]) + grace and matches(
+            inc, labels
+        ):
+            return True
+    return False
+
+
+def hours_text(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller fleets")
+    parser.add_argument("--work", type=Path, help="directory to keep built fleets in")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="fleetsignals-detection-"))
+    incident_hours, incident_rpm = (10.0, 15.0) if args.quick else (17.0, 25.0)
+    healthy_hours = 6.0 if args.quick else 10.0
+    shapes = [(15.0, "default traffic"), (45.0, "3x traffic")]
+    # Signals are judged after a warm-up: the longest baseline needs history to exist.
+    warm = timedelta(hours=1)
+    grace = timedelta(minutes=75)  # windows trail an incident's end by up to an hour
+
+    print(f"fleets under {work}")
+    # -- incident fleet: delays, false alerts outside incident windows, wall time -------
+    root = work / f"incidents-{incident_hours:g}h-{incident_rpm:g}rpm-s{args.seeds[0]}"
+    t0 = time.perf_counter()
+    home, truth = build_fleet(root, incident_hours, incident_rpm, args.seeds[0], None)
+    print(f"incident fleet: {truth['counts']['runs']} runs, {incident_hours:g} h "
+          f"(built in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
+    start, end = parse_time(truth["start"]), parse_time(truth["end"])
+    records, wall, per_signal = backtest_fleet(home, start, end)
+    steps = int((end - start) / timedelta(minutes=5)) + 1
+    print(f"backtest wall time, {len(SHIPPED)} signals x {steps} steps: {wall:.1f} s "
+          f"(target <= 60 s); query seconds: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_signal.items())))  # fmt: skip
+    firing = firing_instances(records)
+    print("\ndetection delay (first firing instance with the incident's labels - start):")
+    for inc in truth["incidents"]:
+        if inc["signal"] not in SHIPPED:
+            continue
+        inc_start = parse_time(inc["start"])
+        hits = [
+            at for (sig, labels), at in firing.items()
+            if sig == inc["signal"] and at >= inc_start and matches(inc, dict(labels))
+            and at <= parse_time(inc["end"]) + grace
+        ]  # fmt: skip
+        delay = f"{(min(hits) - inc_start).total_seconds() / 60:.0f} min" if hits else "missed"
+        labels = ", ".join(f"{k}={v}" for k, v in inc["labels"].items())
+        length = (parse_time(inc["end"]) - inc_start).total_seconds() / 60
+        print(
+            f"  {inc['signal']:<19} {inc['name']:<15} {delay:>8}  ({length:.0f} min incident; {labels})"
+        )
+    unexplained = defaultdict(list)
+    for key, at in firing.items():
+        if at >= start + warm and not own_incident(key, at, truth["incidents"], grace):
+            unexplained[key[0]].append((at, dict(key[1])))
+    judged = (end - start - warm).total_seconds() / 3600
+    print(
+        f"\nfiring instances not explained by their own incident, incident fleet ({judged:.1f} h):"
+    )
+    for signal in SHIPPED:
+        rows = unexplained.get(signal, [])
+        print(f"  {signal:<19} {len(rows)}")
+        for at, labels in rows:
+            near = [i["name"] for i in truth["incidents"]
+                    if parse_time(i["start"]) <= at <= parse_time(i["end"]) + grace]  # fmt: skip
+            print(f"      {at:%H:%M} {labels} during {near or 'healthy time'}")
+
+    # -- healthy fleets: false alerts per healthy hour ----------------------------------
+    print(f"\nfalse alerts on healthy fleets ({healthy_hours:g} h each, judged after {warm}):")
+    totals: dict[str, int] = defaultdict(int)
+    healthy_hours_total = 0.0
+    for rpm, what in shapes:
+        for seed in args.seeds:
+            root = work / f"healthy-{healthy_hours:g}h-{rpm:g}rpm-s{seed}"
+            home, truth = build_fleet(root, healthy_hours, rpm, seed, [])
+            start, end = parse_time(truth["start"]), parse_time(truth["end"])
+            records, wall, _ = backtest_fleet(home, start, end)
+            firing = firing_instances(records)
+            hours = (end - start - warm).total_seconds() / 3600
+            healthy_hours_total += hours
+            counts = defaultdict(int)
+            for (signal, labels), at in firing.items():
+                if at >= start + warm:
+                    counts[signal] += 1
+                    totals[signal] += 1
+                    print(f"      seed {seed} {what}: {signal} {at:%H:%M} {dict(labels)}")
+            print(f"  seed {seed:>3}, {what:<15} {truth['counts']['runs']:>6} runs: "
+                  + ", ".join(f"{s} {counts[s]}" for s in SHIPPED))  # fmt: skip
+    print(f"\nfalse alerts per healthy hour ({healthy_hours_total:.0f} healthy fleet-hours):")
+    for signal in SHIPPED:
+        print(
+            f"  {signal:<19} {totals[signal] / healthy_hours_total:.3f}  ({totals[signal]} alerts)"
+        )
+
+
+if __name__ == "__main__":
+    main()

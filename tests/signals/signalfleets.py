@@ -1,0 +1,109 @@
+"""Generated fleets for the shipped-signal tests, built through the real pipeline.
+
+generate -> ingest -> dbt build -> read-only snapshot, then backtest through the real
+alerts engine. The generator writes one dump file per minute; they are concatenated per
+hour before ingest (a Collector's file exporter rotates at any size, and ingest pays a
+fixed cost per file that these tests need not pay hundreds of times).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from alerts.backtest import run_backtest
+from fleetsignals.config import Config, load_config
+from fleetsignals.generate import GroundTruth, Incident, generate_fleet
+from fleetsignals.home import Home
+from fleetsignals.warehouse import build
+from ingest.land import land_paths
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = ("correlated_failure", "depth_tail", "p95_cost_jump", "stuck_agent")
+START = datetime(2026, 11, 1)
+# Trailing windows (up to an hour) keep seeing an incident's runs after it ends.
+GRACE = timedelta(minutes=75)
+
+
+@dataclass
+class Firing:
+    signal: str
+    labels: dict[str, str]
+    first_at: datetime  # first evaluation at which the instance was firing
+
+
+@dataclass
+class BuiltFleet:
+    truth: GroundTruth
+    home: Home
+    firing: list[Firing]
+
+    def incident(self, name: str) -> Incident:
+        return next(i for i in self.truth.incidents if i.name == name)
+
+
+def signal_config(tmp: Path) -> Config:
+    path = tmp / "fleetsignals.yml"
+    path.write_text(f"signal_dirs: [{REPO / 'signals'}]\n", encoding="utf-8")
+    return load_config(path)
+
+
+def build_fleet(
+    out: Path,
+    *,
+    hours: float,
+    runs_per_minute: float,
+    seed: int,
+    incidents: list,
+    judge_from: timedelta = timedelta(hours=1),
+) -> BuiltFleet:
+    truth = generate_fleet(
+        out / "gen", start=START, hours=hours, runs_per_minute=runs_per_minute, seed=seed,
+        incidents=incidents,
+    )  # fmt: skip
+    hourly = out / "hourly"
+    hourly.mkdir()
+    by_hour: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(truth.dumps.rglob("*.jsonl")):
+        by_hour[path.name[: -len("MM.jsonl")]].append(path)
+    for hour, paths in by_hour.items():
+        with open(hourly / f"{hour}.jsonl", "wb") as joined:
+            for path in paths:
+                joined.write(path.read_bytes())
+    config = signal_config(out)
+    home = Home(out / "home").ensure()
+    summary = land_paths([hourly], home, config, settle_seconds=0)
+    assert summary.quarantined == 0
+    build(home, config)
+    result = run_backtest(
+        home, config, truth.start + judge_from, truth.end, timedelta(minutes=5), SHIPPED
+    )
+    assert not result.problems, [str(p) for p in result.problems]
+    first: dict[tuple, Firing] = {}
+    for record in result.records:
+        if record["state"] != "firing":
+            continue
+        key = (record["signal"], tuple(sorted(record["labels"].items())))
+        if key not in first:
+            first[key] = Firing(record["signal"], record["labels"], record["eval_at"])
+    return BuiltFleet(truth, home, list(first.values()))
+
+
+def matches(incident: Incident, firing: Firing) -> bool:
+    """Does an alert name the incident: its ground-truth labels (and one of its runs)?"""
+    if any(firing.labels.get(k) != v for k, v in incident.labels.items()):
+        return False
+    run_id = firing.labels.get("run_id")
+    return run_id is None or run_id in set(incident.run_ids)
+
+
+def explained(fleet: BuiltFleet, firing: Firing) -> bool:
+    """Is a firing instance its own signal's incident (during it, or its trailing windows)?"""
+    return any(
+        inc.signal == firing.signal
+        and inc.start <= firing.first_at <= inc.end + GRACE
+        and matches(inc, firing)
+        for inc in fleet.truth.incidents
+    )
