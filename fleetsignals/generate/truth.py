@@ -21,10 +21,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.generate.incidents import Incident
 from fleetsignals.generate.shape import FleetShape
 from fleetsignals.generate.simulate import RunPlan, SpanRec
-from fleetsignals.timeutil import format_time
+from fleetsignals.timeutil import format_time, parse_time
 
 DIMENSIONS = ("agent_name", "prompt_variant", "workflow", "tenant_id", "user_id", "user_cohort",
               "session_id")  # fmt: skip
@@ -89,6 +90,28 @@ class GroundTruth:
     @property
     def path(self) -> Path:
         return self.out / "ground_truth.json"
+
+    @classmethod
+    def load(cls, out: Path) -> GroundTruth:
+        """Read back what `generate_fleet` wrote to OUT (e.g. a fleet cached by a benchmark)."""
+        path = Path(out) / "ground_truth.json"
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise FleetsignalsError(
+                f"cannot read {path}: {exc}; run `fleetsignals generate`"
+            ) from None
+        incidents = [
+            Incident(i["name"], parse_time(i["start"]), parse_time(i["end"]), i["labels"],
+                     i.get("params", {}), i["run_ids"])
+            for i in doc["incidents"]
+        ]  # fmt: skip
+        counts = doc.get("counts", {})
+        truth = cls(Path(out), doc["seed"], parse_time(doc["start"]), parse_time(doc["end"]),
+                    doc["params"], incidents, counts.get("runs", 0), counts.get("spans", 0),
+                    fleet=doc.get("fleet", {}))  # fmt: skip
+        truth.files = sorted(truth.dumps.glob("traces-*.jsonl*"))
+        return truth
 
     def incident(self, name: str) -> Incident:
         for inc in self.incidents:

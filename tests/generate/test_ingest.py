@@ -21,10 +21,10 @@ def test_generated_dumps_ingest_cleanly(
     truth = generate_fleet(
         tmp_path / "fleet",
         start=datetime(2026, 11, 1),
-        hours=1.5,
+        hours=1,
         runs_per_minute=4,
         seed=11,  # has GenAI, pre-1.37 GenAI and OpenInference agents, sub-agents, staging
-        incidents=[("stuck_runs", "40m", "20m"), ("tool_failure", "65m", "20m")],
+        incidents=[("stuck_runs", "20m", "20m"), ("tool_failure", "42m", "15m")],
         compression=compression,
     )
     result = run_cli("ingest", str(truth.dumps))

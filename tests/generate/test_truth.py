@@ -231,3 +231,10 @@ def test_surge_multiplies_traffic_not_behaviour(fleet: GroundTruth, runs: pl.Dat
     assert len(inc.run_ids) == during.height
     ratio = during["cost_usd_list"].median() / before["cost_usd_list"].median()
     assert 0.7 < ratio < 1.4
+
+
+def test_ground_truth_loads_back(fleet: GroundTruth) -> None:
+    again = GroundTruth.load(fleet.out)
+    assert again.to_json() == fleet.to_json()
+    assert again.files == fleet.files
+    assert again.incident("stuck_runs").start == fleet.incident("stuck_runs").start
