@@ -20,6 +20,7 @@ from alerts.records import Record, active_records
 from alerts.settings import AlertSettings
 from alerts.sinks import Batch, build_sinks
 from alerts.state import (
+    forget_signals,
     last_evaluations,
     load_instances,
     open_state,
@@ -77,6 +78,12 @@ def evaluate_live(
     with connect_snapshot(home) as con:
         signals, outcome.problems = load_signals(config["signal_dirs"], con, names)
         with open_state(home) as state:
+            if not names:
+                # A removed signal's alerts stop being sent; Alertmanager lets them expire.
+                keep = {s.name for s in signals} | {p.name for p in outcome.problems}
+                with transaction(state):
+                    for gone in forget_signals(state, keep):
+                        log.warning("signal %s no longer exists: its alert state is dropped", gone)
             last = last_evaluations(state)
             for signal in signals:
                 if due_only and not is_due(signal, last.get(signal.name), eval_at, settings.cycle):

@@ -190,3 +190,14 @@ def record_evaluation(
         )
     else:
         con.execute("update evaluations set error = ? where signal = ?", (error, signal))
+
+
+def forget_signals(con: sqlite3.Connection, keep: set[str]) -> list[str]:
+    """Drop the state of signals that no longer exist (their files were removed)."""
+    known = {row[0] for row in con.execute("select signal from evaluations")}
+    known |= {row[0] for row in con.execute("select distinct signal from instances")}
+    gone = sorted(known - keep)
+    for signal in gone:
+        con.execute("delete from instances where signal = ?", (signal,))
+        con.execute("delete from evaluations where signal = ?", (signal,))
+    return gone

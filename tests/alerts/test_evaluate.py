@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -182,3 +183,14 @@ def test_no_snapshot_is_a_clear_error(run_cli, signal_dir, make_config) -> None:
     result = run_cli("evaluate", config=config)
     assert result.exit_code == 1
     assert "run `fleetsignals build` first" in str(result.exception)
+
+
+def test_removed_signal_state_is_dropped(costly, run_cli, signal_dir, home) -> None:
+    config, _ = costly()
+    write_signal(signal_dir, "other", "select 'x' as k, 1 as value where $eval_at is not null")
+    assert run_cli("evaluate", "--at", at(250), config=config).exit_code == 0
+    (signal_dir / "costly.sql").unlink()
+    assert run_cli("evaluate", "--at", at(255), config=config).exit_code == 0
+    with sqlite3.connect(home.alerts / "state.sqlite") as con:
+        signals = {row[0] for row in con.execute("select signal from instances")}
+    assert signals == {"other"}
