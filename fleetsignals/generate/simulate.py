@@ -145,6 +145,16 @@ class RunSimulator:
                     )
                 ),
             )
+            reasoning = cache_write = 0
+            if model_name.startswith("o4"):  # reasoning models bill hidden thinking as output
+                reasoning = int(rng.lognormvariate(math.log(300), 0.8))
+                tokens_out += reasoning
+            if (
+                m.provider == "anthropic"
+                and self.agent.vocab != "legacy"
+                and rng.random() < self.agent.cache_p
+            ):
+                cache_write = tokens_in - cache  # explicit caching stores the new prefix
             f = self.plan.cost_factor
             if f != 1.0:
                 # Context inflation (bloated tool output, memory): the input grows until
@@ -159,14 +169,15 @@ class RunSimulator:
                 self.t += int(secs * rng.lognormvariate(0, 0.45) * NS)
             else:
                 self.t += self._dur(0.6, 0.8)
-                tokens_in = tokens_out = cache = 0
+                tokens_in = tokens_out = cache = reasoning = cache_write = 0
             err = "" if ok else rng.choice(LLM_ERRORS)
             name, kind, attrs, dims, model = vocab.llm_span(
                 self.agent, self.plan.dims, model_name, bool(ok), tokens_in, tokens_out, cache,
-                finish, f"resp_{self._id(96)}", err,
+                finish, f"resp_{self._id(96)}", err, cache_write=cache_write, reasoning=reasoning,
             )  # fmt: skip
+            # Cache writes cost 1.25x the input price (Anthropic): the extra quarter here.
             cost = ((tokens_in - cache) * m.input_price + cache * m.cached_price
-                    + tokens_out * m.output_price) / 1e6  # fmt: skip
+                    + tokens_out * m.output_price + 0.25 * cache_write * m.input_price) / 1e6  # fmt: skip
             events = None if ok else [exception_event(self.t, err, f"{err}: request failed")]
             scope = (
                 self.agent.scope if self.agent.vocab == "openinference" else LLM_SCOPES[m.provider]

@@ -112,6 +112,9 @@ def llm_span(
     finish: str,
     response_id: str,
     error_type: str,
+    *,
+    cache_write: int = 0,
+    reasoning: int = 0,
 ) -> tuple[str, int, list[dict], dict[str, str], str]:
     """Returns name, kind, attributes, dims and the model the contract resolves."""
     m = MODELS[model_name]
@@ -135,6 +138,10 @@ def llm_span(
             ]
             if cache_read:
                 attrs.append(kv("llm.token_count.prompt_details.cache_read", cache_read))
+            if cache_write:
+                attrs.append(kv("llm.token_count.prompt_details.cache_write", cache_write))
+            if reasoning:
+                attrs.append(kv("llm.token_count.completion_details.reasoning", reasoning))
         name = OI_LLM_NAMES[m.oi_provider]
         kind = KIND_INTERNAL
     else:
@@ -170,6 +177,10 @@ def llm_span(
                 ]
                 if cache_read:
                     attrs.append(kv("gen_ai.usage.cache_read.input_tokens", cache_read))
+                if cache_write:
+                    attrs.append(kv("gen_ai.usage.cache_creation.input_tokens", cache_write))
+                if reasoning:
+                    attrs.append(kv("gen_ai.usage.reasoning.output_tokens", reasoning))
         else:
             attrs.append(kv("error.type", error_type))
         name = f"chat {m.request}"
