@@ -70,6 +70,8 @@ def _generate(
         raise FleetsignalsError(f"--hours must be a positive number, not {hours}")
     if not (runs_per_minute > 0 and math.isfinite(runs_per_minute)):
         raise FleetsignalsError(f"--runs-per-minute must be positive, not {runs_per_minute}")
+    if not isinstance(seed, int) or seed < 0:
+        raise FleetsignalsError(f"--seed must be a whole number >= 0, not {seed}")
     writer.check_compression(compression)
     out = Path(out)
     end = start + timedelta(hours=hours)

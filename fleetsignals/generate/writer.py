@@ -28,9 +28,15 @@ def check_compression(compression: str) -> str:
 
 def clear_dumps(dumps: Path) -> None:
     """Remove dumps of an earlier generation, so OUT holds exactly this fleet."""
-    dumps.mkdir(parents=True, exist_ok=True)
-    for old in sorted(dumps.glob(PATTERN)):
-        old.unlink()
+    try:
+        dumps.mkdir(parents=True, exist_ok=True)
+        for old in sorted(dumps.glob(PATTERN)):
+            old.unlink()
+    except OSError as exc:
+        raise FleetsignalsError(
+            f"cannot write the fleet to {dumps.parent}: {exc.strerror or exc}; "
+            "choose a writable directory with --out"
+        ) from None
 
 
 def encode(lines: list[dict], compression: str) -> bytes:

@@ -43,6 +43,7 @@ def test_no_incidents(run_cli, tmp_path: Path) -> None:
         (["--hours", "2"], "too short for 6 incidents"),
         (["--hours", "-1"], "--hours must be a positive number"),
         (["--start", "yesterday"], "invalid time"),
+        (["--seed", "-1"], "--seed must be a whole number"),
         (["--incidents", "tool_failure@5h+1h", "--hours", "3"], "must lie within"),
     ],
 )
@@ -58,3 +59,12 @@ def test_console_script_exit_status(run_process, tmp_path: Path) -> None:
                      "--runs-per-minute", "2", "--incidents", "none")  # fmt: skip
     assert ok.returncode == 0 and ok.stderr == ""  # no progress output in a pipe
     assert ok.stdout.startswith("wrote ")
+
+
+def test_out_must_be_a_writable_directory(tmp_path: Path) -> None:
+    from fleetsignals.generate import generate_fleet
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(FleetsignalsError, match="choose a writable directory"):
+        generate_fleet(blocker, hours=0.1, incidents=[])
