@@ -1,16 +1,19 @@
-"""OTLP/JSON records -> span rows, in one DuckDB query.
+"""OTLP/JSON records -> span rows, in one DuckDB query per chunk.
 
-DuckDB parses the JSON (``json_transform`` into typed structs) and flattens it
-on every core, which is several times faster than a Python loop over parsed
-dicts. Tolerance lives in the struct types and macros below: both key
-spellings (lowerCamelCase and snake_case) are declared and coalesced, int64s
-are read as text and cast, enums are matched by number or name, ids are
-accepted as hex or base64. Unknown fields are not declared, so they are ignored.
+DuckDB parses the JSON (``json_transform`` into typed structs), flattens it and
+computes the normalized columns on every core. Tolerance lives in the struct
+type and the macros below: both key spellings (lowerCamelCase and snake_case)
+are declared and coalesced, int64s are read as text and cast, enums are matched
+by number or name, ids are accepted as hex or base64. Unknown fields are not
+declared, so they are ignored. Attribute lists (span, resource, scope, events,
+links) are read as raw JSON text and converted to plain-value objects by the
+Python functions of ``ingest/values.py``: per attribute that measured cheaper
+than DuckDB lambdas, and it keeps every AnyValue kind exactly.
 
-The query returns one row per span with the columns of ``SPAN_SCHEMA`` plus
-``dt``/``hr`` (partition), ``line_no`` and ``problem`` (null for a good span,
-else the reason it is rejected, with the span as JSON in ``rejected``), and
-one row per record that is not OTLP trace data (``span_id`` null, ``problem`` set).
+The query returns one row per span with the columns of ``SPAN_SCHEMA`` (less the
+lineage ones) plus ``dt``/``hr`` (partition), ``line_no``, and ``problem`` (null
+for a good span, else why it is rejected, with the span as JSON in ``rejected``).
+Records that yield no span are judged by the caller (``ingest/parse.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from ingest.values import Redactor, any_json, events_json, links_json
+from ingest.values import Redactor, attributes_json, events_json, links_json
 
 
 def _both(camel: str, type_: str) -> str:
@@ -30,11 +33,9 @@ def _both(camel: str, type_: str) -> str:
 
 
 _V = '"VARCHAR"'
-# General path: each AnyValue kept as (minified) JSON text and converted member by member.
-KEY_VALUES = '[{"key":"VARCHAR","value":"JSON"}]'
 
 
-def _traces_type(key_values: str) -> str:
+def _traces_type() -> str:
     span = (
         "{"
         + ",".join(
@@ -47,7 +48,7 @@ def _traces_type(key_values: str) -> str:
                 '"kind":"VARCHAR"',
                 _both("startTimeUnixNano", _V),
                 _both("endTimeUnixNano", _V),
-                '"attributes":' + key_values,
+                '"attributes":"VARCHAR"',  # raw JSON text, converted in Python
                 '"events":"VARCHAR"',
                 '"links":"VARCHAR"',
                 '"status":{"code":"VARCHAR","message":"VARCHAR"}',
@@ -55,7 +56,7 @@ def _traces_type(key_values: str) -> str:
         )
         + "}"
     )
-    scope = '{"name":"VARCHAR","version":"VARCHAR","attributes":' + key_values + "}"
+    scope = '{"name":"VARCHAR","version":"VARCHAR","attributes":"VARCHAR"}'
     scope_spans = (
         "{"
         + ",".join(
@@ -67,7 +68,7 @@ def _traces_type(key_values: str) -> str:
         "{"
         + ",".join(
             [
-                '"resource":{"attributes":' + key_values + "}",
+                '"resource":{"attributes":"VARCHAR"}',
                 _both("scopeSpans", "[" + scope_spans + "]"),
                 _both("instrumentationLibrarySpans", "[" + scope_spans + "]"),
             ]
@@ -77,47 +78,9 @@ def _traces_type(key_values: str) -> str:
     return "{" + _both("resourceSpans", "[" + resource_spans + "]") + "}"
 
 
-TRACES_DATA = _traces_type(KEY_VALUES)
+TRACES_DATA = _traces_type()
 
 MACROS = r"""
-create or replace macro otlp_int_text(x) as coalesce(
-    try_cast(trim(x, '"') as hugeint)::varchar,
-    to_json(trim(x, '"'))
-);
-
-create or replace macro otlp_double_text(x) as case
-    when x[1] = '"' then x
-    when contains(x, '.') or contains(x, 'e') or contains(x, 'E') then x
-    else x || '.0'
-end;
-
-create or replace macro otlp_bool_text(x) as
-    case when lower(trim(x, '"')) = 'true' then 'true' else 'false' end;
-
-create or replace macro otlp_value_json(v) as case
-    when v is null or v = '{}' then 'null'
-    when starts_with(v, '{"stringValue":"') then v[16:-2]
-    when starts_with(v, '{"string_value":"') then v[17:-2]
-    when starts_with(v, '{"intValue":') then otlp_int_text(v[13:-2])
-    when starts_with(v, '{"int_value":') then otlp_int_text(v[14:-2])
-    when starts_with(v, '{"doubleValue":') then otlp_double_text(v[16:-2])
-    when starts_with(v, '{"double_value":') then otlp_double_text(v[17:-2])
-    when starts_with(v, '{"boolValue":') then otlp_bool_text(v[14:-2])
-    when starts_with(v, '{"bool_value":') then otlp_bool_text(v[15:-2])
-    when starts_with(v, '{"bytesValue":"') then v[15:-2]
-    when starts_with(v, '{"bytes_value":"') then v[16:-2]
-    else otlp_any_json(v)
-end;
-
-create or replace macro otlp_attrs_json(kvs) as
-    '{' || array_to_string(
-        list_transform(
-            coalesce(kvs, []),
-            lambda a: to_json(a.key) || ':' || otlp_value_json(a.value)
-        ),
-        ','
-    ) || '}';
-
 create or replace macro otlp_id(x, nbytes) as case
     when x is null or x = '' then null
     when length(x) = 2 * nbytes and regexp_full_match(x, '[0-9a-fA-F]+') then lower(x)
@@ -244,22 +207,6 @@ class _Lookups:
         return "coalesce(" + ", ".join(self.span_key(k) for k in keys) + ")"
 
 
-def glob_regex(patterns: Sequence[str]) -> str | None:
-    """fnmatch-style globs -> one RE2 regex (DuckDB regexp_full_match); None if no patterns."""
-    parts = []
-    for pattern in patterns:
-        out = []
-        for char in pattern:
-            if char == "*":
-                out.append(".*")
-            elif char == "?":
-                out.append(".")
-            else:
-                out.append(re.escape(char))
-        parts.append("".join(out))
-    return "|".join(f"(?:{p})" for p in parts) if parts else None
-
-
 def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> tuple[str, dict]:
     """The span query over a table ``records(line_no, line)`` and its bound parameters."""
     look = _Lookups()
@@ -294,17 +241,11 @@ def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> 
         "span_paths": [_path(k) for k in look.span],
         "resource_paths": [_path(k) for k in look.resource],
     }
-    redact_re = glob_regex(redact)
-    if redact_re is None:
-        kept = "{}"
-    else:
-        params["redact"] = redact_re
-        kept = "list_filter({}, lambda a: not regexp_full_match(a.key, $redact))"
     # The tool-argument hash is taken before redaction: it identifies repeated calls
     # (loops) without storing the arguments, so it stays useful when they are redacted.
+    raw_json = "otlp_attributes_raw_json(kvs)" if redact else "attrs_json"
     args = [f"json_extract_string(raw_json, '{_path(k)}')" for k in TOOL_ARGS_KEYS]
     args_raw = f"coalesce({args[0]}, case when operation = 'tool' then {args[1]} end, {args[2]})"
-    raw_json = "otlp_attrs_json(kvs)" if redact_re is not None else "attrs_json"
     normalized = ",\n    ".join(f"{expr} as {name}" for name, expr in columns.items())
     sql = f"""
 with resources as (
@@ -316,7 +257,7 @@ with resources as (
 resources_json as (
     select
         line_no,
-        otlp_attrs_json({kept.format("rs.resource.attributes")}) as resource_json,
+        otlp_attributes_json(rs.resource.attributes) as resource_json,
         coalesce(
             rs.scopeSpans, rs.scope_spans, rs.instrumentationLibrarySpans,
             rs.instrumentation_library_spans
@@ -343,7 +284,7 @@ scopes as (
 scopes_json as (
     select
         *,
-        otlp_attrs_json({kept.format("scope.attributes")}) as scope_json
+        otlp_attributes_json(scope.attributes) as scope_json
     from scopes
 ),
 unnested as (
@@ -384,7 +325,7 @@ flat as (
 spans as (
     select
         *,
-        otlp_attrs_json({kept.format("kvs")}) as attrs_json,
+        otlp_attributes_json(kvs) as attrs_json,
         otlp_id(raw_trace_id, 16) as trace_id,
         otlp_id(raw_span_id, 8) as span_id,
         otlp_id(raw_parent_id, 8) as parent_span_id,
@@ -465,20 +406,15 @@ from judged
 
 
 def register(con: duckdb.DuckDBPyConnection, redact: Redactor | None) -> None:
-    """Create the macros and the Python functions for nested values on a connection."""
-    con.create_function("otlp_any_json", any_json, ["VARCHAR"], "VARCHAR", side_effects=False)
-    con.create_function(
-        "otlp_events_json",
-        lambda raw: events_json(raw, redact),
-        ["VARCHAR"],
-        "VARCHAR",
-        side_effects=False,
-    )
-    con.create_function(
-        "otlp_links_json",
-        lambda raw: links_json(raw, redact),
-        ["VARCHAR"],
-        "VARCHAR",
-        side_effects=False,
-    )
+    """Create the macros and the Python functions for attribute lists on a connection."""
+    functions = {
+        "otlp_attributes_json": lambda raw: attributes_json(raw, redact),
+        "otlp_attributes_raw_json": lambda raw: attributes_json(raw, None),
+        "otlp_events_json": lambda raw: events_json(raw, redact),
+        "otlp_links_json": lambda raw: links_json(raw, redact),
+    }
+    for name, function in functions.items():
+        con.create_function(
+            name, function, ["VARCHAR"], "VARCHAR", side_effects=False, null_handling="special"
+        )
     con.execute(MACROS)

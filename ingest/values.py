@@ -1,10 +1,11 @@
-"""OTLP ``AnyValue`` -> plain JSON, for the nested values SQL cannot recurse into.
+"""OTLP ``AnyValue`` and attribute lists -> plain JSON, for the lake's JSON columns.
 
-Scalars are converted in SQL (``ingest/otlp_sql.py``); arrays, kvlists, events and
-links come here as JSON text. The JSON we store keeps OTLP types: int as a JSON
-integer, double as a JSON number with a fraction or exponent (``1.0``), bool,
-string, array, object (kvlist); bytes as a base64 string; non-finite doubles as
-the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+Called from the DuckDB span query (``ingest/otlp_sql.py``) with each attribute
+list as raw JSON text. The JSON written keeps OTLP types: int as a JSON integer,
+double as a JSON number with a fraction or exponent (``1.0``), bool, string,
+array, object (kvlist); bytes as a base64 string; non-finite doubles as the
+strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; an empty value as null.
+Either spelling of each member is accepted; unknown members are ignored.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ from typing import Any
 
 import orjson
 
-# Either spelling of each AnyValue member (protobuf JSON accepts both).
-_STRING = ("stringValue", "string_value")
-_INT = ("intValue", "int_value")
-_DOUBLE = ("doubleValue", "double_value")
-_BOOL = ("boolValue", "bool_value")
-_BYTES = ("bytesValue", "bytes_value")
-_ARRAY = ("arrayValue", "array_value")
-_KVLIST = ("kvlistValue", "kvlist_value")
+# AnyValue member (either spelling) -> kind.
+_KINDS = {
+    "stringValue": "s",
+    "string_value": "s",
+    "intValue": "i",
+    "int_value": "i",
+    "doubleValue": "d",
+    "double_value": "d",
+    "boolValue": "b",
+    "bool_value": "b",
+    "bytesValue": "x",
+    "bytes_value": "x",
+    "arrayValue": "a",
+    "array_value": "a",
+    "kvlistValue": "k",
+    "kvlist_value": "k",
+}
 
 Redactor = Callable[[str], bool]
 _HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-def _first(mapping: dict[str, Any], names: tuple[str, str]) -> Any:
-    value = mapping.get(names[0])
-    return mapping.get(names[1]) if value is None else value
 
 
 def _double(raw: Any) -> Any:
@@ -52,47 +57,43 @@ def _double(raw: Any) -> Any:
     return None
 
 
+_INT_MIN, _INT_LIMIT = -(1 << 63), 1 << 64  # what JSON writers (and orjson) take
+
+
 def _int(raw: Any) -> Any:
     if isinstance(raw, bool):
         return int(raw)
-    if isinstance(raw, int):
-        return raw
     if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
+        raw = int(raw)
     if isinstance(raw, str):
         try:
-            return int(raw)
+            raw = int(raw)
         except ValueError:
             return raw  # keep what was sent rather than drop it
+    if isinstance(raw, int):
+        return raw if _INT_MIN <= raw < _INT_LIMIT else str(raw)
     return None
 
 
 def plain_value(value: Any) -> Any:
     """Convert one OTLP AnyValue (a dict) to a plain JSON-able value."""
-    if not isinstance(value, dict):
-        return value
-    raw = _first(value, _STRING)
-    if raw is not None:
-        return raw
-    raw = _first(value, _INT)
-    if raw is not None:
-        return _int(raw)
-    raw = _first(value, _DOUBLE)
-    if raw is not None:
-        return _double(raw)
-    raw = _first(value, _BOOL)
-    if raw is not None:
-        return raw if isinstance(raw, bool) else str(raw).lower() == "true"
-    raw = _first(value, _BYTES)
-    if raw is not None:
-        return raw
-    raw = _first(value, _ARRAY)
-    if raw is not None:
-        items = raw.get("values") if isinstance(raw, dict) else None
-        return [plain_value(v) for v in items or ()]
-    raw = _first(value, _KVLIST)
-    if raw is not None:
-        items = raw.get("values") if isinstance(raw, dict) else None
+    if type(value) is not dict:
+        return None
+    for member, raw in value.items():
+        kind = _KINDS.get(member)
+        if kind is None or raw is None:
+            continue  # an unknown member, or an explicit null
+        if kind == "s" or kind == "x":
+            return raw
+        if kind == "i":
+            return _int(raw)
+        if kind == "d":
+            return _double(raw)
+        if kind == "b":
+            return raw if type(raw) is bool else str(raw).lower() == "true"
+        items = raw.get("values") if type(raw) is dict else None
+        if kind == "a":
+            return [plain_value(v) for v in items or ()]
         return plain_attributes(items or ())
     return None
 
@@ -101,10 +102,8 @@ def plain_attributes(items: Iterable[Any], redact: Redactor | None = None) -> di
     """OTLP ``[{key, value}]`` -> ``{key: plain value}``; redacted keys dropped."""
     out: dict[str, Any] = {}
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            continue
-        key = item["key"]
-        if redact is not None and redact(key):
+        key = item.get("key") if type(item) is dict else None
+        if type(key) is not str or (redact is not None and redact(key)):
             continue
         out[key] = plain_value(item.get("value"))
     return out
@@ -114,9 +113,12 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def any_json(raw: str) -> str:
-    """JSON text of one AnyValue given as its JSON text (arrays, kvlists, odd spellings)."""
-    return _json(plain_value(orjson.loads(raw)))
+def attributes_json(raw: str | None, redact: Redactor | None = None) -> str:
+    """OTLP ``[{key, value}]`` as JSON text (or null) -> the plain-value object as JSON text."""
+    if not raw or raw == "null":
+        return "{}"
+    items = orjson.loads(raw)
+    return _json(plain_attributes(items if isinstance(items, list) else (), redact))
 
 
 def _ns(raw: Any) -> int | None:
