@@ -46,6 +46,26 @@ FACTS = (
 )
 
 
+def _tool_spans(home: Home, weights: dict[str, float] | None = None) -> float:
+    """Tool spans in the lake; with weights, the fleet-wide estimate from the kept ones."""
+    files = [str(f) for f in sorted(home.lake.glob("dt=*/hr=*/*.parquet"))]
+    with duckdb.connect() as con:
+        if weights is None:
+            return con.execute(
+                "select count(*) from read_parquet($f, hive_partitioning = false) "
+                "where operation = 'tool'",
+                {"f": files},
+            ).fetchone()[0]
+        con.execute("create table w (run_id varchar, weight double)")
+        con.executemany("insert into w values (?, ?)", list(weights.items()))
+        return con.execute(
+            "select sum(coalesce(w.weight, 1.0)) "
+            "from read_parquet($f, hive_partitioning = false) as s "
+            "left join w on w.run_id = s.trace_id where s.operation = 'tool'",
+            {"f": files},
+        ).fetchone()[0]
+
+
 def _lake(home: Home) -> tuple[int, int, int]:
     files = sorted(home.lake.glob("dt=*/hr=*/*.parquet"))
     with duckdb.connect() as con:
@@ -101,6 +121,7 @@ def main() -> None:
                 ).fetchall()
             }
         bytes_before, spans_before, files_before = _lake(home)
+        tools_before = _tool_spans(home)
         at = start + timedelta(hours=args.hours + 2)
         summary = _timed("retain", retain, home, config, at)
         again = _timed("retain again (idempotent)", retain, home, config, at)
@@ -138,6 +159,11 @@ def main() -> None:
         print(
             f"fct_runs aggregates unchanged after prune + full refresh: "
             f"{facts_before == facts_after}"
+        )
+        estimate = _tool_spans(home, {r: w for r, (_, w) in decided.items()})
+        print(
+            f"tool spans estimated from the kept spans x sample_weight: {estimate:,.0f} vs "
+            f"{tools_before:,} before pruning ({100 * (estimate / tools_before - 1):+.1f} %)"
         )
         _check_rules(runs, decided, summary)
         _check_truth(fleet, decided)

@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
         # Re-evaluate signals over the decided period to find the runs they flagged
         # (besides the live alert state); false reads the alert state only.
         "reevaluate_signals": True,
+        # Also keep the runs of a group (agent_name, prompt_variant, ...) that an alert
+        # without a run_id label named, while they were in its window (docs/retention.md).
+        "flag_groups": True,
         # Replaced lake files wait this long in lake/_retention/trash before deletion.
         "trash_for": "1h",
     },

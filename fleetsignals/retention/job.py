@@ -147,7 +147,8 @@ def _decide(
         con.register("run_flags_arrow", run_flags)
         con.execute("insert into flags select run_id, signal from run_flags_arrow")
         con.unregister("run_flags_arrow")
-        insert_group_flags(con, groups)
+        if retention["flag_groups"]:
+            insert_group_flags(con, groups)
     sql, params = decide_sql(policies)
     return con.sql(
         f"select d.run_id, d.retention_reason, d.sample_weight from ({sql}) as d "

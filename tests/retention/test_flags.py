@@ -109,6 +109,16 @@ def test_runs_a_signal_flags_are_kept_as_anomaly(template: Path, tmp_path: Path)
     assert sum(reasons[r] == "pruned" for r in others) > len(others) * 0.7
 
 
+def test_group_flags_can_be_turned_off(template: Path, tmp_path: Path) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    config.data["retention"]["flag_groups"] = False
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    runs = _runs(home)
+    anomalies = {r for r, reason in reasons.items() if reason == "anomaly"}
+    assert anomalies and all(runs[r][1] >= 10 for r in anomalies)  # only the run-id signal
+
+
 def test_alert_state_flags_are_read_without_reevaluation(template: Path, tmp_path: Path) -> None:
     home, config = _setup(template, tmp_path, reevaluate=False)
     runs = _runs(home)
