@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from ingest.schema import SPAN_SCHEMA
 
 ROW_GROUP_ROWS = 128_000  # DuckDB reads row groups in parallel; ~100k rows each is its sweet spot
-BUFFER_ROWS = 512_000  # rows held in memory across partitions before the largest is flushed
+BUFFER_ROWS = 256_000  # rows held in memory across partitions before the largest is flushed
 TMP_MARK = ".tmp-"
 
 

@@ -200,7 +200,10 @@ def land_paths(
     for path in paths:
         if not Path(path).exists():
             raise FleetsignalsError(f"no such file or directory: {path}")
-    files = discover(Path(p) for p in paths)
+    # Never ingest what ingest itself wrote (someone pointing it at HOME).
+    own = (home.lake.parent.resolve(), home.quarantine.resolve())
+    files = [f for f in discover(Path(p) for p in paths) if not f.is_relative_to(own[0])]
+    files = [f for f in files if not f.is_relative_to(own[1])]
     settle = settle_seconds
     if settle is None:
         settle = parse_duration(config["ingest"]["settle"]).total_seconds()

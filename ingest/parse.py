@@ -193,7 +193,11 @@ class SpanParser:
         index = {int(n): i for i, n in enumerate(chunk.line_nos)}
         for line_no in missing:
             raw = _record(chunk, index[int(line_no)])
-            message = orjson.loads(raw)
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:  # DuckDB read it, orjson does not: say so
+                problems.append(Problem(int(line_no), f"invalid JSON: {exc}", _text(raw)))
+                continue
             count = _span_count(message)
             if count == 0:
                 continue

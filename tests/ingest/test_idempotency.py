@@ -101,3 +101,10 @@ def test_unchanged_files_are_not_hashed_again(home, land, tmp_path, monkeypatch)
     summary = land(tmp_path / "inbox")
     assert [p.name for p in hashed] == ["0.jsonl"]
     assert summary.files == 1
+
+
+def test_home_itself_is_not_ingested(home, land, tmp_path) -> None:
+    land(write(tmp_path / "a.jsonl", jsonl(GOOD)))
+    land(write(tmp_path / "bad.jsonl", b"nope\n"))
+    summary = land(home.root)  # the lake's Parquet files and the quarantine are not input
+    assert (summary.files, summary.skipped, summary.quarantined) == (0, 0, 0)
