@@ -81,10 +81,10 @@ def parse_incidents(text: str) -> list | None:
 )
 @click.option(
     "--compression",
-    type=click.Choice(["none", "gz", "zst"]),
+    type=click.Choice(["none", "gz", "zst", "zst-framed"]),
     default="none",
     show_default=True,
-    help="Compress the dump files.",
+    help="Compress the dump files (zst-framed: the Collector fileexporter's length-prefixed zstd frames).",
 )
 @pass_env
 def command(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import zstandard
 
 from fleetsignals.errors import FleetsignalsError
 
-COMPRESSIONS = {"none": "", "gz": ".gz", "zst": ".zst"}
+# zst: one zstd stream; zst-framed: the Collector fileexporter's `compression: zstd`
+# (per request a 4-byte big-endian length, then a zstd frame of the JSON message).
+COMPRESSIONS = {"none": "", "gz": ".gz", "zst": ".zst", "zst-framed": ".zst"}
 PATTERN = "traces-*.jsonl*"
 
 
@@ -40,6 +43,10 @@ def clear_dumps(dumps: Path) -> None:
 
 
 def encode(lines: list[dict], compression: str) -> bytes:
+    if compression == "zst-framed":
+        zc = zstandard.ZstdCompressor(level=3)
+        frames = (zc.compress(orjson.dumps(line)) for line in lines)
+        return b"".join(struct.pack(">I", len(f)) + f for f in frames)
     data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
     if compression == "gz":
         buf = io.BytesIO()

@@ -8,6 +8,7 @@ what the files really say.
 from __future__ import annotations
 
 import gzip
+import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ import orjson
 import zstandard
 
 from fleetsignals.config import DIMENSION_KEYS
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass
@@ -59,11 +62,23 @@ def value_of(any_value: dict) -> Any:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The JSON lines of a dump file, whatever its compression."""
     data = path.read_bytes()
-    if path.suffix == ".gz":
+    if data[:2] == b"\x1f\x8b":
         return gzip.decompress(data)
-    if path.suffix == ".zst":
+    if data[:4] == ZSTD_MAGIC:
         return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    if data[4:8] == ZSTD_MAGIC:  # the fileexporter's length-prefixed frames
+        lines, pos = [], 0
+        while pos < len(data):
+            (length,) = struct.unpack(">I", data[pos : pos + 4])
+            lines.append(
+                zstandard.ZstdDecompressor()
+                .decompressobj()
+                .decompress(data[pos + 4 : pos + 4 + length])
+            )
+            pos += 4 + length
+        return b"".join(line + b"\n" for line in lines)
     return data
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 from dump_reader import read_bytes
 
 from fleetsignals.generate import generate_fleet
@@ -29,13 +30,17 @@ def test_same_arguments_give_identical_bytes(tmp_path: Path) -> None:
     assert snapshot(tmp_path / "a") == a
 
 
-def test_compression_changes_encoding_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compression", ["gz", "zst", "zst-framed"])
+def test_compression_changes_encoding_only(tmp_path: Path, compression: str) -> None:
     kwargs = dict(start=START, hours=1, runs_per_minute=5, seed=4, incidents=[])
     plain = generate_fleet(tmp_path / "plain", **kwargs)
-    gz = generate_fleet(tmp_path / "gz", compression="gz", **kwargs)
-    assert [p.name + ".gz" for p in plain.files] == [p.name for p in gz.files]
-    assert all(read_bytes(g) == p.read_bytes() for p, g in zip(plain.files, gz.files, strict=True))
-    assert gz.files[0].read_bytes()[:2] == b"\x1f\x8b"
+    packed = generate_fleet(tmp_path / "packed", compression=compression, **kwargs)
+    suffix = ".gz" if compression == "gz" else ".zst"
+    assert [p.name + suffix for p in plain.files] == [p.name for p in packed.files]
+    assert all(
+        read_bytes(g) == p.read_bytes() for p, g in zip(plain.files, packed.files, strict=True)
+    )
+    assert packed.files[0].read_bytes() != plain.files[0].read_bytes()
 
 
 def test_different_seeds_give_different_fleet_shapes() -> None:
