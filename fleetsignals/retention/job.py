@@ -313,6 +313,9 @@ def _apply(
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+        if not summary.dry_run:
+            # The cache only saves work: losing it to a kill means re-checking, not harm.
+            write_atomic(work.root / "state.json", json.dumps(state, indent=0, sort_keys=True))
     say(f"{summary.partitions_rewritten} partitions rewritten")
 
 
@@ -352,7 +355,6 @@ def _apply_partition(
     if not to_prune and not compact:
         if not summary.dry_run:
             state["partitions"][relative] = {"files": files, "batch": latest}
-            write_atomic(work.root / "state.json", json.dumps(state, indent=0, sort_keys=True))
         return
     summary.partitions_rewritten += 1
     summary.files_before += len(files)
