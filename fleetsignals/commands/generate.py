@@ -112,7 +112,7 @@ def command(
             return
         pct = int(100 * done / max(total, 1))
         if (stage, pct) != (bar["stage"], bar["last"]):
-            click.echo(f"\r{stage}: {done}/{total} ({pct}%)   ", err=True, nl=False)
+            click.echo(f"\r{stage}: {done}/{total} runs ({pct}%)   ", err=True, nl=False)
             bar.update(stage=stage, last=pct)
         if done == total:
             click.echo("", err=True)

@@ -135,6 +135,7 @@ def _generate(
                 run.add(s)
 
     next_drain = start_ns
+    step = max(1, len(plans) // 200)  # progress callbacks: about every half percent
     for i, plan in enumerate(plans):
         if plan.start_ns >= next_drain:
             # Every span that ends before this run starts has been simulated.
@@ -144,8 +145,8 @@ def _generate(
         sim = RunSimulator(plan, i, agent, seed, shape.cohort_context[plan.dims.user_cohort])
         exporter.add(sim.run().spans)
         plan.spans = []
-        if progress and (i % 500 == 0 or i == len(plans) - 1):
-            progress("simulate", i + 1, len(plans))
+        if progress and (i % step == 0 or i == len(plans) - 1):
+            progress("generating", i + 1, len(plans))
     write(end_ns + 3600 * 10**9)
 
     cols = truth.run_rows(plans, facts, shape)
