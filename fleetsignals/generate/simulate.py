@@ -79,7 +79,8 @@ class RunSimulator:
         self.agent = agent
         self.variant = agent.variants[plan.variant]
         self.rng = random.Random((seed << 40) ^ plan.key)
-        self.ctx = cohort_ctx
+        self.cohort_ctx = cohort_ctx  # context size factor of the user's cohort
+        self.ctx = 0.0  # tokens in the conversation so far
         self.t = plan.start_ns
         self.spans: list[SpanRec] = []
         self.totals = [0, 0]  # input, output tokens over LLM calls
@@ -248,14 +249,14 @@ class RunSimulator:
         return name, None
 
     # -- the run -------------------------------------------------------------
-    def run(self, root_id_bits: int = 128) -> RunPlan:
+    def run(self) -> RunPlan:
         plan, agent, rng = self.plan, self.agent, self.rng
-        plan.run_id = self._id(root_id_bits)
+        plan.run_id = self._id(128)
         root = self._id()
         self.llm_calls = 0
         self.prev_ctx = 0.0
         user_tokens = rng.lognormvariate(math.log(150), 0.8)
-        self.ctx = agent.system_tokens + user_tokens * self.ctx
+        self.ctx = agent.system_tokens + user_tokens * self.cohort_ctx
         primary = agent.models[0]
         models = agent.models
         mweights = list(agent.model_weights)
