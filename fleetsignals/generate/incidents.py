@@ -327,9 +327,11 @@ def apply(inc: Incident, shape: FleetShape, plans: list[RunPlan], rng: np.random
         cutoff = _naive_ns(inc.start) + int(0.66 * (_naive_ns(inc.end) - _naive_ns(inc.start)))
         pool = [p for p in scope if p.dims.agent_name == lab["agent_name"] and p.start_ns < cutoff]
         n = min(len(pool), int(par["runs"]))  # type: ignore[arg-type]
-        for i in sorted(rng.choice(len(pool), size=n, replace=False)) if n else []:
+        for k, i in enumerate(sorted(rng.choice(len(pool), size=n, replace=False)) if n else []):
             p = pool[int(i)]
-            p.stuck = (lab["tool_name"], int(rng.integers(20, 61)), bool(rng.random() < 0.3))
+            # Every third one (the first included) hangs and never ends; the rest hit
+            # the agent's turn limit and fail minutes later.
+            p.stuck = (lab["tool_name"], int(rng.integers(20, 61)), k % 3 == 0)
             chosen.append(p)
     elif inc.name == "traffic_surge":
         chosen = scope

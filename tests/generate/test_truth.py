@@ -181,6 +181,7 @@ def test_stuck_runs_repeat_one_call_while_in_flight(
     healthy = runs.filter(pl.col("incident").is_null() & (pl.col("status") == "ok"))
     typical = (healthy["ended_at"] - healthy["started_at"]).dt.total_seconds().median()
     assert len(inc.run_ids) >= 4
+    hung = 0
     for run_id in inc.run_ids:
         spans = sorted(traces[run_id], key=lambda s: s.start_ns)
         calls = [(first(s.attrs, "gen_ai.tool.name", "tool.name"),
@@ -192,8 +193,13 @@ def test_stuck_runs_repeat_one_call_while_in_flight(
             longest = max(longest, run)
         assert longest >= 8 and calls[-1][0] == inc.labels["tool_name"]
         root = next((s for s in spans if s.parent_id is None), None)
-        if root is not None:
+        if root is None:
+            hung += 1
+        else:
             assert root.status == 2 and (root.end_ns - root.start_ns) / 1e9 > 5 * typical
+    assert 0 < hung < len(inc.run_ids)  # some hang in flight, some fail much later
+    statuses = runs.filter(pl.col("run_id").is_in(inc.run_ids))["status"]
+    assert statuses.to_list().count("running") == hung
 
 
 def test_drift_moves_the_tool_mix_only(fleet: GroundTruth, runs: pl.DataFrame, dump: Dump) -> None:
