@@ -260,6 +260,7 @@ def _swap_by_files(lake: Path, entry: dict, work: Workspace) -> None:
     if (stage / entry["output"]).exists():
         os.replace(stage / entry["output"], partition / entry["output"])
         _fsync_dir(partition)
+    crash_point("swapped")
     _roll_forward_files(lake, entry, work)
 
 

@@ -1,6 +1,7 @@
 """Run one partition rewrite in a real process, so a test can SIGKILL it at a named step.
 
-Usage: python rewrite_driver.py LAKE PARTITION WORK RUN_ID...
+Usage: python rewrite_driver.py [--no-exchange] LAKE PARTITION WORK RUN_ID...
+(--no-exchange takes the fallback path of platforms without RENAME_EXCHANGE).
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from fleetsignals.retention import rewrite
 from fleetsignals.retention.rewrite import Workspace, recover, rewrite_partition, span_files
 
 
 def main() -> None:
-    lake, partition, work_root, *pruned = sys.argv[1:]
+    args = sys.argv[1:]
+    if args[0] == "--no-exchange":
+        rewrite.exchange = lambda a, b: False
+        args = args[1:]
+    lake, partition, work_root, *pruned = args
     work = Workspace(Path(work_root)).ensure()
     recover(Path(lake), work)
     with duckdb.connect(":memory:") as con:

@@ -193,7 +193,8 @@ def test_later_hours_and_late_files_are_handled_incrementally(home: Home, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "step", ["decided", "journaled:2", "staged:1", "swapped:2", "restored:3", "trashed:1"]
+    "step",
+    ["archived", "decided", "journaled:2", "staged:1", "swapped:2", "restored:3", "trashed:1"],
 )
 def test_killed_retain_leaves_a_whole_lake_and_a_rerun_converges(
     home: Home, tmp_path: Path, run_process, step: str
