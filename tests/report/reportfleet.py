@@ -1,0 +1,61 @@
+"""The report tests' fleet: 4 h at ~6 runs/min with a stuck-runs and a tool-failure
+incident, through the real pipeline (generate, ingest, dbt build, retain, build)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from fleetsignals.config import Config, load_config
+from fleetsignals.generate import GroundTruth, generate_fleet
+from fleetsignals.home import Home
+from fleetsignals.retention import retain
+from fleetsignals.warehouse import build
+from ingest.land import land_paths
+
+REPO = Path(__file__).resolve().parents[2]
+START = datetime(2026, 11, 1)
+
+
+@dataclass
+class Fleet:
+    truth: GroundTruth
+    home: Home
+    config: Config
+    root: Path
+
+
+def fleet_config(root: Path, signal_dir: Path) -> Config:
+    path = root / "fleetsignals.yml"
+    path.write_text(
+        f"signal_dirs: [{signal_dir}]\nretention:\n  reevaluate_signals: false\n",
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+def build_report_fleet(root: Path) -> Fleet:
+    """generate -> ingest -> dbt build -> retain -> build, through the real pipeline."""
+    truth = generate_fleet(
+        root / "gen", start=START, hours=4, runs_per_minute=6, seed=11,
+        incidents=[("stuck_runs", "1h30m", "30m"), ("tool_failure", "3h", "45m")],
+    )  # fmt: skip
+    # One file per hour instead of one per minute: ingest pays a fixed cost per file.
+    hourly = root / "hourly"
+    hourly.mkdir()
+    by_hour: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(truth.dumps.rglob("*.jsonl")):
+        by_hour[path.name[: -len("MM.jsonl")]].append(path)
+    for hour, paths in by_hour.items():
+        with open(hourly / f"{hour}.jsonl", "wb") as joined:
+            for path in paths:
+                joined.write(path.read_bytes())
+    config = fleet_config(root, REPO / "signals")
+    home = Home(root / "home").ensure()
+    assert land_paths([hourly], home, config, settle_seconds=0).quarantined == 0
+    build(home, config)
+    retain(home, config, at=truth.end + timedelta(hours=2))
+    build(home, config)
+    return Fleet(truth, home, config, root)
