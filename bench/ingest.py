@@ -36,7 +36,10 @@ def _kv(key: str, value: object) -> dict:
     if isinstance(value, float):
         return {"key": key, "value": {"doubleValue": value}}
     if isinstance(value, list):
-        return {"key": key, "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}}}
+        return {
+            "key": key,
+            "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}},
+        }
     return {"key": key, "value": {"stringValue": value}}
 
 
@@ -134,7 +137,10 @@ def synthesize(path: Path, target_bytes: int, seed: int = 1) -> int:
                     {
                         "resource": resource,
                         "scopeSpans": [
-                            {"scope": {"name": "opentelemetry.instrumentation.genai"}, "spans": batch}
+                            {
+                                "scope": {"name": "opentelemetry.instrumentation.genai"},
+                                "spans": batch,
+                            }
                         ],
                     }
                 ]
@@ -180,7 +186,7 @@ def ingest(path: Path, home: Path) -> tuple[float, int, float]:
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise SystemExit(f"ingest failed with status {status}")
-    seconds, spans, quarantined = out.split()
+    seconds, spans, quarantined = out.splitlines()[-1].split()
     if int(quarantined):
         raise SystemExit("the synthetic input was quarantined: a bug")
     return float(seconds), int(spans), usage.ru_maxrss / 1024
@@ -189,9 +195,13 @@ def ingest(path: Path, home: Path) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=300, help="input size in MB (default 300)")
-    parser.add_argument("--gib", type=float, default=None, help="input size in GiB (overrides --mb)")
+    parser.add_argument(
+        "--gib", type=float, default=None, help="input size in GiB (overrides --mb)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds (default 2)")
-    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory (default: a temp dir)"
+    )
     args = parser.parse_args()
     target = int(args.gib * (1 << 30)) if args.gib else int(args.mb * 1e6)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -216,7 +226,9 @@ def main() -> None:
                 f" ingest {spans / ingest_s:,.0f} spans/s ({ingest_s:.1f}s);"
                 f" ratio {ratio:.2f}; ingest peak RSS {rss:,.0f} MiB"
             )
-        print(f"ratio (ingest / orjson parse, median of {len(ratios)}): {statistics.median(ratios):.2f}")
+        print(
+            f"ratio (ingest / orjson parse, median of {len(ratios)}): {statistics.median(ratios):.2f}"
+        )
 
 
 if __name__ == "__main__":

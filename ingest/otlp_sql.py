@@ -24,6 +24,16 @@ from collections.abc import Sequence
 import duckdb
 
 from ingest.values import Redactor, attributes_json, events_json, links_json
+from ingest.vocabulary import (
+    AGENT_OPERATIONS,
+    DIMENSIONS,
+    LLM_OPERATIONS,
+    NORMALIZED_KEYS,
+    RESOURCE_PREFIX,
+    TOKEN_COLUMNS,
+    TOOL_ARGS_KEYS,
+    TOOL_OPERATIONS,
+)
 
 
 def _both(camel: str, type_: str) -> str:
@@ -116,64 +126,6 @@ end;
 create or replace macro otlp_int(x) as try_cast(try_cast(x as double) as bigint);
 """
 
-# gen_ai.operation.name / openinference.span.kind -> operation class.
-LLM_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings")
-TOOL_OPERATIONS = ("execute_tool",)
-AGENT_OPERATIONS = ("invoke_agent", "create_agent")
-
-# Normalized column -> span attribute keys, first present wins.
-NORMALIZED_KEYS: dict[str, list[str]] = {
-    "tool_name": ["gen_ai.tool.name", "tool.name"],
-    "tool_call_id": ["gen_ai.tool.call.id", "tool_call.id"],
-    "provider": ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"],
-    "input_tokens": [
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
-    ],
-    "output_tokens": [
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-    ],
-    "cache_read_tokens": [
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-    ],
-    "cache_write_tokens": [
-        "gen_ai.usage.cache_creation.input_tokens",
-        "gen_ai.usage.cache_creation_input_tokens",
-        "llm.token_count.prompt_details.cache_write",
-    ],
-    "reasoning_tokens": [
-        "gen_ai.usage.reasoning.output_tokens",
-        "llm.token_count.completion_details.reasoning",
-    ],
-    "cost_usd": ["gen_ai.usage.cost", "llm.cost.total"],
-    "operation_name": ["gen_ai.operation.name"],
-    "openinference_kind": ["openinference.span.kind"],
-}
-TOOL_ARGS_KEYS = ["gen_ai.tool.call.arguments", "input.value", "tool.parameters"]
-TOKEN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
-DIMENSIONS = (
-    "agent_name",
-    "prompt_variant",
-    "workflow",
-    "tenant_id",
-    "user_id",
-    "user_cohort",
-    "session_id",
-    "environment",
-)
-RESOURCE_PREFIX = "resource:"
-
 
 def _path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -213,10 +165,11 @@ def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> 
     op_name = look.span_first_of(NORMALIZED_KEYS["operation_name"])
     oi_kind = f"upper({look.span_first_of(NORMALIZED_KEYS['openinference_kind'])})"
     llm = ", ".join(f"'{o}'" for o in LLM_OPERATIONS)
+    tool = ", ".join(f"'{o}'" for o in TOOL_OPERATIONS)
     agent = ", ".join(f"'{o}'" for o in AGENT_OPERATIONS)
     operation = f"""case
             when {op_name} in ({llm}) then 'llm'
-            when {op_name} = 'execute_tool' then 'tool'
+            when {op_name} in ({tool}) then 'tool'
             when {op_name} in ({agent}) then 'agent'
             when {oi_kind} in ('LLM', 'EMBEDDING') then 'llm'
             when {oi_kind} = 'TOOL' then 'tool'

@@ -93,7 +93,10 @@ class SpanParser:
 
     def __init__(self, dimension_keys: dict[str, list[str]], redact: Sequence[str], threads: int):
         self.sql, self.params = build_query(dimension_keys, redact)
-        self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+        # No DuckDB progress bar: ingest has its own, and only on a terminal.
+        self.con = duckdb.connect(
+            config={"threads": threads or os.cpu_count() or 1, "enable_progress_bar": False}
+        )
         register(self.con, redactor(redact))
 
     def close(self) -> None:
