@@ -9,8 +9,11 @@ SQLite transaction; a signal that fails changes nothing and is reported.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import duckdb
 
 from alerts.definitions import Signal, SignalProblem, load_signals
 from alerts.evaluation import evaluate_signal
@@ -18,7 +21,7 @@ from alerts.lifecycle import advance
 from alerts.outbox import DeliveryReport, deliver, enqueue
 from alerts.records import Record, active_records
 from alerts.settings import AlertSettings
-from alerts.sinks import Batch, build_sinks
+from alerts.sinks import Batch, Sink, build_sinks
 from alerts.state import (
     forget_signals,
     last_evaluations,
@@ -62,6 +65,19 @@ def is_due(signal: Signal, last: datetime | None, eval_at: datetime, cycle: time
     return eval_at - last >= signal.every - min(signal.every, cycle) / 2
 
 
+def _later_state(
+    signal: Signal, previous: datetime | None, eval_at: datetime
+) -> SignalProblem | None:
+    if previous is None or eval_at >= previous:
+        return None
+    return SignalProblem(
+        signal.name,
+        signal.path,
+        f"its alert state is already at {format_time(previous)}, later than "
+        f"{format_time(eval_at)}: use `fleetsignals backtest` to look at the past",
+    )
+
+
 def evaluate_live(
     home: Home,
     config: Config,
@@ -97,22 +113,28 @@ def evaluate_live(
 
 
 def _evaluate_one(
-    con, state, signal, eval_at, last, settings, sinks, outcome
+    con: duckdb.DuckDBPyConnection,
+    state: sqlite3.Connection,
+    signal: Signal,
+    eval_at: datetime,
+    last: dict[str, datetime],
+    settings: AlertSettings,
+    sinks: list[Sink],
+    outcome: Outcome,
 ) -> SignalProblem | None:
-    previous = last.get(signal.name)
-    if previous is not None and eval_at < previous:
-        return SignalProblem(
-            signal.name,
-            signal.path,
-            f"its alert state is already at {format_time(previous)}, later than "
-            f"{format_time(eval_at)}: use `fleetsignals backtest` to look at the past",
-        )
+    stale = _later_state(signal, last.get(signal.name), eval_at)
+    if stale:
+        return stale
     evaluation = evaluate_signal(con, signal, eval_at, settings.query_timeout)
     if evaluation.error:
         with transaction(state):
             record_evaluation(state, signal.name, eval_at, evaluation.error)
         return SignalProblem(signal.name, signal.path, evaluation.error)
     with transaction(state):
+        # Another process (`run` beside `evaluate`) may have moved the state on meanwhile.
+        newer = _later_state(signal, last_evaluations(state).get(signal.name), eval_at)
+        if newer:
+            return newer
         instances, notices = advance(
             signal,
             load_instances(state, signal.name),
