@@ -21,6 +21,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,7 @@ def energy_p(
 
 def test_choice(fleet: Fleet, settings: Settings) -> list[dict]:
     """Hotelling vs energy distance on the same 60-min windows: A/A and tool-mix shifts."""
-    from fleetsignals.fingerprints.drift import baseline_rows, current_rows, vectors
+    from fleetsignals.fingerprints.drift import baseline_rows, current_rows, vectors, winsorize
 
     rng = np.random.default_rng(11)
     d10 = drifted_runs(fleet, Drift("tool_mix", 0.1), STARTS_H, 1.0)
@@ -167,10 +168,11 @@ def test_choice(fleet: Fleet, settings: Settings) -> list[dict]:
                     continue
                 base = base[np.linspace(0, len(base) - 1, min(len(base), 400)).astype(int)]
                 x = vectors(pair, np.concatenate([base, cur]), settings)
+                xb, xc = winsorize(x[: len(base)], x[len(base) :], settings.clip_sd)
                 t0 = time.perf_counter()
-                ph = hotelling(x[: len(base)], x[len(base) :]).p_value
+                ph = hotelling(xb, xc).p_value
                 t1 = time.perf_counter()
-                pe = energy_p(x[: len(base)], x[len(base) :], rng, 199)
+                pe = energy_p(xb, xc, rng, 199)
                 t2 = time.perf_counter()
                 out.append({"case": label, "hotelling": ph, "energy": pe,
                             "t_h": t1 - t0, "t_e": t2 - t1})  # fmt: skip
@@ -245,7 +247,7 @@ def report(results: list[dict], settings: Settings, elapsed: float) -> None:
     print(f"\n## fingerprint_drift: power and false positives ({len(results)} fleets, "
           f"{sum(r['runs'] for r in results)} runs, {elapsed:.0f} s)\n")  # fmt: skip
     print(f"Settings: current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
-          f"alpha {settings.alpha} per window, min distance {settings.min_distance}, "
+          f"alpha {settings.alpha} per window, clip {settings.clip_sd} SD, min distance {settings.min_distance}, "
           f"min runs {settings.min_current_runs} current / {settings.min_baseline_runs} baseline.\n")  # fmt: skip
     aa = [r["aa"] for r in results]
     ph, fp = sum(a["pair_hours"] for a in aa), sum(a["false_positive_hours"] for a in aa)
@@ -317,12 +319,16 @@ def main() -> None:
     parser.add_argument("--runs-per-minute", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--single-window", action="store_true", help="test only the 60-min current window"
+        "--windows", default=None, help="current windows in minutes, e.g. 30,60 (default: model's)"
     )
+    parser.add_argument("--clip-sd", type=float, default=None, help="0 disables winsorizing")
     args = parser.parse_args()
     settings = Settings()
-    if args.single_window:
-        settings = replace(settings, windows=(settings.window,))
+    if args.windows:
+        minutes = [float(m) for m in args.windows.split(",")]
+        settings = replace(settings, windows=tuple(timedelta(minutes=m) for m in minutes))
+    if args.clip_sd is not None:
+        settings = replace(settings, clip_sd=args.clip_sd)
     t0 = time.perf_counter()
     seeds = list(range(1, args.seeds + 1))
     with ProcessPoolExecutor(args.workers) as pool:

@@ -39,13 +39,13 @@ NS = 1_000_000_000
 def _no_attributes() -> None:
     """Skip span attribute construction (about 60 % of the simulator's time)."""
     simulate.vocab = SimpleNamespace(  # type: ignore[assignment]
-        llm_span=lambda agent, d, model, *a: ("", 0, [], {}, model),
-        tool_span=lambda *a: ("", 0, [], {}),
-        http_span=lambda *a: ("", 0, []),
-        root_span=lambda *a: ("", 0, [], {}),
-        sub_agent_span=lambda *a: ("", 0, [], {}),
+        llm_span=lambda agent, d, model, *a, **k: ("", 0, [], {}, model),
+        tool_span=lambda *a, **k: ("", 0, [], {}),
+        http_span=lambda *a, **k: ("", 0, []),
+        root_span=lambda *a, **k: ("", 0, [], {}),
+        sub_agent_span=lambda *a, **k: ("", 0, [], {}),
     )
-    simulate.span_json = lambda **kw: {"spanId": kw["span_id"]}  # type: ignore[assignment]
+    simulate.span_json = lambda *a, **kw: {"spanId": kw["span_id"]}  # type: ignore[assignment]
 
 
 _no_attributes()

@@ -1,0 +1,128 @@
+"""fingerprint_drift end to end: generated OTLP -> ingest -> dbt build -> backtest.
+
+One fleet (conftest.drift_fleet) holds the generator's behaviour_drift incident, then a
+traffic surge and a cost inflation. The signal must fire on the drift with its labels,
+stop once the drifted runs have left the current window, and stay silent elsewhere.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts.backtest import backtest
+from fleetsignals.fingerprints.reference import RunCalls, ToolCall, run_features
+from fleetsignals.snapshot import connect_snapshot
+
+# After an incident ends, its runs stay in the longest current window this long.
+WINDOW = timedelta(minutes=60)
+
+
+def firing(drift_fleet) -> list:
+    home, config, truth = drift_fleet
+    records = backtest(
+        home, config, truth.start + timedelta(hours=1), truth.end, signals=["fingerprint_drift"]
+    )
+    return [r for r in records if r["state"] == "firing"]
+
+
+def incident(truth, name: str):
+    return next(i for i in truth.incidents if i.name == name)
+
+
+def test_fires_on_the_generators_behaviour_drift(drift_fleet) -> None:
+    _, _, truth = drift_fleet
+    drift = incident(truth, "behaviour_drift")
+    hits = [r["eval_at"] for r in firing(drift_fleet) if r["labels"] == drift.labels]
+    assert hits, f"no alert for {drift.labels}"
+    assert drift.start < min(hits) <= drift.start + timedelta(minutes=45)
+    # Once the drifted runs have left the current window, the return to normal is quiet
+    # (keep_firing_for holds an alert 15 min after its last row).
+    assert max(hits) <= drift.end + WINDOW + timedelta(minutes=15)
+
+
+def test_silent_on_the_surge_and_the_cost_inflation(drift_fleet) -> None:
+    _, _, truth = drift_fleet
+    drift = incident(truth, "behaviour_drift")
+    others = [r for r in firing(drift_fleet) if r["labels"] != drift.labels]
+    for name in ("traffic_surge", "cost_inflation"):
+        inc = incident(truth, name)
+        during = [r for r in others if inc.start < r["eval_at"] <= inc.end + WINDOW]
+        assert during == [], f"fired during {name}: {[(r['eval_at'], r['labels']) for r in during]}"
+
+
+def test_false_alerts_on_healthy_pair_hours_stay_under_the_target(drift_fleet) -> None:
+    """Every (agent, variant)-hour of the fleet outside the drift that the test could judge:
+    at most 5 % may see an alert (the design target; bench/fingerprint.py measures ~1 %)."""
+    home, _, truth = drift_fleet
+    drift = incident(truth, "behaviour_drift")
+    with connect_snapshot(home) as con:
+        judged = con.execute(
+            "select distinct agent_name, prompt_variant, date_trunc('hour', window_end_at - "
+            "interval 1 microsecond) from fct_fingerprint_windows where p_value is not null"
+        ).fetchall()
+    alerted = {
+        (r["labels"].get("agent_name"), r["labels"].get("prompt_variant"),
+         (r["eval_at"] - timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0))
+        for r in firing(drift_fleet)
+        if r["labels"] != drift.labels
+    }  # fmt: skip
+    assert len(judged) >= 30
+    assert len(alerted) <= 0.05 * len(judged), sorted(alerted)
+
+
+def test_anomaly_scores_are_where_retention_reads_them(drift_fleet) -> None:
+    home, _, truth = drift_fleet
+    drift = incident(truth, "behaviour_drift")
+    with connect_snapshot(home) as con:
+        healthy = con.execute(
+            "select avg(is_anomalous::int), count(*) from fct_run_anomaly_scores "
+            "where anomaly_score is not null and not (ended_at between ? and ?)",
+            [drift.start, drift.end + WINDOW],
+        ).fetchone()
+        drifted = con.execute(
+            "select avg(is_anomalous::int) from fct_run_anomaly_scores "
+            "where run_id in (select unnest(?::varchar[]))",
+            [drift.run_ids],
+        ).fetchone()
+        unscored = con.execute(
+            "select count(*) from fct_run_fingerprints where ended_at <= "
+            "(select max(window_end_at) from fct_fingerprint_windows) "
+            "and run_id not in (select run_id from fct_run_anomaly_scores)"
+        ).fetchone()
+    assert healthy[1] > 1000 and healthy[0] < 0.02
+    assert drifted[0] > 2 * healthy[0]
+    assert unscored[0] == 0
+
+
+def test_the_mart_computes_what_the_reference_says_on_generated_runs(drift_fleet) -> None:
+    home, _, _ = drift_fleet
+    with connect_snapshot(home) as con:
+        runs = con.execute(
+            "select run_id, llm_call_count, input_tokens, output_tokens, duration_ms "
+            "from fct_runs where status in ('ok', 'error') order by run_id limit 300"
+        ).fetchall()
+        calls = con.execute(
+            "select run_id, tool_name, is_error from fct_tool_calls "
+            "where run_id in (select unnest(?::varchar[])) order by run_id, call_index",
+            [[r[0] for r in runs]],
+        ).fetchall()
+        mart = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select run_id, repeat_ratio, backtrack_ratio, recovery_rate, tool_shares, "
+                "output_tokens_per_llm_call, distinct_tool_count from fct_run_fingerprints"
+            ).fetchall()
+        }
+    by_run: dict[str, list[ToolCall]] = {}
+    for run_id, name, error in calls:
+        by_run.setdefault(run_id, []).append(ToolCall(name, error))
+    for run_id, llm_calls, tokens_in, tokens_out, duration in runs:
+        f = run_features(
+            RunCalls(by_run.get(run_id, []), llm_calls, tokens_in, tokens_out, duration)
+        )
+        got = mart[run_id]
+        expected = (f["repeat_ratio"], f["backtrack_ratio"], f["recovery_rate"])
+        assert got[0] == expected[0] and got[1] == expected[1]
+        assert (got[2] is None and expected[2] != expected[2]) or got[2] == expected[2]
+        assert got[3] == f["tool_shares"] and got[5] == f["distinct_tool_count"]
+        assert abs(got[4] - f["output_tokens_per_llm_call"]) < 1e-9
