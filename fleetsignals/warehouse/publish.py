@@ -31,13 +31,10 @@ import duckdb
 
 from fleetsignals.home import Home
 
-# Big tables: exported per partition (column), so a build rewrites only touched partitions.
-PARTITIONED: dict[str, str] = {
-    "int_runs_assembled": "part_at",
-    "fct_llm_calls": "part_at",
-    "fct_tool_calls": "part_at",
-    "fct_windows_60m": "part_at",
-}
+# Big tables are exported per publishing partition, so a build rewrites only the
+# partitions it touched: every table with an hour column `part_at` and the writing
+# build's id `build_id` (any model can opt in by carrying both). Others are copied whole.
+PART_COLUMN = "part_at"
 # The calls tables hold whole runs: their touched partitions are those of the touched runs.
 TOUCH_SOURCE: dict[str, str] = {
     "fct_llm_calls": "int_runs_assembled",
@@ -81,7 +78,7 @@ def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, since_seq: int) -
     """Partitions written by every build after the published one (a build whose
     publishing was interrupted is covered by the next)."""
     source = TOUCH_SOURCE.get(table, table)
-    column = PARTITIONED[table]
+    column = PART_COLUMN
     rows = con.execute(
         f"""
         select distinct {column} from src.main.{source}
@@ -101,7 +98,7 @@ def _export_parts(
     out: Path,
 ) -> dict[str, str]:
     """Write one Parquet file per partition of ``table`` (all partitions when parts is None)."""
-    column = PARTITIONED[table]
+    column = PART_COLUMN
     files: dict[str, str] = {}
     if parts is None:
         rows = con.execute(
@@ -162,9 +159,18 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 "where table_catalog = 'src' and table_schema = 'main'"
             ).fetchall()
         )
-        for table in PARTITIONED:
-            if table not in tables:
-                continue
+        partitioned = sorted(
+            table
+            for (table,) in con.execute(
+                "select table_name from information_schema.columns "
+                "where table_catalog = 'src' and table_schema = 'main' "
+                "and column_name in (?, 'build_id') "
+                "group by table_name having count(*) = 2",
+                [PART_COLUMN],
+            ).fetchall()
+            if tables.get(table) == "BASE TABLE" and table not in UNPUBLISHED
+        )
+        for table in partitioned:
             known = previous.get("tables", {}).get(table)
             if known is None:
                 written = _export_parts(con, table, None, data_root / table / version)
@@ -191,7 +197,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 f"create view main.{_quote(table)} as select * from read_parquet([{listing}])"
             )
         for table, kind in tables.items():
-            if kind != "BASE TABLE" or table in PARTITIONED or table in UNPUBLISHED:
+            if kind != "BASE TABLE" or table in partitioned or table in UNPUBLISHED:
                 continue
             con.execute(
                 f"create table main.{_quote(table)} as select * from src.main.{_quote(table)}"

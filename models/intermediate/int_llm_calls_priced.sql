@@ -127,7 +127,7 @@ matched as (
         row_number() over (
             partition by call_models.model_key, call_models.provider_key, call_models.called_on
             order by
-                prices.priority,
+                prices.priority asc,
                 -- A model served by several hosts (Llama on Together and Groq): the host
                 -- named by the call's provider wins.
                 (call_models.provider_key like '%' || prices.host || '%') desc,
@@ -139,7 +139,7 @@ matched as (
     inner join prices
         on
             regexp_full_match(call_models.model_key, prices.model_pattern)
-            and prices.valid_from <= call_models.called_on
+            and call_models.called_on >= prices.valid_from
 
 ),
 

@@ -3,7 +3,7 @@
 -- their spans, or from the archive for runs whose spans retention pruned.
 {{ config(materialized='incremental', unique_key='run_id', incremental_strategy='delete+insert') }}
 
-{%- set dimensions = ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_id', 'user_cohort', 'session_id', 'environment'] %}
+{%- set dimensions = run_dimensions() %}
 
 with
 
@@ -43,12 +43,14 @@ lake_runs as (
     select
         run_id,
         {%- for dimension in dimensions %}
-        coalesce(
-            arg_min({{ dimension }}, start_at) filter (where is_root and {{ dimension }} is not null),
-            arg_min({{ dimension }}, start_at) filter (where {{ dimension }} is not null),
-            arg_min(resource_{{ dimension }}, start_at) filter (where is_root and resource_{{ dimension }} is not null),
-            arg_min(resource_{{ dimension }}, start_at) filter (where resource_{{ dimension }} is not null)
-        ) as {{ dimension }},
+            coalesce(
+                arg_min({{ dimension }}, start_at) filter (where is_root and {{ dimension }} is not null),
+                arg_min({{ dimension }}, start_at) filter (where {{ dimension }} is not null),
+                arg_min(resource_{{ dimension }}, start_at) filter (
+                    where is_root and resource_{{ dimension }} is not null
+                ),
+                arg_min(resource_{{ dimension }}, start_at) filter (where resource_{{ dimension }} is not null)
+            ) as {{ dimension }},
         {%- endfor %}
         min(start_at) as started_at,
         max(end_at) as last_span_at,
@@ -68,7 +70,7 @@ archived_runs as (
     select
         runs.run_id,
         {%- for dimension in dimensions %}
-        runs.{{ dimension }},
+            runs.{{ dimension }},
         {%- endfor %}
         runs.started_at,
         runs.last_span_at,
@@ -110,7 +112,7 @@ run_models as (
         run_id,
         model
     from model_counts
-    qualify row_number() over (partition by run_id order by call_count desc, model) = 1
+    qualify row_number() over (partition by run_id order by call_count desc, model asc) = 1
 
 ),
 
@@ -121,11 +123,11 @@ llm_totals as (
         run_id,
         count(*) as llm_call_count,
         count(*) filter (where is_error) as llm_error_count,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(cache_read_tokens) as cache_read_tokens,
-        sum(cache_write_tokens) as cache_write_tokens,
-        sum(reasoning_tokens) as reasoning_tokens,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(cache_read_tokens) as bigint) as cache_read_tokens,
+        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
+        cast(sum(reasoning_tokens) as bigint) as reasoning_tokens,
         sum(cost_usd) as priced_cost_usd,
         count(*) filter (where not is_priced) as unpriced_call_count
     from llm_calls
@@ -151,7 +153,7 @@ final as (
         base.run_id,
         touched.part_at,
         {%- for dimension in dimensions %}
-        base.{{ dimension }},
+            base.{{ dimension }},
         {%- endfor %}
         run_models.model,
         base.started_at,

@@ -70,25 +70,25 @@ merged as (
 
 {%- else %}
 
-merged as (
+    merged as (
 
-    select
-        run_id,
-        date_trunc('hour', first_start_at) as part_at,
-        first_start_at,
-        last_landed_at,
-        false as is_archived
-    from lake_runs
-    union all
-    select
-        run_id,
-        part_at,
-        started_at as first_start_at,
-        cast(null as timestamp) as last_landed_at,
-        true as is_archived
-    from archived
+        select
+            run_id,
+            date_trunc('hour', first_start_at) as part_at,
+            first_start_at,
+            last_landed_at,
+            false as is_archived
+        from lake_runs
+        union all
+        select
+            run_id,
+            part_at,
+            started_at as first_start_at,
+            cast(null as timestamp) as last_landed_at,
+            true as is_archived
+        from archived
 
-),
+    ),
 
 {%- endif %}
 

@@ -47,9 +47,9 @@ final as (
         spans.cache_write_tokens,
         spans.reasoning_tokens,
         spans.reported_cost_usd,
-        {%- for dimension in ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_id', 'user_cohort', 'session_id', 'environment'] %}
-        spans.{{ dimension }},
-        spans.resource_{{ dimension }},
+        {%- for dimension in run_dimensions() %}
+            spans.{{ dimension }},
+            spans.resource_{{ dimension }},
         {%- endfor %}
         spans.landed_at
     from spans

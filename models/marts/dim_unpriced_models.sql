@@ -16,8 +16,8 @@ final as (
         string_agg(distinct provider, ', ' order by provider) as providers,
         count(*) as call_count,
         count(distinct run_id) as run_count,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
         min(started_at) as first_called_at,
         max(started_at) as last_called_at
     from calls

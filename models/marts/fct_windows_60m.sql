@@ -58,10 +58,10 @@ bounds as (
                     select max(previous.watermark_at) from builds as previous
                     where previous.build_seq < this_build.build_seq and previous.is_complete
                 ),
-                (select min(started_at) from assembled where build_id = '{{ this_build_id() }}')
+                (select min(assembled.started_at) from assembled where assembled.build_id = '{{ this_build_id() }}')
             )
             {%- else %}
-            (select min(started_at) from assembled)
+                (select min(assembled.started_at) from assembled)
             {%- endif %}
             - interval 1 microsecond
         ) + interval 5 minute as first_end
@@ -89,15 +89,17 @@ ended_runs as (
         step_count,
         duration_ms,
         model,
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
+        agent_name,
+        prompt_variant,
+        workflow,
+        tenant_id,
+        user_cohort,
         case when status = 'timeout' then timed_out_at else ended_at end as event_at
     from runs
     where
         status != 'running'
         -- A run's window time is at most stale_after after its last span.
-        and last_span_at > (select min(window_end_at) from grid)
+        and last_span_at > (select min(grid.window_end_at) from grid)
         - interval 60 minute - {{ minutes_interval(var('stale_after_minutes')) }}
 
 ),
@@ -114,13 +116,24 @@ run_tools as (
 run_keys as (
 
     -- One row per (run, dimension, value): a run counts once per tool it called.
-    select run_id, 'fleet' as dimension, 'all' as dimension_value from ended_runs
+    select
+        run_id,
+        'fleet' as dimension,
+        'all' as dimension_value
+    from ended_runs
     {%- for dimension in dimensions + ['model'] %}
-    union all
-    select run_id, '{{ dimension }}', coalesce({{ dimension }}, '(none)') from ended_runs
+        union all
+        select
+            run_id,
+            '{{ dimension }}' as dimension,
+            coalesce({{ dimension }}, '(none)') as dimension_value
+        from ended_runs
     {%- endfor %}
     union all
-    select ended_runs.run_id, 'tool_name', run_tools.tool_name
+    select
+        ended_runs.run_id,
+        'tool_name' as dimension,
+        run_tools.tool_name as dimension_value
     from ended_runs
     inner join run_tools on ended_runs.run_id = run_tools.run_id
 
@@ -136,11 +149,13 @@ ended_calls as (
         output_tokens,
         model,
         cast(null as varchar) as tool_name,
-        {%- for dimension in dimensions %}
-        {{ dimension }}{{ "," if not loop.last }}
-        {%- endfor %}
+        agent_name,
+        prompt_variant,
+        workflow,
+        tenant_id,
+        user_cohort
     from llm_calls
-    where ended_at > (select min(window_end_at) from grid) - interval 60 minute
+    where ended_at > (select min(grid.window_end_at) from grid) - interval 60 minute
     union all
     select
         'tool' as call_kind,
@@ -150,25 +165,45 @@ ended_calls as (
         0 as output_tokens,
         cast(null as varchar) as model,
         tool_name,
-        {%- for dimension in dimensions %}
-        {{ dimension }}{{ "," if not loop.last }}
-        {%- endfor %}
+        agent_name,
+        prompt_variant,
+        workflow,
+        tenant_id,
+        user_cohort
     from tool_calls
-    where ended_at > (select min(window_end_at) from grid) - interval 60 minute
+    where ended_at > (select min(grid.window_end_at) from grid) - interval 60 minute
 
 ),
 
 call_keys as (
 
-    select *, 'fleet' as dimension, 'all' as dimension_value from ended_calls
+    select
+        *,
+        'fleet' as dimension,
+        'all' as dimension_value
+    from ended_calls
     {%- for dimension in dimensions %}
-    union all
-    select *, '{{ dimension }}', coalesce({{ dimension }}, '(none)') from ended_calls
+        union all
+        select
+            *,
+            '{{ dimension }}' as dimension,
+            coalesce({{ dimension }}, '(none)') as dimension_value
+        from ended_calls
     {%- endfor %}
     union all
-    select *, 'model', coalesce(model, '(none)') from ended_calls where call_kind = 'llm'
+    select
+        *,
+        'model' as dimension,
+        coalesce(model, '(none)') as dimension_value
+    from ended_calls
+    where call_kind = 'llm'
     union all
-    select *, 'tool_name', tool_name from ended_calls where call_kind = 'tool'
+    select
+        *,
+        'tool_name' as dimension,
+        tool_name as dimension_value
+    from ended_calls
+    where call_kind = 'tool'
 
 ),
 
@@ -185,7 +220,7 @@ run_windows as (
     inner join run_keys on ended_runs.run_id = run_keys.run_id
     inner join grid
         on
-            grid.window_end_at >= ended_runs.event_at
+            ended_runs.event_at <= grid.window_end_at
             and grid.window_end_at < ended_runs.event_at + interval 60 minute
 
 ),
@@ -198,7 +233,7 @@ call_windows as (
     from call_keys
     inner join grid
         on
-            grid.window_end_at >= call_keys.event_at
+            call_keys.event_at <= grid.window_end_at
             and grid.window_end_at < call_keys.event_at + interval 60 minute
 
 ),
@@ -235,8 +270,8 @@ call_stats as (
         count(*) filter (where call_kind = 'llm' and is_error) as llm_error_count,
         count(*) filter (where call_kind = 'tool') as tool_call_count,
         count(*) filter (where call_kind = 'tool' and is_error) as tool_error_count,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens
     from call_windows
     group by window_end_at, dimension, dimension_value
 
@@ -256,11 +291,23 @@ fleet_grid as (
 
 keys as (
 
-    select window_end_at, dimension, dimension_value from run_stats
+    select
+        window_end_at,
+        dimension,
+        dimension_value
+    from run_stats
     union
-    select window_end_at, dimension, dimension_value from call_stats
+    select
+        window_end_at,
+        dimension,
+        dimension_value
+    from call_stats
     union
-    select window_end_at, dimension, dimension_value from fleet_grid
+    select
+        window_end_at,
+        dimension,
+        dimension_value
+    from fleet_grid
 
 ),
 

@@ -14,13 +14,25 @@ final as (
 
     select
         * exclude (
-            {%- for dimension in ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_id', 'user_cohort', 'session_id', 'environment'] %}
-            {{ dimension }}, resource_{{ dimension }}{{ "," if not loop.last }}
-            {%- endfor %}
-        ),
-        {%- for dimension in ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_id', 'user_cohort', 'session_id', 'environment'] %}
-        coalesce({{ dimension }}, resource_{{ dimension }}) as {{ dimension }}{{ "," if not loop.last }}
-        {%- endfor %}
+            resource_agent_name,
+            resource_prompt_variant,
+            resource_workflow,
+            resource_tenant_id,
+            resource_user_id,
+            resource_user_cohort,
+            resource_session_id,
+            resource_environment
+        )
+        replace (
+            coalesce(agent_name, resource_agent_name) as agent_name,
+            coalesce(prompt_variant, resource_prompt_variant) as prompt_variant,
+            coalesce(workflow, resource_workflow) as workflow,
+            coalesce(tenant_id, resource_tenant_id) as tenant_id,
+            coalesce(user_id, resource_user_id) as user_id,
+            coalesce(user_cohort, resource_user_cohort) as user_cohort,
+            coalesce(session_id, resource_session_id) as session_id,
+            coalesce(environment, resource_environment) as environment
+        )
     from spans
 
 )

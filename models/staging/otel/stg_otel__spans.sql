@@ -16,9 +16,9 @@ deduplicated as (
     select *
     from source
     qualify row_number() over (
-        partition by dt, hr, trace_id, span_id
-        order by landed_at, source_sha256
-    ) = 1
+            partition by dt, hr, trace_id, span_id
+            order by landed_at, source_sha256
+        ) = 1
 
 ),
 
@@ -54,9 +54,9 @@ renamed as (
         cache_write_tokens,
         reasoning_tokens,
         cost_usd as reported_cost_usd,
-        {%- for dimension in ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_id', 'user_cohort', 'session_id', 'environment'] %}
-        {{ dimension_value(dimension) }} as {{ dimension }},
-        {{ dimension_value(dimension, resource=true) }} as resource_{{ dimension }},
+        {%- for dimension in run_dimensions() %}
+            {{ dimension_value(dimension) }} as {{ dimension }},
+            {{ dimension_value(dimension, resource=true) }} as resource_{{ dimension }},
         {%- endfor %}
         attributes,
         resource_attributes,

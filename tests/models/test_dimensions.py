@@ -1,0 +1,63 @@
+"""The dimension mapping of the config is honoured, and a full refresh applies it to history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fleetsignals.home import Home
+from fleetsignals.warehouse import build
+
+from .conftest import START, config_with, copy_home, query, span, trace_id, write_spans
+
+
+def test_changed_mapping_applies_to_history_on_full_refresh(
+    synthetic_home: Home, tmp_path: Path
+) -> None:
+    home = copy_home(synthetic_home, tmp_path / "home")
+    before = {r[0] for r in query(home, "select distinct user_cohort from fct_runs")}
+    assert before == {"enterprise", "free"}
+    config = config_with(tmp_path, "dimensions:\n  user_cohort: [app.customer_tier]\n")
+    build(home, config, full_refresh=True, run_tests=False)
+    after = {r[0] for r in query(home, "select distinct user_cohort from fct_runs")}
+    assert after == {"gold", "silver"}
+    calls = {r[0] for r in query(home, "select distinct user_cohort from fct_llm_calls")}
+    assert calls == {"gold", "silver"}
+    windows = {
+        r[0]
+        for r in query(
+            home,
+            "select distinct dimension_value from fct_windows_60m where dimension = 'user_cohort'",
+        )
+    }
+    assert windows == {"gold", "silver"}
+
+
+def test_run_dimension_from_root_else_earliest_span_else_resource(
+    make_home, tmp_path: Path
+) -> None:
+    home = make_home()
+    t0 = START
+    rows = [
+        # Root without agent attribute, resource service name "svc-a".
+        span("r1", "root", t0, 10, resource_attributes='{"service.name": "svc-a"}',
+             attributes='{"tenant.id": "t-root"}'),
+        # Children: the earliest with an agent name wins over a later one.
+        span("r1", "c1", t0 + __import__("datetime").timedelta(seconds=1), 1, parent="root",
+             attributes='{"gen_ai.agent.name": "early", "tenant.id": "t-child"}'),
+        span("r1", "c2", t0 + __import__("datetime").timedelta(seconds=2), 1, parent="root",
+             attributes='{"gen_ai.agent.name": "late"}'),
+        # A run with no agent attribute anywhere: the resource's service.name.
+        span("r2", "root", t0, 5, resource_attributes='{"service.name": "svc-b", "deployment.environment.name": "staging"}'),
+    ]  # fmt: skip
+    write_spans(home, rows, "dims")
+    build(home, config_with(tmp_path))
+    got = dict(
+        (r[0], r[1:])
+        for r in query(home, "select run_id, agent_name, tenant_id, environment from fct_runs")
+    )
+    assert got[trace_id("r1")] == ("early", "t-root", None)
+    assert got[trace_id("r2")] == ("svc-b", None, "staging")
+    spans = dict(
+        query(home, "select name, agent_name from spans where trace_id = ?", [trace_id("r1")])
+    )
+    assert spans == {"root": "svc-a", "c1": "early", "c2": "late"}
