@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from reportfleet import Fleet, build_report_fleet
+
+from fleetsignals.report import write_report
 
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     return build_report_fleet(tmp_path_factory.mktemp("report-fleet"))
+
+
+@pytest.fixture(scope="session")
+def full_report(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the whole fleet (default window), written once."""
+    return write_report(
+        fleet.home, fleet.config, tmp_path_factory.mktemp("full-report") / "report.html"
+    )
 
 
 @pytest.fixture(scope="session")

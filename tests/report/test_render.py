@@ -34,8 +34,8 @@ def assert_all_drawn(rendered: Rendered, page: Path) -> set[str]:
     return set(charts)
 
 
-def test_full_report(fleet: Fleet, chromium: str, tmp_path: Path) -> None:
-    out = write_report(fleet.home, fleet.config, tmp_path / "report.html")
+def test_full_report(full_report: Path, chromium: str, tmp_path: Path) -> None:
+    out = full_report
     rendered = render(chromium, out, tmp_path)
     assert_clean(rendered)
     drawn = assert_all_drawn(rendered, out)
@@ -59,8 +59,8 @@ def test_full_report(fleet: Fleet, chromium: str, tmp_path: Path) -> None:
     screenshot(chromium, out, ARTIFACTS / "report" / "full.png", tmp_path, height=6000)
 
 
-def test_alert_periods_marked_on_the_agent(fleet: Fleet, tmp_path: Path) -> None:
-    out = write_report(fleet.home, fleet.config, tmp_path / "report.html")
+def test_alert_periods_marked_on_the_agent(fleet: Fleet, full_report: Path) -> None:
+    out = full_report
     incident = fleet.truth.incident("stuck_runs")
     agent = incident.labels["agent_name"]
     spec = next(s for s in chart_specs(out).values() if s["title"] == agent)

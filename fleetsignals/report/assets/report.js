@@ -18,7 +18,10 @@
     },
     int: function (v) { return v == null ? "" : Math.round(v).toLocaleString("en-US"); },
     pct: function (v) { return v == null ? "" : (v * 100).toFixed(v < 0.1 ? 1 : 0) + "%"; },
-    num: function (v) { return v == null ? "" : (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2)); },
+    num: function (v) {
+      if (v == null) return "";
+      return Math.abs(v) >= 10 || v === Math.round(v) ? v.toFixed(0) : v.toFixed(2);
+    },
   };
 
   function fmt(name) { return FORMATS[name] || FORMATS.num; }
@@ -85,6 +88,11 @@
     var series = [{}];
     var data = [spec.x];
     var scales = { x: { time: true } };
+    // Bars are centred on their time: pad the axis by half a step so the ends show whole.
+    if (spec.series.some(function (s) { return s.style === "bars"; }) && spec.x.length > 1) {
+      var half = (spec.x[1] - spec.x[0]) / 2;
+      scales.x.range = function () { return [spec.x[0] - half, spec.x[spec.x.length - 1] + half]; };
+    }
     var axes = [{ space: 70, values: timeTicks }];
     var used = {};
     spec.series.forEach(function (s) {
