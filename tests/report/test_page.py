@@ -85,3 +85,24 @@ def test_repeats_fold_into_counts() -> None:
     many = [{"tool_name": f"t{i % 2}", "is_error": False} for i in range(100)]
     folded = fold_sequence(many)
     assert len(folded) == 41 and folded[-1]["tool"] == "… 60 more calls"
+
+
+def test_the_checks_catch_a_fetch_and_an_error(chromium: str, tmp_path: Path) -> None:
+    """The status the render tests rely on does report a page that fetches or fails."""
+    page = Page("t", "t")
+    body = page.chart(
+        "ok",
+        {"kind": "bars", "title": "ok", "labels": ["a"],
+         "series": [{"label": "v", "values": [1.0], "color": "#0072b2", "fmt": "int"}]},
+    )  # fmt: skip
+    body += '<img src="https://cdn.example.com/x.png"><script>console.error("boom")</script>'
+    page.add("s", "s", body)
+    out = tmp_path / "leaky.html"
+    out.write_text(page.render(), encoding="utf-8")
+    rendered = render(chromium, out, tmp_path)
+    assert rendered.status["resources"] == 1
+    assert "boom" in rendered.status["errors"]
+    assert any(
+        "failed to load https://cdn.example.com/x.png" in e for e in rendered.status["errors"]
+    )
+    assert any('"boom"' in line for line in rendered.console)

@@ -247,13 +247,18 @@
         errors.push(id + ": " + (e && e.message ? e.message : String(e)));
       }
     });
-    // After uPlot's deferred first draw (a microtask, so before any timer).
-    setTimeout(function () {
+    // After uPlot's deferred first draw (a microtask, so before any timer) and after the
+    // load event, when every resource the page asked for has been fetched or has failed.
+    function finish() {
       if (window.performance && performance.getEntriesByType) {
         status.resources = performance.getEntriesByType("resource").length;
       }
       status.done = true;
       writeStatus();
+    }
+    setTimeout(function () {
+      if (document.readyState === "complete") finish();
+      else window.addEventListener("load", finish);
     }, 0);
   }
 
