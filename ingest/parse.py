@@ -94,9 +94,8 @@ class SpanParser:
     def __init__(self, dimension_keys: dict[str, list[str]], redact: Sequence[str], threads: int):
         self.sql, self.params = build_query(dimension_keys, redact)
         # No DuckDB progress bar: ingest has its own, and only on a terminal.
-        self.con = duckdb.connect(
-            config={"threads": threads or os.cpu_count() or 1, "enable_progress_bar": False}
-        )
+        self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
+        self.con.execute("set enable_progress_bar = false")
         register(self.con, redactor(redact))
 
     def close(self) -> None:
