@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +40,6 @@ from fleetsignals.home import Home  # noqa: E402
 from fleetsignals.retention import retain  # noqa: E402
 from fleetsignals.snapshot import connect_snapshot  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
-from ingest.land import land_paths  # noqa: E402
 
 FACTS = (
     "select count(*), sum(step_count), sum(input_tokens), sum(output_tokens), "
@@ -76,6 +77,19 @@ def _lake(home: Home) -> tuple[int, int, int]:
     return sum(f.stat().st_size for f in files), spans, len(files)
 
 
+def _ingest(dumps: Path, home: Home) -> None:
+    """`fleetsignals ingest` in its own process, as a user runs it (and isolated from the
+    DuckDB state of the generator in this one)."""
+    code = "import sys; from fleetsignals.cli import main; sys.argv[0] = 'fleetsignals'; main()"
+    subprocess.run(
+        [sys.executable, "-c", code, "--home", str(home.root), "ingest", str(dumps)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def _u(run_id: str) -> float:
     return int(hashlib.md5(run_id.encode()).hexdigest()[:15], 16) / float(1 << 60)
 
@@ -109,7 +123,7 @@ def main() -> None:
             runs_per_minute=args.runs_per_minute,
             seed=args.seed,
         )
-        _timed("ingest", land_paths, [fleet / "dumps"], home, config)
+        _timed("ingest", _ingest, fleet / "dumps", home)
         _timed("build", build, home, config)
         with connect_snapshot(home) as con:
             facts_before = con.execute(FACTS).fetchone()
