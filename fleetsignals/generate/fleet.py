@@ -173,11 +173,22 @@ def describe(result: truth.GroundTruth) -> list[str]:
         f"wrote {result.runs} runs, {result.spans} spans in {len(result.files)} files "
         f"to {result.dumps} ({format_time(result.start)} .. {format_time(result.end)})",
     ]
+    agents = result.fleet.get("agents", [])
+    if agents:
+        models = sorted({m for a in agents for m in a["models"]})
+        lines.append(
+            f"fleet: {len(agents)} agents ({', '.join(a['name'] for a in agents)}), "
+            f"{sum(len(a['prompt_variants']) for a in agents)} prompt variants, "
+            f"{len(models)} models, {result.fleet['tenants']} tenants, "
+            f"cohorts {'/'.join(result.fleet['user_cohorts'])}"
+        )
     for inc in result.incidents:
         labels = ", ".join(f"{k}={v}" for k, v in inc.labels.items()) or "-"
         lines.append(
             f"  {inc.name:<16} {format_time(inc.start)} .. {format_time(inc.end)}  "
             f"{len(inc.run_ids):>5} runs  signal={inc.signal or 'none (control)'}  {labels}"
         )
+        if not inc.run_ids:
+            lines.append("    (no run in scope: raise --runs-per-minute or --hours)")
     lines.append(f"ground truth: {result.path} and {result.runs_path}")
     return lines

@@ -309,10 +309,14 @@ def apply(inc: Incident, shape: FleetShape, plans: list[RunPlan], rng: np.random
                 p.cost_factor = float(par["cost_factor"])  # type: ignore[arg-type]
                 chosen.append(p)
     elif inc.name == "silent_loops":
-        for p in _matching(scope, lab):
-            if rng.random() < float(par["fraction"]):  # type: ignore[arg-type]
-                p.loop_steps = int(rng.integers(12, 31))
-                chosen.append(p)
+        matching = _matching(scope, lab)
+        picked = [p for p in matching if rng.random() < float(par["fraction"])]  # type: ignore[arg-type]
+        # Thin traffic: still at least three looping runs (or all there are).
+        spare = [p for p in matching if p not in picked]
+        picked += spare[: max(0, min(3, len(matching)) - len(picked))]
+        for p in sorted(picked, key=lambda p: (p.start_ns, p.key)):
+            p.loop_steps = int(rng.integers(12, 31))
+            chosen.append(p)
     elif inc.name == "behaviour_drift":
         for p in _matching(scope, lab):
             if par["kind"] == "short_output":
