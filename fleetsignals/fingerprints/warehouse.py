@@ -98,53 +98,100 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 
 
 def load_pairs(
-    con: duckdb.DuckDBPyConnection, runs_sql: str, after: datetime, through: datetime
+    con: duckdb.DuckDBPyConnection,
+    runs_sql: str,
+    after: datetime,
+    through: datetime,
+    dense_after: datetime,
+    settings: Settings,
 ) -> list[PairRuns]:
-    """Completed runs that ended in (after, through], as per-pair arrays."""
+    """Completed runs that ended in (after, through], as per-pair arrays.
+
+    Runs that ended after ``dense_after`` (the current windows) all load; older ones
+    (baselines) are thinned per pair by a hash of the run id to about 1.5 x
+    ``max_baseline_runs``, so a day of history at fleet scale loads in well under a
+    second (the engine thins each baseline evenly to the exact cap).
+    """
     scalars = ", ".join(SCALAR_FEATURES)
     con.execute(
         f"""
         create or replace temp table fp_loaded as
+        with
+
+        source as (
+            select run_id, agent_name, prompt_variant, ended_at, {scalars}, tool_shares
+            from ({runs_sql}) as runs
+            where ended_at > $after and ended_at <= $through and agent_name is not null
+        ),
+
+        counts as (
+            select
+                agent_name,
+                prompt_variant,
+                count(*) filter (where ended_at <= $dense) as n_old,
+                row_number() over (order by agent_name, prompt_variant nulls first) - 1
+                    as pair_idx
+            from source
+            group by agent_name, prompt_variant
+        )
+
         select
-            dense_rank() over (order by agent_name, prompt_variant nulls first) - 1 as pair_idx,
-            row_number() over (order by agent_name, prompt_variant nulls first, ended_at, run_id) - 1
+            counts.pair_idx,
+            row_number() over (order by counts.pair_idx, source.ended_at, source.run_id) - 1
                 as row_idx,
-            run_id, agent_name, prompt_variant, epoch_us(ended_at) as ended_us,
-            {scalars}, tool_shares
-        from ({runs_sql}) as runs
-        where ended_at > ? and ended_at <= ? and agent_name is not null
+            source.run_id, source.agent_name, source.prompt_variant,
+            epoch_us(source.ended_at) as ended_us,
+            {", ".join(f"source.{c}" for c in SCALAR_FEATURES)}, source.tool_shares
+        from source
+        inner join counts
+            on source.agent_name = counts.agent_name
+            and source.prompt_variant is not distinct from counts.prompt_variant
+        where
+            source.ended_at > $dense
+            or hash(source.run_id) % greatest(1, ceil(counts.n_old / $keep))::ubigint = 0
         """,
-        [after, through],
-    )
+        {"after": after, "through": through, "dense": dense_after,
+         "keep": 1.5 * settings.max_baseline_runs},
+    )  # fmt: skip
     table = con.sql(
         f"select pair_idx, run_id, agent_name, prompt_variant, ended_us, {scalars} "
         "from fp_loaded order by row_idx"
     ).to_arrow_table()
-    shares = con.execute(
-        "select row_idx, pair_idx, unnest(map_keys(tool_shares)) as tool_name, "
-        "unnest(map_values(tool_shares)) as share from fp_loaded"
+    shares = con.sql(
+        "select row_idx, dense_rank() over (partition by pair_idx order by entry.key) - 1 "
+        "as tool_idx, entry.value as share "
+        "from (select row_idx, pair_idx, unnest(map_entries(tool_shares)) as entry "
+        "from fp_loaded) order by row_idx"
     ).fetchnumpy()
     con.execute("drop table fp_loaded")
     if table.num_rows == 0:
         return []
     pair_idx = table["pair_idx"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, pair_idx[1:] != pair_idx[:-1]])
-    bounds = np.r_[starts, len(pair_idx)]
-    columns = {n: table[n].to_numpy(zero_copy_only=False) for n in SCALAR_FEATURES}
-    x = transform_scalars({n: np.asarray(v, dtype=float) for n, v in columns.items()})
-    run_ids = np.asarray(table["run_id"].to_pylist(), dtype=object)
+    bounds = np.r_[np.flatnonzero(np.r_[True, pair_idx[1:] != pair_idx[:-1]]), len(pair_idx)]
+    columns = {n: np.asarray(table[n].to_numpy(zero_copy_only=False), dtype=float)
+               for n in SCALAR_FEATURES}  # fmt: skip
+    x = transform_scalars(columns)
+    run_ids = table["run_id"].to_numpy(zero_copy_only=False)
     ended = table["ended_us"].to_numpy().astype(np.int64)
-    agents, variants = table["agent_name"].to_pylist(), table["prompt_variant"].to_pylist()
+    agents, variants = table["agent_name"], table["prompt_variant"]
+    share_rows = np.asarray(shares["row_idx"], dtype=np.int64)
+    tool_idx = np.asarray(shares["tool_idx"], dtype=np.int64)
+    share = np.asarray(shares["share"], dtype=float)
     pairs = []
-    for p, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        mine = shares["pair_idx"] == p
-        names = np.asarray(shares["tool_name"][mine], dtype=object)
-        tools, col = np.unique(names, return_inverse=True) if len(names) else ([], names)
-        matrix = np.zeros((hi - lo, len(tools)))
-        if len(names):
-            matrix[shares["row_idx"][mine] - lo, col] = shares["share"][mine]
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        a, b = np.searchsorted(share_rows, [lo, hi])
+        width = int(tool_idx[a:b].max()) + 1 if b > a else 0
+        matrix = np.zeros((hi - lo, width))
+        matrix[share_rows[a:b] - lo, tool_idx[a:b]] = share[a:b]
         pairs.append(
-            PairRuns(agents[lo], variants[lo], run_ids[lo:hi], ended[lo:hi], x[lo:hi], matrix)
+            PairRuns(
+                agents[int(lo)].as_py(),
+                variants[int(lo)].as_py(),
+                run_ids[lo:hi],
+                ended[lo:hi],
+                x[lo:hi],
+                matrix,
+            )  # fmt: skip
         )
     return pairs
 
@@ -195,7 +242,8 @@ def compute_windows(
     batches = []
     for chunk in _chunks(ends):
         lo = from_us(chunk[0]) - settings.baseline
-        pairs = load_pairs(con, runs_sql, lo, from_us(chunk[-1]))
+        dense = from_us(chunk[0]) - settings.window
+        pairs = load_pairs(con, runs_sql, lo, from_us(chunk[-1]), dense, settings)
         for pair in pairs:
             pair.alert_ends = alerts.setdefault(pair.key, [])  # shared: alerts carry over chunks
         results = evaluate_windows(pairs, chunk, settings)
@@ -237,14 +285,18 @@ def compute_scores(
     if previous_sql:
         newest = _scalar(con, f"select max(scored_at) from ({previous_sql})")
         since = newest - SCORE_LOOKBACK if newest is not None else None
-    scored_filter = (
-        f"and run_id not in (select run_id from ({previous_sql}))" if previous_sql else ""
+    # Runs scored before: only those that ended after `since` can be candidates again.
+    scored = (
+        f"and run_id not in (select run_id from ({previous_sql}) "
+        "where cast($since as timestamp) is null or ended_at > $since)"
+        if previous_sql
+        else ""
     )
     pending = con.execute(
-        f"select run_id, epoch_us(ended_at) as ended_us from ({runs_sql}) where ended_at <= ? "
-        f"and (cast(? as timestamp) is null or ended_at > ?) {scored_filter} "
-        "and agent_name is not null",
-        [last_window, since, since],
+        f"select run_id, epoch_us(ended_at) as ended_us from ({runs_sql}) "
+        "where ended_at <= $last and (cast($since as timestamp) is null or ended_at > $since) "
+        f"and agent_name is not null {scored}",
+        {"last": last_window, "since": since},
     ).fetchnumpy()
     if len(pending["run_id"]) == 0:
         return SCORES_SCHEMA.empty_table()
@@ -254,7 +306,8 @@ def compute_scores(
     scores: list[RunScore] = []
     for chunk in _chunks(wanted):
         lo = from_us(chunk[0]) - settings.baseline
-        for pair in load_pairs(con, runs_sql, lo, from_us(chunk[-1])):
+        dense = from_us(chunk[0]) - settings.step
+        for pair in load_pairs(con, runs_sql, lo, from_us(chunk[-1]), dense, settings):
             pair.alert_ends = alerts.get(pair.key, [])
             candidates = np.flatnonzero(np.isin(window_of(pair.ended_us, settings), chunk))
             rows = np.array([i for i in candidates if pair.run_ids[i] in pending_ids], dtype=int)
