@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,30 @@ def test_help_describes_the_sections() -> None:
     assert done.returncode == 0
     for word in ("self-contained", "--start", "--end", "--out", "24 hours", "build"):
         assert word in done.stdout
+
+
+def test_progress_on_a_terminal(fleet: Fleet, tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(
+            [EXE, "--home", str(fleet.home.root), "--config", str(fleet.root / "fleetsignals.yml"),
+             "report", "--start", "2026-11-01T00:00:00Z", "--end", "2026-11-01T00:30:00Z",
+             "--out", str(tmp_path / "r.html")],
+            stdout=subprocess.PIPE, stderr=secondary, text=True, cwd=REPO,
+        )  # fmt: skip
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    text = shown.decode()
+    assert "report: 2026-11-01T00:00:00Z .. 2026-11-01T00:30:00Z: querying" in text
+    assert "backtest: step 7/7" in text and "report: wrote" in text
