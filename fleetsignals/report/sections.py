@@ -54,7 +54,12 @@ def bands(episodes: list[dict[str, Any]], colors: dict[str, str]) -> list[dict[s
     ]
 
 
-def overview_section(page: Page, totals: dict[str, Any], hourly: dict[str, list], fleet_bands):
+def overview_section(
+    page: Page,
+    totals: dict[str, Any],
+    hourly: dict[str, list],
+    fleet_bands: list[dict[str, Any]],
+) -> str:
     cards = [
         ("runs", count(totals["runs"])),
         ("failed (error or timeout)", pct(totals["error_rate"])),
