@@ -200,6 +200,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternated rounds (default 2)")
     parser.add_argument(
+        "--input", type=Path, default=None, help="reuse this synthesized file (written if missing)"
+    )
+    parser.add_argument(
         "--dir", type=Path, default=None, help="work directory (default: a temp dir)"
     )
     args = parser.parse_args()
