@@ -76,6 +76,15 @@ tool_counts as (
 
 ),
 
+tool_totals as (
+
+    select
+        *,
+        sum(call_count) over (partition by run_id) as total
+    from tool_counts
+
+),
+
 tool_mix as (
 
     select
@@ -84,12 +93,7 @@ tool_mix as (
             list(tool_name order by tool_name),
             list(call_count * 1.0 / total order by tool_name)
         ) as tool_shares
-    from (
-        select
-            *,
-            sum(call_count) over (partition by run_id) as total
-        from tool_counts
-    )
+    from tool_totals
     group by run_id
 
 ),
