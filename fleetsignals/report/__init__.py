@@ -32,7 +32,7 @@ from fleetsignals.report import (
 from fleetsignals.report.firing import replay_alerts
 from fleetsignals.report.page import Page
 from fleetsignals.report.window import Window, resolve_window
-from fleetsignals.snapshot import connect_snapshot, current_snapshot
+from fleetsignals.snapshot import current_snapshot
 from fleetsignals.timeutil import format_time
 
 __all__ = ["write_report"]
@@ -54,7 +54,8 @@ def write_report(
     """
     say = _progress(progress)
     snapshot = current_snapshot(home)  # one clear error when nothing was built yet
-    with connect_snapshot(home) as con:
+    # This snapshot, read-only, even if a build publishes a newer one meanwhile.
+    with duckdb.connect(str(snapshot), read_only=True) as con:
         window = resolve_window(con, start, end)
         page = Page(
             "fleetsignals report",
