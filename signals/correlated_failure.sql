@@ -191,12 +191,12 @@ significant as (
         u.tool_name, u.dim, u.dim_value, u.by_dim, u.by_value,
         u.n_tests, u.n_cur, u.k_cur, u.n_base, u.k_base
     having sum(exp(
-        lgamma(u.k_cur + u.k_base + 1) - lgamma(s.x + 1) - lgamma(u.k_cur + u.k_base - s.x + 1)
-        + lgamma(u.n_cur - u.k_cur + u.n_base - u.k_base + 1)
-        - lgamma(u.n_cur - s.x + 1)
-        - lgamma(u.n_base - u.k_base - u.k_cur + s.x + 1)
-        - lgamma(u.n_cur + u.n_base + 1) + lgamma(u.n_cur + 1) + lgamma(u.n_base + 1)
-    )) < $alpha / u.n_tests
+            lgamma(u.k_cur + u.k_base + 1) - lgamma(s.x + 1) - lgamma(u.k_cur + u.k_base - s.x + 1)
+            + lgamma(u.n_cur - u.k_cur + u.n_base - u.k_base + 1)
+            - lgamma(u.n_cur - s.x + 1)
+            - lgamma(u.n_base - u.k_base - u.k_cur + s.x + 1)
+            - lgamma(u.n_cur + u.n_base + 1) + lgamma(u.n_cur + 1) + lgamma(u.n_base + 1)
+        )) < $alpha / u.n_tests
 ),
 
 firing as (

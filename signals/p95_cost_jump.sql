@@ -7,13 +7,15 @@
 -- run that costs more because it loops is depth_tail's to report (one cause, one page);
 -- this signal is about each step costing more (context inflation, pricier models).
 --
--- Test (exact, distribution-free): t = the baseline's P95 cost. Under "nothing changed" the
--- current runs are exchangeable with the baseline runs, so the number k of current runs
+-- Test (exact, distribution-free): t = a baseline quantile of cost. Under "nothing changed"
+-- the current runs are exchangeable with the baseline runs, so the number k of current runs
 -- costing more than t follows a beta-binomial(n, j + 1, n_base - j) law, where j baseline
 -- runs cost more than t (exceedances of an order statistic; conservative with ties). A
--- traffic surge changes n, not that law, so volume alone cannot fire it.
--- Fires when: enough runs in both windows, current P95 >= min_ratio x baseline P95, and the
--- one-sided p-value of k is below alpha / (number of groups tested) (Bonferroni).
+-- traffic surge changes n, not that law, so volume alone cannot fire it. Two thresholds
+-- are tested, the baseline P95 (tail_quantile) and P75 (shift_quantile): a multiplicative
+-- inflation moves the upper body long before a handful of tail runs can prove it.
+-- Fires when: enough runs in both windows, current P95 >= min_ratio x baseline P95, and a
+-- one-sided p-value is below alpha / (2 x number of groups tested) (Bonferroni).
 -- Overlapping groups of one agent report once: the firing group with the largest scan
 -- statistic (log-likelihood ratio of "more runs above t inside this group") names the cause;
 -- diluting it with unaffected runs, or cutting it short, lowers the statistic. One jump
@@ -109,7 +111,8 @@ baseline as (
         dim,
         dim_value,
         count(*) as n_base,
-        quantile_cont(cost_usd, $tail_quantile) as base_q
+        quantile_cont(cost_usd, $tail_quantile) as base_q,
+        quantile_cont(cost_usd, $shift_quantile) as base_s
     from ordinary
     where not is_current
     group by agent_name, dim, dim_value
@@ -125,6 +128,8 @@ tested as (
         count(*) filter (where o.is_current) as n_cur,
         count(*) filter (where o.is_current and o.cost_usd > b.base_q) as k_cur,
         count(*) filter (where not o.is_current and o.cost_usd > b.base_q) as j_base,
+        count(*) filter (where o.is_current and o.cost_usd > b.base_s) as ks_cur,
+        count(*) filter (where not o.is_current and o.cost_usd > b.base_s) as js_base,
         quantile_cont(o.cost_usd, $tail_quantile) filter (where o.is_current) as cur_q
     from ordinary as o
     inner join baseline as b
@@ -144,34 +149,74 @@ counted as (
 candidates as (
     select *
     from counted
-    where
-        cur_q >= $min_ratio * base_q
-        and base_q > 0
-        and k_cur > n_cur * (j_base + 1.0) / (n_base + 1.0)
+    where cur_q >= $min_ratio * base_q and base_q > 0
 ),
 
--- Upper tail of the beta-binomial(n_cur, a = j_base + 1, b = n_base - j_base), in logs.
-firing as (
-    select c.*
-    from candidates as c
-    cross join lateral generate_series(c.k_cur, c.n_cur) as s (x)
-    group by all
-    having sum(exp(
-        lgamma(c.n_cur + 1) - lgamma(s.x + 1) - lgamma(c.n_cur - s.x + 1)
-        + lgamma(s.x + c.j_base + 1) + lgamma(c.n_cur - s.x + c.n_base - c.j_base)
-        - lgamma(c.n_cur + c.n_base + 1)
-        - lgamma(c.j_base + 1) - lgamma(c.n_base - c.j_base) + lgamma(c.n_base + 1)
-    )) < $alpha / c.n_tests
+-- Two exceedance counts per group: above the baseline P95 (the tail itself) and above the
+-- baseline P75 (the upper body, which a multiplicative inflation moves long before a
+-- handful of tail runs prove it). Either may carry the evidence: Bonferroni x 2.
+exceedances as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        n_tests,
+        n_cur,
+        n_base,
+        k_cur as k,
+        j_base as j
+    from candidates
+    union all
+    select
+        agent_name,
+        dim,
+        dim_value,
+        n_tests,
+        n_cur,
+        n_base,
+        ks_cur as k,
+        js_base as j
+    from candidates
+),
+
+-- Upper tail of the beta-binomial(n_cur, a = j + 1, b = n_base - j), in logs; with the
+-- scan statistic (log-likelihood ratio of "more runs above the threshold in this group").
+evidence as (
+    select
+        e.agent_name,
+        e.dim,
+        e.dim_value,
+        sum(exp(
+            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
+            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
+            - lgamma(e.n_cur + e.n_base + 1)
+            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
+        )) as p_value,
+        e.k * ln((e.k * 1.0 / e.n_cur) / ((e.j + 1.0) / (e.n_base + 1.0)))
+        + (e.n_cur - e.k) * ln(
+            greatest(1.0 - e.k * 1.0 / e.n_cur, 1e-12) / (1.0 - (e.j + 1.0) / (e.n_base + 1.0))
+        ) as llr
+    from exceedances as e
+    cross join lateral generate_series(e.k, e.n_cur) as s (x)
+    where e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
+    group by e.agent_name, e.dim, e.dim_value, e.n_tests, e.n_cur, e.n_base, e.k, e.j
+    having
+        sum(exp(
+            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
+            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
+            - lgamma(e.n_cur + e.n_base + 1)
+            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
+        )) < $alpha / (2 * e.n_tests)
 ),
 
 scored as (
     select
-        *,
-        k_cur * ln((k_cur * 1.0 / n_cur) / ((j_base + 1.0) / (n_base + 1.0)))
-        + (n_cur - k_cur) * ln(
-            greatest(1.0 - k_cur * 1.0 / n_cur, 1e-12) / (1.0 - (j_base + 1.0) / (n_base + 1.0))
-        ) as llr
-    from firing
+        c.*,
+        max(e.llr) as llr
+    from candidates as c
+    inner join evidence as e
+        on c.agent_name = e.agent_name and c.dim = e.dim and c.dim_value = e.dim_value
+    group by all
 ),
 
 -- Groups whose statistic is within 5 of the largest explain the jump about as well (a

@@ -58,7 +58,10 @@ activity as (
             c.ended_at
         from fct_llm_calls as c
         inner join in_flight as f on c.run_id = f.run_id
-        where c.ended_at <= $eval_at
+        where
+            c.ended_at <= $eval_at
+            -- Older calls cannot be the latest of a run that is not yet a timeout.
+            and c.ended_at > $eval_at - $stale_after_minutes * interval '1 minute'
     ) as calls
     group by run_id
 ),

@@ -1,8 +1,11 @@
 """Fleets shared by the shipped-signal tests (session-scoped: each is built once).
 
-- ``incident_fleet``: 9 h at 12 runs/min, each incident placed explicitly after a 3 h
-  healthy warm-up, one at a time, with the traffic surge (a control) last.
-- ``healthy_fleet``: 6 h at 25 runs/min with no incident, another seed and traffic level.
+- ``incident_fleet``: 10 h at 20 runs/min, each incident placed explicitly after a 4 h
+  healthy warm-up (the cost baseline needs hours of history), one at a time, with the
+  traffic surge (a control) last. Seed 2 draws a cost inflation of x2.06, mid-range of
+  the generator's x1.6 to x2.5; at x1.6 a cohort's P95 rises by only about the 30 % the
+  signal requires, so detection there is slower (docs/shipped-signals.md).
+- ``healthy_fleet``: 5 h at 12 runs/min with no incident, another seed and traffic level.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from signalfleets import BuiltFleet, build_fleet
 def incident_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
     return build_fleet(
         tmp_path_factory.mktemp("incident-fleet"),
-        hours=9,
-        runs_per_minute=12,
-        seed=5,
+        hours=10,
+        runs_per_minute=20,
+        seed=2,
         incidents=[
-            ("cost_inflation", "3h", "60m"),
-            ("silent_loops", "4h20m", "60m"),
-            ("tool_failure", "5h40m", "40m"),
-            ("stuck_runs", "6h40m", "30m"),
-            ("traffic_surge", "7h50m", "45m"),
+            ("cost_inflation", "4h", "75m"),
+            ("silent_loops", "5h30m", "60m"),
+            ("tool_failure", "6h50m", "40m"),
+            ("stuck_runs", "7h50m", "30m"),
+            ("traffic_surge", "8h50m", "45m"),
         ],
     )
 
@@ -32,8 +35,8 @@ def incident_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
 def healthy_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
     return build_fleet(
         tmp_path_factory.mktemp("healthy-fleet"),
-        hours=6,
-        runs_per_minute=25,
+        hours=5,
+        runs_per_minute=12,
         seed=23,
         incidents=[],
     )

@@ -92,11 +92,14 @@ def build_fleet(
 
 
 def matches(incident: Incident, firing: Firing) -> bool:
-    """Does an alert name the incident: its ground-truth labels (and one of its runs)?"""
-    if any(firing.labels.get(k) != v for k, v in incident.labels.items()):
-        return False
-    run_id = firing.labels.get("run_id")
-    return run_id is None or run_id in set(incident.run_ids)
+    """Does an alert name the incident: its ground-truth labels, or, for a per-run alert,
+    one of its runs and its tool? (An in-flight run has no root span yet, so its
+    agent_name comes from the earliest span that carries one, which may be a sub-agent's.)"""
+    if "run_id" in firing.labels:
+        return firing.labels["run_id"] in set(incident.run_ids) and firing.labels.get(
+            "tool_name"
+        ) == incident.labels.get("tool_name")
+    return all(firing.labels.get(k) == v for k, v in incident.labels.items())
 
 
 def explained(fleet: BuiltFleet, firing: Firing) -> bool:

@@ -13,7 +13,7 @@ from signalfleets import SHIPPED, BuiltFleet, explained, matches
 # firing alert (detection needs evidence, then `for` adds its pending period).
 OWN = {
     "tool_failure": ("correlated_failure", timedelta(minutes=30)),
-    "cost_inflation": ("p95_cost_jump", timedelta(minutes=50)),
+    "cost_inflation": ("p95_cost_jump", timedelta(minutes=60)),
     "silent_loops": ("depth_tail", timedelta(minutes=50)),
     "stuck_runs": ("stuck_agent", timedelta(minutes=20)),
 }

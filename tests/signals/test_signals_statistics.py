@@ -170,12 +170,29 @@ def test_p95_cost_jump_p_value_is_the_exact_exceedance_law(
     base_p95 = 1.0 + 0.95 * (n_base - 1) / n_base
     j = sum(1 for i in range(n_base) if 1.0 + i / n_base > base_p95)
     p = float(stats.betabinom.sf(12 - 1, n, j + 1, n_base - j))
-    # Four groups tested: the agent, and its one cohort, variant and model.
-    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 4 * 1.01))
-    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 4 * 0.99))
+    # Four groups tested (the agent, and its one cohort, variant and model), two thresholds
+    # each (the baseline P95 and P75; above the P75 the 12 are no excess): Bonferroni / 8.
+    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01))
+    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99))
     assert len(above) == 1 and below == []
     current_p95 = 5.0
     assert above[0].value == pytest.approx(current_p95 / base_p95, rel=1e-3)
+
+
+def test_p95_cost_jump_sees_a_shift_before_the_tail_proves_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    baseline = [1.0 + i / 300 for i in range(300)]  # P75 1.75, P95 1.95
+    cost_runs(con, baseline, 420, 360, "b")
+    # 4 of 50 current runs above the baseline P95 is no evidence (2.7 expected), and yet
+    # every run moved above the baseline P75, and the P95 is 1.33x the baseline's.
+    cost_runs(con, [1.8 + i * 0.003 for i in range(46)] + [2.6] * 4, 60, 60, "c")
+    samples = evaluate(con, shipped("p95_cost_jump"))
+    assert [s.labels for s in samples] == [{"agent_name": "agent", "user_cohort": "free"}]
+    assert samples[0].value == pytest.approx(2.6 / (1.0 + 0.95 * 299 / 300), rel=1e-3)
+    # The same tail without the shift of the body: nothing to report.
+    con.execute("update fct_runs set cost_usd = cost_usd - 0.6 where cost_usd between 1.8 and 2")
+    assert evaluate(con, shipped("p95_cost_jump")) == []
 
 
 def test_p95_cost_jump_ignores_volume(con: duckdb.DuckDBPyConnection) -> None:
