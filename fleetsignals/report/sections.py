@@ -37,9 +37,13 @@ def clean(values: list[Any]) -> list[float | None]:
     return out
 
 
+# Alert colours leave out the two the agent charts' series use (blue, orange).
+ALERT_COLORS = PALETTE[3:7] + PALETTE[8:] + PALETTE[2:3] + PALETTE[7:8]
+
+
 def signal_colors(firing: Firing) -> dict[str, str]:
     names = sorted({e["signal"] for e in firing.episodes} | set(firing.signals))
-    return {name: PALETTE[(i + 3) % len(PALETTE)] for i, name in enumerate(names)}
+    return {name: ALERT_COLORS[i % len(ALERT_COLORS)] for i, name in enumerate(names)}
 
 
 def bands(episodes: list[dict[str, Any]], colors: dict[str, str]) -> list[dict[str, Any]]:
@@ -90,7 +94,7 @@ def overview_section(
                 {"label": "runs", "values": hourly["runs"], "style": "bars",
                  "color": PALETTE[0], "fmt": "int"},
                 {"label": "failed share", "values": clean(hourly["error_rate"]),
-                 "color": PALETTE[3], "fmt": "pct", "axis": "y2"},
+                 "color": "#a40e26", "fmt": "pct", "axis": "y2"},
             ],
             "axes": {"y": "runs started", "y2": "error or timeout"},
             "bands": fleet_bands,
@@ -168,11 +172,7 @@ def agents_section(
     body += '<div class="grid2">'
     for number, agent in enumerate(shown):
         mine = [e for e in firing.episodes if e["labels"].get("agent_name") == agent.name]
-        legend = "".join(
-            f"<li>{swatch(colors[e['signal']], e['signal'])} {esc(when(e['start']))} .. "
-            f"{esc('still firing' if e['open'] else when(e['end']))}</li>"
-            for e in mine
-        )
+        legend = "".join(_legend_line(signal, found, colors) for signal, found in _by_signal(mine))
         caption = f"{len(mine)} alert episode(s)" if mine else "no alert fired for this agent"
         body += '<div class="agent">'
         body += page.chart(
@@ -196,3 +196,20 @@ def agents_section(
             body += f'<ul class="legend">{legend}</ul>'
         body += "</div>"
     return body + "</div>"
+
+
+def _by_signal(found: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for e in found:
+        grouped.setdefault(e["signal"], []).append(e)
+    return sorted(grouped.items())
+
+
+def _legend_line(signal: str, found: list[dict[str, Any]], colors: dict[str, str]) -> str:
+    """One line per signal: a stuck-run alert per run would otherwise list dozens."""
+    first = min(e["start"] for e in found)
+    last = "still firing" if any(e["open"] for e in found) else when(max(e["end"] for e in found))
+    times = f"{len(found)} episodes, " if len(found) > 1 else ""
+    return (
+        f"<li>{swatch(colors[signal], signal)} {esc(times)}{esc(when(first))} .. {esc(last)}</li>"
+    )
