@@ -41,10 +41,12 @@ def test_live_at_t_equals_backtest_at_t(tmp_path: Path, monkeypatch) -> None:
     config_path.write_text(f"signal_dirs: [{REPO / 'signals'}]\n")
     config = load_config(config_path)
 
-    # Live: the warehouse holds exactly the spans that had been exported by T
-    # (one dump file per minute of span end times).
+    # Live: every span that had ended by T has landed. Files are per export minute and
+    # the exporter lags (a span that ended at 1:34:59 may be in the 1:35 file), so land a
+    # few minutes past T: spans that ended after T are then present, as in a live
+    # warehouse a moment later, and signals must ignore them, as in the backtest.
     live_home = Home(tmp_path / "live").ensure()
-    land_paths([p for p in dumps if _minute(p) < at], live_home, config)
+    land_paths([p for p in dumps if _minute(p) <= at + timedelta(minutes=3)], live_home, config)
     build(live_home, config)
     live = evaluate_live(live_home, config, at, notify=False)
     assert live.problems == []
@@ -61,5 +63,5 @@ def test_live_at_t_equals_backtest_at_t(tmp_path: Path, monkeypatch) -> None:
 
 
 def _minute(path: Path) -> datetime:
-    # traces-20261101T0134.jsonl holds the spans that ended in that minute
+    # traces-20261101T0134.jsonl holds the spans exported in that minute
     return datetime.strptime(path.name.split("-")[1].split(".")[0], "%Y%m%dT%H%M")
