@@ -50,10 +50,14 @@ def value_text(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain fixed-width table (no dependency; wide cells are cut with an ellipsis)."""
-    limit = 60
-    cells = [[c if len(c) <= limit else c[: limit - 1] + "…" for c in row] for row in rows]
+def table(headers: list[str], rows: list[list[str]], cut: str = "SUMMARY", limit: int = 80) -> str:
+    """A plain fixed-width table; the ``cut`` column is shortened with an ellipsis (labels
+    never are: they name what to look at)."""
+    index = headers.index(cut) if cut in headers else -1
+    cells = [
+        [c if i != index or len(c) <= limit else c[: limit - 1] + "…" for i, c in enumerate(row)]
+        for row in rows
+    ]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
