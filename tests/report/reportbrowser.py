@@ -22,6 +22,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-extensions",
     "--disable-default-apps",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
     # Any host lookup fails: the report must need no network at all.
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--enable-logging=stderr",
