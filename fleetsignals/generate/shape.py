@@ -203,7 +203,7 @@ def _build_agent(
         propagate=rng.random() < 0.5,
         root_ok=rng.random() < 0.5,
         names_agent=vocab != "openinference" or rng.random() < 0.5,
-        extra_fail_p=float(rng.uniform(0.003, 0.012)),
+        extra_fail_p=float(rng.uniform(0.006, 0.02)),
         weight=weight,
     )
 
