@@ -15,6 +15,9 @@ the root span's attributes only (the warehouse must copy them to the run).
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -221,16 +224,23 @@ def write_synthetic_lake(
         if count == 0:
             return 0
         lake.mkdir(parents=True, exist_ok=True)
-        # Partition by the span's end hour, as ingest does; one file per partition.
+        # Written beside the lake, then renamed in: readers globbing the lake never see
+        # a half-written file (as ingest guarantees too).
+        staging = lake.parent / f".synthetic-{uuid.uuid4().hex}"
         con.execute(
             f"""
             copy (
                 select *, strftime(end_at, '%Y-%m-%d') as dt, strftime(end_at, '%H') as hr
                 from synth
-            ) to '{lake}' (
+            ) to '{staging}' (
                 format parquet, compression zstd, partition_by (dt, hr),
-                filename_pattern 'synthetic-{{uuid}}', append
+                filename_pattern 'synthetic-{{uuid}}'
             )
             """
         )
+    for path in sorted(staging.glob("*/*/*.parquet")):
+        target = lake / path.parent.parent.name / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(staging, ignore_errors=True)
     return count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fleetsignals.home import Home
@@ -42,9 +43,9 @@ def test_run_dimension_from_root_else_earliest_span_else_resource(
         span("r1", "root", t0, 10, resource_attributes='{"service.name": "svc-a"}',
              attributes='{"tenant.id": "t-root"}'),
         # Children: the earliest with an agent name wins over a later one.
-        span("r1", "c1", t0 + __import__("datetime").timedelta(seconds=1), 1, parent="root",
+        span("r1", "c1", t0 + timedelta(seconds=1), 1, parent="root",
              attributes='{"gen_ai.agent.name": "early", "tenant.id": "t-child"}'),
-        span("r1", "c2", t0 + __import__("datetime").timedelta(seconds=2), 1, parent="root",
+        span("r1", "c2", t0 + timedelta(seconds=2), 1, parent="root",
              attributes='{"gen_ai.agent.name": "late"}'),
         # A run with no agent attribute anywhere: the resource's service.name.
         span("r2", "root", t0, 5, resource_attributes='{"service.name": "svc-b", "deployment.environment.name": "staging"}'),

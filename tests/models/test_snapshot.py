@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -84,7 +85,7 @@ def test_queries_in_a_loop_all_succeed_during_full_rebuilds(own_home: Home, tmp_
         build(own_home, config, full_refresh=True, run_tests=False)
         # More data mid-way: the reader must see either the old or the new totals.
         write_synthetic_lake(own_home.lake, start=START, hours=3, runs_per_minute=10, seed=3,
-                             since=START + __import__("datetime").timedelta(hours=2, minutes=10))  # fmt: skip
+                             since=START + timedelta(hours=2, minutes=10))  # fmt: skip
         build(own_home, config, full_refresh=True, run_tests=False)
     finally:
         stop.touch()
@@ -139,18 +140,24 @@ def test_incremental_publish_rewrites_only_touched_partitions(
     own_home: Home, tmp_path: Path
 ) -> None:
     config = config_with(tmp_path)
-    before = json.loads(current_snapshot(own_home).with_name("manifest.json").read_text())
-    end = START + __import__("datetime").timedelta(hours=3)
-    write_synthetic_lake(own_home.lake, start=START + __import__("datetime").timedelta(hours=2),
-                         hours=0.1, runs_per_minute=10, seed=4, until=end)  # fmt: skip
-    build(own_home, config)
-    after = json.loads(current_snapshot(own_home).with_name("manifest.json").read_text())
+
+    def land(minutes: int, landed_hours: int) -> dict:
+        since = START + timedelta(hours=2, minutes=minutes)
+        write_synthetic_lake(own_home.lake, start=since, hours=0.1, runs_per_minute=10, seed=minutes,
+                             landed_at=START + timedelta(hours=landed_hours))  # fmt: skip
+        build(own_home, config)
+        return json.loads(current_snapshot(own_home).with_name("manifest.json").read_text())
+
+    # The first increment also re-reads spans landed just before the previous build
+    # (landed_overlap), which here is the whole history: all landed at once.
+    before = land(0, 4)
+    after = land(6, 5)
     runs_before, runs_after = (
         before["tables"]["int_runs_assembled"],
         after["tables"]["int_runs_assembled"],
     )
     changed = {k for k in runs_after if runs_after[k] != runs_before.get(k)}
-    assert changed == {"20261120T02"}  # only the new hour; the two old hours are reused
+    assert changed == {"20261120T02"}  # only the new runs' hour; the two old hours are reused
     assert all(Path(p).exists() for p in runs_after.values())
 
 
