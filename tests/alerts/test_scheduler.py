@@ -88,7 +88,7 @@ def test_run_ingests_builds_alerts_and_stops_cleanly(home, tmp_path: Path, signa
     config.write_text(yaml.safe_dump({
         "signal_dirs": [str(signal_dir)],
         "scheduler": {"inbox": str(inbox), "ingest_every": "1s", "build_every": "2s",
-                      "retain_every": "1h", "settle": "0s"},
+                      "retain_every": "3s", "settle": "0s"},
         "notify": [{"type": "file", "path": str(sink)}],
     }))  # fmt: skip
     log = home.logs / "run.log"
@@ -108,6 +108,7 @@ def test_run_ingests_builds_alerts_and_stops_cleanly(home, tmp_path: Path, signa
             {"scope": "fleet"},
         )
         assert note["value"] >= threshold
+        wait_for(lambda: "retain: " in log.read_text(), "a retention pass", process, log)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0
     finally:
