@@ -29,6 +29,8 @@ def esc(value: Any) -> str:
 def usd(value: float | None) -> str:
     if value is None:
         return ""
+    if value == 0:
+        return "$0"
     size = abs(value)
     if size >= 100:
         return f"${value:,.0f}"

@@ -66,7 +66,7 @@ def overview_section(
 ) -> str:
     cards = [
         ("runs", count(totals["runs"])),
-        ("failed (error or timeout)", pct(totals["error_rate"])),
+        ("failed (error or timeout)", pct(totals["error_rate"]) or "n/a"),
         ("cost", usd(totals["cost_usd"])),
         ("agents", count(totals["agents"])),
         ("LLM calls", count(totals["llm_calls"])),
