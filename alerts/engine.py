@@ -94,7 +94,9 @@ def evaluate_live(
     with connect_snapshot(home) as con:
         signals, outcome.problems = load_signals(config["signal_dirs"], con, names)
         with open_state(home) as state:
-            if not names:
+            if due_only and not names:
+                # Only the scheduler tidies up: a one-off `evaluate` with another config
+                # must not drop the state of signals it does not know.
                 # A removed signal's alerts stop being sent; Alertmanager lets them expire.
                 keep = {s.name for s in signals} | {p.name for p in outcome.problems}
                 with transaction(state):

@@ -11,6 +11,7 @@ import pytest
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 from alerts.definitions import Signal
+from alerts.engine import evaluate_live
 from alerts.evaluation import evaluate_signal
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.timeutil import format_time
@@ -185,12 +186,19 @@ def test_no_snapshot_is_a_clear_error(run_cli, signal_dir, make_config) -> None:
     assert "run `fleetsignals build` first" in str(result.exception)
 
 
-def test_removed_signal_state_is_dropped(costly, run_cli, signal_dir, home) -> None:
-    config, _ = costly()
+def test_removed_signal_state_is_dropped_by_the_scheduler(costly, run_cli, signal_dir, home):
+    config, loaded = costly()
     write_signal(signal_dir, "other", "select 'x' as k, 1 as value where $eval_at is not null")
     assert run_cli("evaluate", "--at", at(250), config=config).exit_code == 0
     (signal_dir / "costly.sql").unlink()
+
+    def signals() -> set[str]:
+        with sqlite3.connect(home.alerts / "state.sqlite") as con:
+            return {row[0] for row in con.execute("select signal from instances")}
+
+    # A one-off evaluate (perhaps with another config) leaves other signals' state alone...
     assert run_cli("evaluate", "--at", at(255), config=config).exit_code == 0
-    with sqlite3.connect(home.alerts / "state.sqlite") as con:
-        signals = {row[0] for row in con.execute("select signal from instances")}
-    assert signals == {"other"}
+    assert signals() == {"costly", "other"}
+    # ...the scheduler's cycle drops it.
+    evaluate_live(home, loaded, T0 + timedelta(minutes=260), due_only=True, notify=False)
+    assert signals() == {"other"}
