@@ -48,6 +48,13 @@ EVAL_AT = "eval_at"
 # Labels the alert pipeline sets itself; a signal may not override them.
 RESERVED_LABELS = {"alertname", "severity"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Comments and string literals, removed before looking for wall-clock functions.
+_NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.S)
+_WALL_CLOCK = re.compile(
+    r"\b(now|today|get_current_time|get_current_timestamp|current_localtimestamp)\s*\("
+    r"|\b(current_timestamp|current_date|current_time|localtimestamp|localtime)\b",
+    re.I,
+)
 _NUMERIC = re.compile(
     r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT"
     r"|FLOAT|DOUBLE|DECIMAL.*)"
@@ -194,6 +201,12 @@ def build_signal(
         except ValueError as exc:
             raise ValueError(f"{key}: {exc}") from None
     statements = _statements(sql, parser)
+    clock = _WALL_CLOCK.search(_NOT_CODE.sub(" ", sql))
+    if clock:
+        raise ValueError(
+            f"the query reads the wall clock ({clock.group(0).strip(' (')}): use $eval_at, "
+            "so live evaluation and backtests see the same time"
+        )
     used = set(statements[0].named_parameters)
     missing = sorted(used - set(params) - {EVAL_AT})
     if missing:

@@ -14,7 +14,7 @@ from fleetsignals.snapshot import connect_snapshot
 
 
 def test_bare_sql_file_is_a_signal_with_defaults(signal_dir: Path) -> None:
-    write_signal(signal_dir, "bare", "select 'a' as agent_name, 1 as value where $eval_at > now()")
+    write_signal(signal_dir, "bare", "select 'a' as agent_name, 1 as value where $eval_at > timestamp '2000-01-01'")
     (signal,), problems = load_signals([signal_dir])
     assert problems == []
     assert signal.name == "bare"
@@ -181,3 +181,27 @@ def test_duplicate_names_across_dirs(signal_dir: Path, tmp_path: Path) -> None:
     write_signal(other, "same", "select 2 as value")
     signals, (problem,) = load_signals([signal_dir, other])
     assert len(signals) == 1 and "defined twice" in problem.message
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select 1 as value where now() > $eval_at",
+        "select 1 as value where current_timestamp > $eval_at",
+        "select 1 as value where CURRENT_DATE > $eval_at",
+        "select 1 as value where today () > $eval_at",
+    ],
+)
+def test_wall_clock_is_refused(signal_dir: Path, sql: str) -> None:
+    write_signal(signal_dir, "clock", sql)
+    _, (problem,) = load_signals([signal_dir])
+    assert "reads the wall clock" in problem.message and "use $eval_at" in problem.message
+
+
+def test_wall_clock_words_in_comments_and_strings_are_fine(signal_dir: Path) -> None:
+    sql = (
+        "-- never now()\nselect 'current_date' as label, 1 as value /* now() */ where $eval_at > 0"
+    )
+    write_signal(signal_dir, "fine", sql)
+    signals, problems = load_signals([signal_dir])
+    assert problems == [] and len(signals) == 1
