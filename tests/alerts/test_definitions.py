@@ -14,7 +14,11 @@ from fleetsignals.snapshot import connect_snapshot
 
 
 def test_bare_sql_file_is_a_signal_with_defaults(signal_dir: Path) -> None:
-    write_signal(signal_dir, "bare", "select 'a' as agent_name, 1 as value where $eval_at > timestamp '2000-01-01'")
+    write_signal(
+        signal_dir,
+        "bare",
+        "select 'a' as agent_name, 1 as value where $eval_at > timestamp '2000-01-01'",
+    )
     (signal,), problems = load_signals([signal_dir])
     assert problems == []
     assert signal.name == "bare"
