@@ -8,9 +8,10 @@
 -- Test: Fisher's exact test, one-sided. Given the errors of both windows, the number of
 -- them that fall in the current window is hypergeometric under "the error rate did not
 -- change"; the p-value is its upper tail, summed exactly with lgamma (no approximation).
--- Fires when: at least min_errors errors and min_calls calls in the window, min_baseline_calls
--- in the baseline, rate ratio >= min_ratio, and p-value < alpha / (number of groups tested)
--- (Bonferroni over every group with enough calls at this evaluation).
+-- Fires when: at least min_errors errors, from at least min_error_runs distinct runs (one
+-- run retrying a call is not a correlated failure), and min_calls calls in the window,
+-- min_baseline_calls in the baseline, rate ratio >= min_ratio, and p-value < alpha /
+-- (number of groups tested) (Bonferroni over every group with enough calls at this time).
 -- Overlapping groups report once: per tool, the firing group with the largest scan
 -- statistic (log-likelihood ratio of "elevated inside this group") is reported, plus any
 -- other firing group whose calls outside it still pass the test (an independent failure).
@@ -43,6 +44,8 @@ cells as (
         r.user_cohort,
         count(*) filter (where c.is_current) as n_cur,
         count(*) filter (where c.is_current and c.is_error) as k_cur,
+        -- A run falls in one cell per tool, so these add up to distinct runs per group.
+        count(distinct c.run_id) filter (where c.is_current and c.is_error) as r_cur,
         count(*) filter (where not c.is_current) as n_base,
         count(*) filter (where not c.is_current and c.is_error) as k_base
     from calls as c
@@ -57,6 +60,7 @@ groups as (
         '' as dim_value,
         sum(n_cur) as n_cur,
         sum(k_cur) as k_cur,
+        sum(r_cur) as r_cur,
         sum(n_base) as n_base,
         sum(k_base) as k_base
     from cells
@@ -68,6 +72,7 @@ groups as (
         prompt_variant as dim_value,
         sum(n_cur) as n_cur,
         sum(k_cur) as k_cur,
+        sum(r_cur) as r_cur,
         sum(n_base) as n_base,
         sum(k_base) as k_base
     from cells
@@ -80,6 +85,7 @@ groups as (
         model as dim_value,
         sum(n_cur) as n_cur,
         sum(k_cur) as k_cur,
+        sum(r_cur) as r_cur,
         sum(n_base) as n_base,
         sum(k_base) as k_base
     from cells
@@ -92,6 +98,7 @@ groups as (
         user_cohort as dim_value,
         sum(n_cur) as n_cur,
         sum(k_cur) as k_cur,
+        sum(r_cur) as r_cur,
         sum(n_base) as n_base,
         sum(k_base) as k_base
     from cells
@@ -113,6 +120,7 @@ candidates as (
     from tested
     where
         k_cur >= $min_errors
+        and r_cur >= $min_error_runs
         and (k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)) >= $min_ratio
 ),
 
@@ -127,6 +135,7 @@ residuals as (
         f.n_tests,
         coalesce(sum(c.n_cur), 0) as n_cur,
         coalesce(sum(c.k_cur), 0) as k_cur,
+        coalesce(sum(c.r_cur), 0) as r_cur,
         coalesce(sum(c.n_base), 0) as n_base,
         coalesce(sum(c.k_base), 0) as k_base
     from candidates as f
@@ -164,12 +173,23 @@ units as (
         k_base
     from candidates
     union all
-    select *
+    select
+        tool_name,
+        dim,
+        dim_value,
+        by_dim,
+        by_value,
+        n_tests,
+        n_cur,
+        k_cur,
+        n_base,
+        k_base
     from residuals
     where
         n_cur >= $min_calls
         and n_base >= $min_baseline_calls
         and k_cur >= $min_errors
+        and r_cur >= $min_error_runs
         and (k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)) >= $min_ratio
 ),
 

@@ -10,10 +10,11 @@ import pytest
 from signalfleets import SHIPPED, BuiltFleet, explained, matches
 
 # Incident -> its signal, and the longest acceptable delay from the incident's start to a
-# firing alert (detection needs evidence, then `for` adds its pending period).
+# firing alert (detection needs evidence, then `for` adds its pending period). A trailing-
+# hour P95 needs most of its hour: window (60 min) + `for` (10 min) + one step (5 min).
 OWN = {
     "tool_failure": ("correlated_failure", timedelta(minutes=30)),
-    "cost_inflation": ("p95_cost_jump", timedelta(minutes=60)),
+    "cost_inflation": ("p95_cost_jump", timedelta(minutes=75)),
     "silent_loops": ("depth_tail", timedelta(minutes=50)),
     "stuck_runs": ("stuck_agent", timedelta(minutes=20)),
 }

@@ -126,6 +126,21 @@ def test_correlated_failure_needs_min_errors(con: duckdb.DuckDBPyConnection) -> 
     assert evaluate(con, shipped("correlated_failure", alpha=1.0)) != []
 
 
+def test_correlated_failure_needs_errors_from_several_runs(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    tool_window(con, calls=400, errors=8, minutes_ago=195, span=180)
+    tool_window(con, calls=40, errors=10, minutes_ago=15, span=15)
+    assert evaluate(con, shipped("correlated_failure")) != []
+    # The same ten errors from two runs retrying: one run's trouble is not a correlated failure.
+    con.execute(
+        "update fct_tool_calls set run_id = case when span_id < 'r15-5' then 'r15-0' else 'r15-5' end "
+        "where is_error and ended_at > $t",
+        {"t": T - timedelta(minutes=15)},
+    )
+    assert evaluate(con, shipped("correlated_failure")) == []
+
+
 def test_correlated_failure_ignores_calls_after_eval_at(con: duckdb.DuckDBPyConnection) -> None:
     tool_window(con, calls=400, errors=8, minutes_ago=195, span=180)
     tool_window(con, calls=40, errors=20, minutes_ago=-1, span=10)  # all end after T
