@@ -351,6 +351,7 @@ def main() -> None:
         "--windows", default=None, help="current windows in minutes, e.g. 30,60 (default: model's)"
     )
     parser.add_argument("--clip-sd", type=float, default=None, help="0 disables winsorizing")
+    parser.add_argument("--alpha", type=float, default=None, help="per-window significance")
     args = parser.parse_args()
     settings = Settings()
     if args.windows:
@@ -358,6 +359,8 @@ def main() -> None:
         settings = replace(settings, windows=tuple(timedelta(minutes=m) for m in minutes))
     if args.clip_sd is not None:
         settings = replace(settings, clip_sd=args.clip_sd)
+    if args.alpha is not None:
+        settings = replace(settings, alpha=args.alpha)
     t0 = time.perf_counter()
     seeds = list(range(1, args.seeds + 1))
     with ProcessPoolExecutor(args.workers) as pool:
