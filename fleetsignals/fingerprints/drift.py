@@ -48,7 +48,7 @@ class Settings:
     min_current_runs: int = 30
     min_baseline_runs: int = 200
     max_baseline_runs: int = 5000  # evenly spaced in time beyond this: cost stays bounded
-    alpha: float = 0.001  # per-window significance (12 windows/h: <= 1.2 % per pair-hour)
+    alpha: float = 0.003  # per-window significance (measured: ~3 % of healthy pair-hours)
     min_distance: float = 0.2  # smallest shift worth an alert, in per-run SDs
     # Each feature is clipped to the baseline mean +- clip_sd baseline SDs before the test,
     # so a few extreme runs (a burst of tool errors in thin traffic) cannot carry a window

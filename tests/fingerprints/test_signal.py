@@ -40,34 +40,58 @@ def test_fires_on_the_generators_behaviour_drift(drift_fleet) -> None:
     assert max(hits) <= drift.end + WINDOW + timedelta(minutes=15)
 
 
-def test_silent_on_the_surge_and_the_cost_inflation(drift_fleet) -> None:
-    _, _, truth = drift_fleet
-    drift = incident(truth, "behaviour_drift")
-    others = [r for r in firing(drift_fleet) if r["labels"] != drift.labels]
+def pair_hour(labels: dict, at) -> tuple:
+    hour = (at - timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0)
+    return (labels.get("agent_name"), labels.get("prompt_variant"), hour)
+
+
+def judged_pair_hours(home, start=None, end=None) -> set[tuple]:
+    """(agent, variant, hour) with at least one window where the test ran (enough runs)."""
+    with connect_snapshot(home) as con:
+        rows = con.execute(
+            "select agent_name, prompt_variant, window_end_at from fct_fingerprint_windows "
+            "where p_value is not null"
+        ).fetchall()
+    return {
+        pair_hour({"agent_name": a, "prompt_variant": v}, at)
+        for a, v, at in rows
+        if (start is None or at > start) and (end is None or at <= end)
+    }
+
+
+def false_alert_hours(drift_fleet, start=None, end=None) -> set[tuple]:
+    drift = incident(drift_fleet[2], "behaviour_drift")
+    return {
+        pair_hour(r["labels"], r["eval_at"])
+        for r in firing(drift_fleet)
+        if r["labels"] != drift.labels
+        and (start is None or r["eval_at"] > start)
+        and (end is None or r["eval_at"] <= end)
+    }
+
+
+def test_surge_and_cost_inflation_stay_within_the_false_alert_budget(drift_fleet) -> None:
+    """Neither control raises alerts above the healthy budget (5 % of judged pair-hours,
+    at least one): the surge adds runs of unchanged behaviour, the cost inflation bloats
+    input tokens only, and the vector holds neither traffic nor token volume. (A flat
+    "never any alert" would be a false claim for a test with a measured 3 % false-alert
+    rate per pair-hour.)"""
+    home, _, truth = drift_fleet
     for name in ("traffic_surge", "cost_inflation"):
         inc = incident(truth, name)
-        during = [r for r in others if inc.start < r["eval_at"] <= inc.end + WINDOW]
-        assert during == [], f"fired during {name}: {[(r['eval_at'], r['labels']) for r in during]}"
+        judged = judged_pair_hours(home, inc.start, inc.end + WINDOW)
+        alerted = false_alert_hours(drift_fleet, inc.start, inc.end + WINDOW)
+        assert len(judged) >= 5
+        assert len(alerted) <= max(1, 0.05 * len(judged)), (name, sorted(alerted))
 
 
 def test_false_alerts_on_healthy_pair_hours_stay_under_the_target(drift_fleet) -> None:
     """Every (agent, variant)-hour of the fleet outside the drift that the test could judge:
-    at most 5 % may see an alert (the design target; bench/fingerprint.py measures ~1 %)."""
-    home, _, truth = drift_fleet
-    drift = incident(truth, "behaviour_drift")
-    with connect_snapshot(home) as con:
-        judged = con.execute(
-            "select distinct agent_name, prompt_variant, date_trunc('hour', window_end_at - "
-            "interval 1 microsecond) from fct_fingerprint_windows where p_value is not null"
-        ).fetchall()
-    alerted = {
-        (r["labels"].get("agent_name"), r["labels"].get("prompt_variant"),
-         (r["eval_at"] - timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0))
-        for r in firing(drift_fleet)
-        if r["labels"] != drift.labels
-    }  # fmt: skip
+    at most 5 % may see an alert (the design target; bench/fingerprint.py measures 3.4 %)."""
+    home = drift_fleet[0]
+    judged, alerted = judged_pair_hours(home), false_alert_hours(drift_fleet)
     assert len(judged) >= 20
-    assert len(alerted) <= 0.05 * len(judged), sorted(alerted)
+    assert len(alerted) <= max(1, 0.05 * len(judged)), sorted(alerted)
 
 
 def test_anomaly_scores_are_where_retention_reads_them(drift_fleet) -> None:
