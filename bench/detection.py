@@ -167,33 +167,15 @@ def own_incident(key: tuple, at: datetime, incidents: list[dict], grace: timedel
     return False
 
 
-def hours_text(value: float) -> str:
-    return f"{value:.1f}"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller fleets")
-    parser.add_argument("--work", type=Path, help="directory to keep built fleets in")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
-    args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="fleetsignals-detection-"))
-    incident_hours, incident_rpm = (10.0, 15.0) if args.quick else (17.0, 25.0)
-    # (runs per minute, label, hours, seeds): the default traffic and a 3x busier fleet.
-    shapes = [
-        (15.0, "default traffic", 6.0 if args.quick else 10.0, args.seeds),
-        (45.0, "3x traffic", 4.0 if args.quick else 6.0, args.seeds[:2]),
-    ]
-    # Signals are judged after a warm-up: the longest baseline needs history to exist.
-    warm = timedelta(hours=1)
-    grace = timedelta(minutes=75)  # windows trail an incident's end by up to an hour
-
-    print(f"fleets under {work}")
-    # -- incident fleet: delays, false alerts outside incident windows, wall time -------
-    root = work / f"incidents-{incident_hours:g}h-{incident_rpm:g}rpm-s{args.seeds[0]}"
+def report_incident_fleet(
+    work: Path, incident_hours: float, incident_rpm: float, seed: int, warm: timedelta,
+    grace: timedelta,
+) -> None:  # fmt: skip
+    """Delays per incident, firing instances outside their incident, backtest wall time."""
+    root = work / f"incidents-{incident_hours:g}h-{incident_rpm:g}rpm-s{seed}"
     t0 = time.perf_counter()
-    home, truth = build_fleet(root, incident_hours, incident_rpm, args.seeds[0], None)
-    print(f"incident fleet: {truth['counts']['runs']} runs, {incident_hours:g} h "
+    home, truth = build_fleet(root, incident_hours, incident_rpm, seed, None)
+    print(f"\nincident fleet, seed {seed}: {truth['counts']['runs']} runs, {incident_hours:g} h "
           f"(built in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
     start, end = parse_time(truth["start"]), parse_time(truth["end"])
     cpu = cpu_seconds()
@@ -239,6 +221,33 @@ def main() -> None:
             near = [i["name"] for i in truth["incidents"]
                     if parse_time(i["start"]) <= at <= parse_time(i["end"]) + grace]  # fmt: skip
             print(f"      {at:%H:%M} {labels} during {near or 'healthy time'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller fleets")
+    parser.add_argument("--work", type=Path, help="directory to keep built fleets in")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
+    parser.add_argument(
+        "--incident-seeds", type=int, nargs="+", default=[11, 5],
+        help="incident fleets (seed 5 draws the weakest cost inflation, x1.64)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="fleetsignals-detection-"))
+    incident_hours, incident_rpm = (10.0, 15.0) if args.quick else (17.0, 25.0)
+    incident_seeds = args.incident_seeds[:1] if args.quick else args.incident_seeds
+    # (runs per minute, label, hours, seeds): the default traffic and a 3x busier fleet.
+    shapes = [
+        (15.0, "default traffic", 6.0 if args.quick else 10.0, args.seeds),
+        (45.0, "3x traffic", 4.0 if args.quick else 6.0, args.seeds[:2]),
+    ]
+    # Signals are judged after a warm-up: the longest baseline needs history to exist.
+    warm = timedelta(hours=1)
+    grace = timedelta(minutes=75)  # windows trail an incident's end by up to an hour
+
+    print(f"fleets under {work}")
+    for seed in incident_seeds:
+        report_incident_fleet(work, incident_hours, incident_rpm, seed, warm, grace)
 
     # -- healthy fleets: false alerts per healthy hour ----------------------------------
     print(f"\nfalse alerts on healthy fleets (judged after {warm}):")
