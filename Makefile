@@ -22,7 +22,8 @@ services:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint models macros signals --disable-progress-bar
+	$(BIN)/sqlfluff lint models macros --disable-progress-bar
+	$(BIN)/sqlfluff lint signals --config signals/sqlfluff.cfg --disable-progress-bar
 
 test: $(STAMP) services lint
 	$(BIN)/pytest
