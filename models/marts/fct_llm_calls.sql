@@ -23,14 +23,9 @@ final as (
     select
         calls.*,
         runs.part_at,
-        runs.agent_name,
-        runs.prompt_variant,
-        runs.workflow,
-        runs.tenant_id,
-        runs.user_id,
-        runs.user_cohort,
-        runs.session_id,
-        runs.environment,
+        {%- for dimension in run_dimensions() %}
+            runs.{{ dimension }},
+        {%- endfor %}
         '{{ this_build_id() }}' as build_id
     from calls
     inner join runs on calls.run_id = runs.run_id
