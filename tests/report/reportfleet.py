@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from fleetsignals.config import Config, load_config
+from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import GroundTruth, generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
@@ -41,16 +41,7 @@ def build_report_fleet(root: Path) -> Fleet:
         root / "gen", start=START, hours=3, runs_per_minute=6, seed=11,
         incidents=[("stuck_runs", "1h30m", "30m")],
     )  # fmt: skip
-    # One file per hour instead of one per minute: ingest pays a fixed cost per file.
-    hourly = root / "hourly"
-    hourly.mkdir()
-    by_hour: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted(truth.dumps.rglob("*.jsonl")):
-        by_hour[path.name[: -len("MM.jsonl")]].append(path)
-    for hour, paths in by_hour.items():
-        with open(hourly / f"{hour}.jsonl", "wb") as joined:
-            for path in paths:
-                joined.write(path.read_bytes())
+    hourly = rotate_hourly(sorted(truth.dumps.rglob("*.jsonl")), root / "hourly")
     config = fleet_config(root, REPO / "signals")
     home = Home(root / "home").ensure()
     assert land_paths([hourly], home, config, settle_seconds=0).quarantined == 0

@@ -8,13 +8,13 @@ fixed cost per file that these tests need not pay hundreds of times).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from alerts.backtest import run_backtest
 from fleetsignals.config import Config, load_config
+from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import GroundTruth, Incident, generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
@@ -63,15 +63,7 @@ def build_fleet(
         out / "gen", start=START, hours=hours, runs_per_minute=runs_per_minute, seed=seed,
         incidents=incidents,
     )  # fmt: skip
-    hourly = out / "hourly"
-    hourly.mkdir()
-    by_hour: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted(truth.dumps.rglob("*.jsonl")):
-        by_hour[path.name[: -len("MM.jsonl")]].append(path)
-    for hour, paths in by_hour.items():
-        with open(hourly / f"{hour}.jsonl", "wb") as joined:
-            for path in paths:
-                joined.write(path.read_bytes())
+    hourly = rotate_hourly(sorted(truth.dumps.rglob("*.jsonl")), out / "hourly")
     config = signal_config(out)
     home = Home(out / "home").ensure()
     summary = land_paths([hourly], home, config, settle_seconds=0)
