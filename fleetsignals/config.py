@@ -26,8 +26,12 @@ DEFAULTS: dict[str, Any] = {
     # Attribute keys (exact, or fnmatch globs like "gen_ai.prompt.*") dropped at ingest.
     "redact": [],
     "ingest": {
-        # Worker threads for parsing (DuckDB); 0 means one per core.
+        # Parsing threads (DuckDB) and, for big files, worker processes; 0 means one per core.
         "workers": 0,
+        # Files of at least this many MiB (on disk) are parsed by `workers` processes, so
+        # the Python part of parsing uses every core; smaller ones in-process (starting
+        # the processes costs about a second). 0: always processes.
+        "processes_from_mib": 64,
         # Files modified more recently than this are left for a later run (a Collector
         # may still be writing them). The scheduler's inbox wants a few seconds.
         "settle": "0s",

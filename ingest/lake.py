@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 
 from ingest.schema import SPAN_SCHEMA
 
-ROW_GROUP_ROWS = 100_000  # DuckDB reads row groups in parallel; ~100k rows each suits it
-BUFFER_ROWS = 160_000  # rows held across partitions before the largest is flushed (memory)
+ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; ~100k rows each suits it
+BUFFER_ROWS = 64_000  # rows held across partitions before the largest is flushed (memory)
 TMP_MARK = ".tmp-"
 
 

@@ -31,6 +31,7 @@ from ingest.pipeline import land_chunks
 from ingest.progress import Progress
 from ingest.quarantine import Quarantine
 from ingest.sources import SourceError, discover, sha256_file
+from ingest.workers import InlineParser, ParserPool
 
 
 @dataclass
@@ -81,14 +82,29 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
 
 
 class _Lander:
-    def __init__(self, home: Home, config: Config, parser: SpanParser, summary: IngestSummary):
+    def __init__(
+        self, home: Home, config: Config, parser: SpanParser, workers: int, summary: IngestSummary
+    ):
         self.home = home
-        self.parser = parser
+        self.config = config
+        self.inline = InlineParser(parser)
+        self.workers = workers
+        self.pool_from = float(config["ingest"]["processes_from_mib"]) * (1 << 20)
+        self.pool: ParserPool | None = None
         self.summary = summary
         self.index: ManifestIndex = manifest_index(home.manifest)
         self.seen: set[str] = set()
-        self.hashes: dict[tuple[str, int, int], str] = {}
-        del config
+
+    def parser_for(self, size: int) -> InlineParser | ParserPool:
+        if self.workers < 2 or size < self.pool_from:
+            return self.inline
+        if self.pool is None:
+            self.pool = ParserPool(self.config.dimension_keys, self.config["redact"], self.workers)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def sha_of(self, key: tuple[str, int, int], path: Path) -> str:
         sha = self.index.by_stat.get(key) or _HASHES.get(key)
@@ -120,7 +136,8 @@ class _Lander:
             "landed_at": format_time(landed_at),
         }
         try:
-            land_chunks(path, self.parser, writer, quarantine, progress.spans)
+            parser = self.parser_for(key[1])
+            land_chunks(path, parser, writer, quarantine, progress.spans)
         except SourceError as exc:
             writer.abort()
             self._whole(quarantine, entry, str(exc))
@@ -209,15 +226,18 @@ def land_paths(
         settle = parse_duration(config["ingest"]["settle"]).total_seconds()
     files, summary.unsettled = _settled(files, settle)
     home.ensure()
-    threads = int(config["ingest"]["workers"]) or os.cpu_count() or 1
+    workers = int(config["ingest"]["workers"]) or os.cpu_count() or 1
     show = progress and sys.stderr.isatty()
     with (
         _ingest_lock(home),
-        SpanParser(config.dimension_keys, config["redact"], threads) as parser,
+        SpanParser(config.dimension_keys, config["redact"], workers) as parser,
         Progress(len(files), enabled=show) as meter,
     ):
-        lander = _Lander(home, config, parser, summary)
-        for path in files:
-            lander.land(path, meter)
+        lander = _Lander(home, config, parser, workers, summary)
+        try:
+            for path in files:
+                lander.land(path, meter)
+        finally:
+            lander.close()
     summary.seconds = time.perf_counter() - started
     return summary

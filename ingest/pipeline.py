@@ -1,22 +1,25 @@
-"""One source file through reader -> parser -> writer, the three stages overlapped in threads.
+"""One source file through reader -> parser -> writer, the three stages overlapped.
 
-Decompressing and splitting (zlib/zstd), the DuckDB query and Parquet encoding
-all release the GIL, so with a stage per thread both cores stay busy while the
-bounded queues keep memory flat (at most a few chunks in flight).
+Decompressing and splitting (zlib/zstd) and Parquet encoding release the GIL, so
+the reader and writer are threads; parsing is in this process or in worker
+processes (``ingest/workers.py``). Bounded queues and a bounded number of chunks
+in the parser keep memory flat; results are handed on in file order.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from ingest.lake import LakeWriter
-from ingest.parse import SpanParser
 from ingest.quarantine import Quarantine
 from ingest.sources import Chunk, read_chunks
+from ingest.workers import InlineParser, Parsed, ParserPool
 
 IN_FLIGHT = 2  # chunks queued between stages
 _DONE = object()
@@ -60,7 +63,7 @@ def _consume(source: queue.Queue) -> Iterator[Any]:
 
 def land_chunks(
     path: Path,
-    parser: SpanParser,
+    parser: InlineParser | ParserPool,
     writer: LakeWriter,
     quarantine: Quarantine,
     on_spans: Callable[[int], None],
@@ -88,19 +91,29 @@ def land_chunks(
                 written.append(exc)
                 stop.set()
 
+    def hand_on(future: Future[Parsed]) -> None:
+        table, problems = future.result()
+        quarantine.add(problems)
+        if table is not None and table.num_rows:
+            tables.put(table)
+            on_spans(table.num_rows)
+
     writer_thread = threading.Thread(target=write, name="ingest-writer", daemon=True)
     reader.start()
     writer_thread.start()
+    parsing: deque[Future[Parsed]] = deque()
     try:
         for chunk in _consume(chunks):
             if written:
                 break
-            table, problems = parser.parse(chunk)
-            quarantine.add(problems)
-            if table is not None and table.num_rows:
-                tables.put(table)
-                on_spans(table.num_rows)
+            parsing.append(parser.submit(chunk))
+            while parsing and (len(parsing) > parser.depth or parsing[0].done()):
+                hand_on(parsing.popleft())
+        while parsing and not written:
+            hand_on(parsing.popleft())
     finally:
+        for future in parsing:
+            future.cancel()
         stop.set()
         tables.put(_DONE)
         writer_thread.join()

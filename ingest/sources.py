@@ -206,18 +206,22 @@ def _whole(blocks: Iterator[bytes], head: bytes) -> bytes:
 
 
 def _line_chunks(blocks: Iterable[bytes]) -> Iterator[Chunk]:
-    pending = b""
+    parts: list[bytes] = []  # joined once per chunk: growing one bytes object copies quadratically
+    size = 0
     first_line = 1
     for block in blocks:
-        pending += block
-        if len(pending) < CHUNK_BYTES:
-            continue
-        cut = pending.rfind(b"\n") + 1
+        parts.append(block)
+        size += len(block)
+        cut = block.rfind(b"\n") + 1 if size >= CHUNK_BYTES else 0
         if cut == 0:
-            continue  # a line longer than a chunk: keep reading until it ends
-        data, pending = pending[:cut], pending[cut:]
+            continue  # below the chunk size, or a line longer than it: keep reading
+        parts[-1] = block[:cut]
+        data = b"".join(parts)
+        parts = [block[cut:]]
+        size = len(parts[0])
         yield _chunk(data, first_line)
         first_line += data.count(b"\n")
+    pending = b"".join(parts)
     if pending.strip():
         if not pending.endswith(b"\n"):
             pending += b"\n"

@@ -47,9 +47,10 @@ def lake_state(home_root: Path) -> tuple[int, int]:
         ).fetchone()
 
 
-def start(home_root: Path, *paths: Path, **kwargs) -> subprocess.Popen:
+def start(home_root: Path, *paths: Path, config: Path | None = None, **kwargs) -> subprocess.Popen:
+    options = ["--config", str(config)] if config else []
     return subprocess.Popen(
-        [EXE, "--home", str(home_root), "ingest", *map(str, paths)],
+        [EXE, "--home", str(home_root), *options, "ingest", *map(str, paths)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,12 +101,31 @@ def test_killed_ingest_leaves_valid_lake_and_rerun_completes(inbox, tmp_path) ->
     assert len(read_manifest(home_root / "lake" / "manifest.jsonl")) == 6
 
 
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(c) for c in handle.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
-def test_killed_while_writing_one_file(inbox, tmp_path) -> None:
+@pytest.mark.parametrize("processes", [False, True], ids=["in-process", "worker-processes"])
+def test_killed_while_writing_one_file(inbox, tmp_path, processes) -> None:
     root, _ = inbox
     big = root / "traces-2.jsonl"
     home_root = tmp_path / "home"
-    process = start(home_root, big)
+    config = tmp_path / "fleetsignals.yml"
+    config.write_text(f"ingest: {{processes_from_mib: {0 if processes else 100000}}}\n")
+    process = start(home_root, big, config=config)
     deadline = time.monotonic() + 60
     lake = home_root / "lake" / "spans"
     # Kill as soon as a temporary Parquet file exists (the file is being written).
@@ -114,14 +134,20 @@ def test_killed_while_writing_one_file(inbox, tmp_path) -> None:
             break
         time.sleep(0.01)
     caught = process.poll() is None
+    workers = children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    print("killed while a temporary file existed:", caught)
+    print("killed while a temporary file existed:", caught, "workers:", workers)
+    assert bool(workers) == processes or not caught
+    deadline = time.monotonic() + 30
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(w) for w in workers), "a parsing worker outlived its killed parent"
     rows, distinct = lake_state(home_root)  # every visible file reads whole
     # Partitions already renamed into place may be visible; a rerun replaces them.
     assert rows == distinct <= 60_000
     done = subprocess.run(
-        [EXE, "--home", str(home_root), "ingest", str(big)],
+        [EXE, "--home", str(home_root), "--config", str(config), "ingest", str(big)],
         cwd=REPO,
         capture_output=True,
         text=True,

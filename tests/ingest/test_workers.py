@@ -1,0 +1,79 @@
+"""Big files are parsed by worker processes: the lake and the quarantine match in-process parsing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+from ingest_inputs import lake_rows, synthetic_lines, write
+
+import ingest.sources
+from fleetsignals.home import Home
+from ingest.land import land_paths
+
+IN_PROCESS = "ingest: {workers: 2, processes_from_mib: 100000}"
+PROCESSES = "ingest: {workers: 2, processes_from_mib: 0}"
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    """A file of many small chunks, with bad records in several of them."""
+    monkeypatch.setattr(ingest.sources, "CHUNK_BYTES", 32 << 10)
+    data, ids = synthetic_lines(6_000, per_line=40, seed=11, step_ns=2_000_000_000)
+    lines = data.splitlines()
+    for at in (3, 70, 140):
+        lines[at] = lines[at][: len(lines[at]) // 2]  # truncated records
+    path = write(tmp_path / "big.jsonl", b"\n".join(lines) + b"\n")
+    return path, len(ids) - 3 * 40
+
+
+def landed(tmp_path, name: str, path, config_text: str, config) -> tuple[list[dict], list[dict]]:
+    home = Home(tmp_path / name)
+    summary = land_paths([path], home, config(config_text))
+    (reason,) = summary.reasons
+    sidecar = orjson.loads((home.root / reason).read_bytes())
+    rejects = [
+        orjson.loads(x) for x in (home.quarantine / sidecar["content"]).read_bytes().splitlines()
+    ]
+    rows = [{k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)]
+    return rows, rejects
+
+
+def test_processes_land_what_in_process_parsing_lands(source, tmp_path, config) -> None:
+    path, good = source
+    inline_rows, inline_rejects = landed(tmp_path, "inline", path, IN_PROCESS, config)
+    pool_rows, pool_rejects = landed(tmp_path, "pool", path, PROCESSES, config)
+    assert len(inline_rows) == good
+    assert pool_rows == inline_rows
+    assert [r["line"] for r in pool_rejects] == [4, 71, 141]
+    assert pool_rejects == inline_rejects
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from fleetsignals.config import load_config
+from fleetsignals.home import Home
+from ingest.land import land_paths
+summary = land_paths([Path(sys.argv[1])], Home(Path(sys.argv[2])), load_config(Path(sys.argv[3])))
+print(summary.spans)
+"""
+
+
+def test_a_script_without_main_guard_can_use_processes(tmp_path) -> None:
+    """Workers never re-run the caller's script (multiprocessing's spawn would, and deadlock)."""
+    data, ids = synthetic_lines(2_000)
+    source = write(tmp_path / "in.jsonl", data)
+    (tmp_path / "fleetsignals.yml").write_text(PROCESSES + "\n")
+    (tmp_path / "script.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "script.py", str(source), str(tmp_path / "home"), "fleetsignals.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) == len(ids)
