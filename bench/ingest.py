@@ -223,10 +223,12 @@ print(time.perf_counter() - started, summary.spans, summary.quarantined)
 """
 
 
-def ingest(path: Path, home: Path) -> tuple[float, int, float]:
+def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, int, float]:
     """(seconds, spans landed, peak PSS MiB of the process tree) of land_paths in a fresh
     process and home."""
     env = {k: v for k, v in os.environ.items() if k != "FLEETSIGNALS_CONFIG"}
+    if config:
+        env["FLEETSIGNALS_CONFIG"] = str(config)
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(home)],
         cwd=path.parent,  # no fleetsignals.yml there: the documented defaults
@@ -266,6 +268,11 @@ def main() -> None:
     parser.add_argument(
         "--dir", type=Path, default=None, help="work directory (default: a temp dir)"
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="also ingest with no worker processes each round (the before/after of workers)",
+    )
     args = parser.parse_args()
     target = int(args.gib * (1 << 30)) if args.gib else int(args.mb * 1e6)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -285,6 +292,15 @@ def main() -> None:
         for round_no in range(1, args.rounds + 1):
             base_s = baseline(source)
             ingest_s, landed, memory = ingest(source, work / f"home{round_no}")
+            if args.in_process:
+                config = work / "in-process.yml"
+                config.write_text("ingest: {processes_from_mib: 1000000}\n")
+                alone_s, _, alone_memory = ingest(source, work / f"alone{round_no}", config)
+                print(
+                    f"round {round_no}: in-process ingest {spans / alone_s:,.0f} spans/s"
+                    f" ({alone_s:.1f}s), ratio {base_s / alone_s:.2f},"
+                    f" peak PSS {alone_memory:,.0f} MiB"
+                )
             floor_s = floor(source, work / f"floor{round_no}.parquet")
             assert landed == spans, (landed, spans)
             ratios.append(base_s / ingest_s)

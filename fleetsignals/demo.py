@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,7 @@ def run_demo(
 
     home.ensure()
     fleet_dir = home.root / "demo" / "fleet"
+    progress = sys.stderr.isatty()  # progress lines on a terminal only, never in a pipe or log
     with stage(f"generate: {hours:g} h of a synthetic fleet, seed {seed}", say):
         truth = generate_fleet(fleet_dir, hours=hours, runs_per_minute=runs_per_minute, seed=seed)
         say(f"   {truth.runs} runs, {truth.spans} spans in {len(truth.files)} files -> {fleet_dir}")
@@ -142,14 +144,14 @@ def run_demo(
             )
     with stage("ingest the dumps into the Parquet lake", say):
         hourly = rotate_hourly(truth.files, home.root / "demo" / "hourly")
-        landed = land_paths([hourly], home, config, progress=True, settle_seconds=0)
+        landed = land_paths([hourly], home, config, progress=progress, settle_seconds=0)
         say("   " + landed.line())
     with stage("build the warehouse (dbt)", say):
-        built = build(home, config, progress=True)
+        built = build(home, config, progress=progress)
         say(f"   {built.models} models, {built.runs} runs in fct_runs; snapshot {built.snapshot}")
     every = timedelta(minutes=5)
     with stage("backtest every signal at 5-minute steps", say):
-        result = run_backtest(home, config, truth.start, truth.end, every, progress=True)
+        result = run_backtest(home, config, truth.start, truth.end, every, progress=progress)
         for problem in result.problems:
             say(f"   problem: {problem}")
     card = score(firing_episodes(result.records, every), truth.incidents)
@@ -168,7 +170,7 @@ def run_demo(
         build(home, config)
     report_path = Path(home.root / "report.html")
     with stage("report", say):
-        write_report(home, config, report_path, progress=True)
+        write_report(home, config, report_path, progress=progress)
         say(f"   {report_path}")
     say("")
     say("Where to look next:")
