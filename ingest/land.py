@@ -7,6 +7,9 @@ at any point leaves only temporary files (swept by the next run) or complete
 files named after the source hash (overwritten by the next run, which lands the
 source again because its manifest line is missing). So the lake never shows a
 partial file, and a rerun lands exactly what is missing.
+
+Runs of small files (up to 1 MiB each, 16 MiB together) are parsed with one
+query (``ingest/batch.py``) and then committed file by file, as above.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.timeutil import format_time, parse_duration, parse_time
+from ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
 from ingest.lake import LakeWriter, remove_temporaries
 from ingest.manifest import ManifestIndex, manifest_index
 from ingest.parse import SpanParser
 from ingest.pipeline import land_chunks
 from ingest.progress import Progress
 from ingest.quarantine import Quarantine
-from ingest.sources import SourceError, discover, sha256_file
+from ingest.sources import Chunk, SourceError, discover, read_chunks, sha256_file
 from ingest.workers import InlineParser, ParserPool
 
 
@@ -81,6 +85,23 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
     return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
+@dataclass
+class _Source:
+    """A file being landed: its identity, and where its rows and problems go."""
+
+    path: Path
+    key: tuple[str, int, int]
+    sha: str
+    writer: LakeWriter
+    quarantine: Quarantine
+    entry: dict
+
+    def drop(self) -> None:
+        """Forget it: gone, or still being written (a later run lands it)."""
+        self.writer.abort()
+        self.quarantine.discard()
+
+
 class _Lander:
     def __init__(
         self, home: Home, config: Config, parser: SpanParser, workers: int, summary: IngestSummary
@@ -113,21 +134,20 @@ class _Lander:
             _HASHES[key] = sha
         return sha
 
-    def land(self, path: Path, progress: Progress) -> None:
+    def _open(self, path: Path, progress: Progress) -> _Source | None:
+        """Hash a file; None if it is gone or its content was handled before."""
         try:
             key = _stat_key(path)
             sha = self.sha_of(key, path)
         except FileNotFoundError:
-            return  # moved away (e.g. rotated) since discovery: it is seen at its new path
+            return None  # moved away (e.g. rotated) since discovery: seen at its new path
         except OSError as exc:
             raise FleetsignalsError(f"cannot read {path}: {exc.strerror}") from None
         if sha in self.index.by_sha or sha in self.seen:
             self.summary.skipped += 1
             progress.file_done(0)
-            return
+            return None
         landed_at = parse_time("now")
-        writer = LakeWriter(self.home.lake, sha, landed_at)
-        quarantine = Quarantine(self.home.quarantine, path, sha)
         entry = {
             "sha256": sha,
             "source": key[0],
@@ -135,37 +155,87 @@ class _Lander:
             "mtime_ns": key[2],
             "landed_at": format_time(landed_at),
         }
+        writer = LakeWriter(self.home.lake, sha, landed_at)
+        return _Source(path, key, sha, writer, Quarantine(self.home.quarantine, path, sha), entry)
+
+    def land(self, path: Path, progress: Progress) -> None:
+        """Land one file, streamed chunk by chunk."""
+        source = self._open(path, progress)
+        if source is not None:
+            self._stream(source, progress)
+
+    def _stream(self, source: _Source, progress: Progress) -> None:
+        parser = self.parser_for(source.key[1])
         try:
-            parser = self.parser_for(key[1])
-            land_chunks(path, parser, writer, quarantine, progress.spans)
+            land_chunks(source.path, parser, source.writer, source.quarantine, progress.spans)
         except SourceError as exc:
-            writer.abort()
-            self._whole(quarantine, entry, str(exc))
+            self._finish(source, progress, error=str(exc))
         except FileNotFoundError:
-            writer.abort()
-            quarantine.discard()
-            return
+            source.drop()
         else:
-            if _stat_key(path) != key:
-                # Still being written: what we read is not the content we hashed.
-                writer.abort()
-                quarantine.discard()
-                self.summary.unsettled += 1
-                return
-            if writer.rows == 0 and quarantine.count:
-                first = quarantine.first[0]
-                error = f"nothing could be read; first problem at line {first['line']}: {first['error']}"
-                self._whole(quarantine, entry, error)
-            else:
-                entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)
-                entry["files"] = writer.commit()
-                entry["quarantine"] = quarantine.finish()
-                if entry["quarantine"]:
-                    self._quarantined(entry["quarantine"], quarantine.count)
-                self.summary.files += 1
-                self.summary.spans += writer.rows
+            self._finish(source, progress)
+
+    def land_small(self, paths: list[Path], progress: Progress) -> None:
+        """Land several small files with one span query (``ingest/batch.py``)."""
+        sources: list[_Source] = []
+        chunks: list[Chunk | None] = []
+        for path in paths:
+            source = self._open(path, progress)
+            if source is None:
+                continue
+            if source.sha in {s.sha for s in sources}:  # the same content twice in the batch
+                self.summary.skipped += 1
+                progress.file_done(0)
+                continue
+            try:
+                read = list(read_chunks(path))
+            except SourceError as exc:
+                self._finish(source, progress, error=str(exc))
+                continue
+            except FileNotFoundError:
+                source.drop()
+                continue
+            if len(read) > 1:  # compressed, and bigger than it looked: on its own
+                self._stream(source, progress)
+                continue
+            sources.append(source)
+            chunks.append(read[0] if read else None)
+        for source, (table, problems) in zip(
+            sources, parse_together(self.inline.parser, chunks), strict=True
+        ):
+            source.quarantine.add(problems)
+            if table is not None and table.num_rows:
+                source.writer.add(table)
+                progress.spans(table.num_rows)
+            self._finish(source, progress)
+
+    def _finish(self, source: _Source, progress: Progress, error: str | None = None) -> None:
+        """Commit a source's rows and its manifest line (or quarantine it whole)."""
+        writer, quarantine, entry = source.writer, source.quarantine, source.entry
+        if error is not None:
+            writer.abort()
+            self._whole(quarantine, entry, error)
+        elif _stat_key(source.path) != source.key:
+            # Still being written: what we read is not the content we hashed.
+            source.drop()
+            self.summary.unsettled += 1
+            return
+        elif writer.rows == 0 and quarantine.count:
+            first = quarantine.first[0]
+            error = (
+                f"nothing could be read; first problem at line {first['line']}: {first['error']}"
+            )
+            self._whole(quarantine, entry, error)
+        else:
+            entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)
+            entry["files"] = writer.commit()
+            entry["quarantine"] = quarantine.finish()
+            if entry["quarantine"]:
+                self._quarantined(entry["quarantine"], quarantine.count)
+            self.summary.files += 1
+            self.summary.spans += writer.rows
         self.index.append([entry])
-        self.seen.add(sha)
+        self.seen.add(source.sha)
         progress.file_done(0)
 
     def _whole(self, quarantine: Quarantine, entry: dict, error: str) -> None:
@@ -197,6 +267,30 @@ def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], int]
         except FileNotFoundError:
             continue
     return ready, len(paths) - len(ready)
+
+
+def _batches(files: list[Path]) -> Iterator[list[Path]]:
+    """Files in order: runs of small ones grouped (up to BATCH_BYTES), the others alone."""
+    batch: list[Path] = []
+    size = 0
+    for path in files:
+        try:
+            length = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if length > SMALL_FILE_BYTES:
+            if batch:
+                yield batch
+                batch, size = [], 0
+            yield [path]
+            continue
+        batch.append(path)
+        size += length
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def land_paths(
@@ -235,8 +329,11 @@ def land_paths(
     ):
         lander = _Lander(home, config, parser, workers, summary)
         try:
-            for path in files:
-                lander.land(path, meter)
+            for batch in _batches(files):
+                if len(batch) == 1:
+                    lander.land(batch[0], meter)
+                else:
+                    lander.land_small(batch, meter)
         finally:
             lander.close()
     summary.seconds = time.perf_counter() - started

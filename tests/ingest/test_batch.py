@@ -1,0 +1,81 @@
+"""Small files are parsed together; what lands, per file, is what landing them one by one gives."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+from ingest_inputs import jsonl, lake_rows, request, span, synthetic_lines, write
+
+import ingest.land
+from fleetsignals.home import Home
+from ingest.land import land_paths
+from ingest.manifest import read_manifest
+
+
+def inbox(root):
+    """Small files of every kind the batch must keep apart."""
+    good, _ = synthetic_lines(300, seed=3)
+    lines = good.splitlines()
+    lines[2] = lines[2][:50]  # a truncated record in the middle of a file
+    bad_json = b"\n".join(lines) + b"\n"
+    spans = [span(9, 1), span(9, 2, duration_ns=-5)]  # the second ends before it starts
+    files = {
+        "a-good.jsonl": good,
+        "b-bad-line.jsonl": bad_json,
+        "c-empty.jsonl": b"",
+        "d-corrupt.jsonl.gz": gzip.compress(good)[:-40],
+        "e-copy.jsonl": good,  # the same content as a-good: lands once
+        "f-not-otlp.jsonl": b'{"hello": "world"}\n',
+        "g-bad-span.jsonl": jsonl([request(spans)]),
+    }
+    for name, data in files.items():
+        write(root / name, data)
+    return root
+
+
+def land_all(tmp_path, name, config, monkeypatch, batched: bool):
+    if not batched:
+        monkeypatch.setattr(ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
+    home = Home(tmp_path / name)
+    summary = land_paths([tmp_path / "inbox"], home, config())
+    rows = sorted(  # files b and a hold the same spans: order by source too
+        ({k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)),
+        key=lambda r: (r["trace_id"], r["span_id"], r["source_sha256"]),
+    )
+    entries = sorted(
+        ({k: v for k, v in e.items() if k != "landed_at"} for e in read_manifest(home.manifest)),
+        key=lambda e: e["source"].rsplit("/", 1)[-1],  # a batch may finish its files out of order
+    )
+    rejects = {
+        p.name: [orjson.loads(x)["line"] for x in p.read_bytes().splitlines()]
+        for p in home.quarantine.glob("*.rejects.jsonl")
+    }
+    monkeypatch.undo()
+    return summary, rows, entries, rejects
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "one-by-one"])
+def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
+    inbox(tmp_path / "inbox")
+    summary, rows, entries, rejects = land_all(tmp_path, "home", config, monkeypatch, batched)
+    assert (summary.files, summary.skipped, summary.quarantined) == (4, 1, 4)
+    by_name = {e["source"].rsplit("/", 1)[-1]: e for e in entries}
+    assert by_name["a-good.jsonl"]["spans"] == 300
+    assert by_name["b-bad-line.jsonl"]["spans"] == 300 - 50
+    assert by_name["c-empty.jsonl"]["spans"] == 0
+    assert by_name["d-corrupt.jsonl.gz"]["status"] == "quarantined"
+    assert by_name["f-not-otlp.jsonl"]["status"] == "quarantined"
+    assert by_name["g-bad-span.jsonl"]["spans"] == 1
+    assert "e-copy.jsonl" not in by_name
+    assert sorted(rejects.values()) == [[1], [3]]  # lines of the bad record and span
+    assert len(rows) == 300 + 250 + 1
+
+
+def test_batched_equals_one_by_one(tmp_path, config, monkeypatch) -> None:
+    inbox(tmp_path / "inbox")
+    batched = land_all(tmp_path, "batched", config, monkeypatch, True)
+    alone = land_all(tmp_path, "alone", config, monkeypatch, False)
+    for got, expected in zip(batched[1:], alone[1:], strict=True):
+        assert got == expected
