@@ -232,7 +232,11 @@ def scale_timing(pairs_n: int = 30, runs_per_hour: int = 60_000, hours: int = 25
             from range({n}) as t (i)
             """
         )
-        con.execute("create table marks as select $1::timestamp as watermark_at", [end])
+        con.execute(
+            "create table marks as select $1::timestamp as watermark_at, 'bench' as build_id,"
+            " 1 as build_seq",
+            [end],
+        )
         done = end - timedelta(minutes=5)
         con.execute(
             "create table windows as select $1::timestamp as window_end_at, "
@@ -253,7 +257,8 @@ def scale_timing(pairs_n: int = 30, runs_per_hour: int = 60_000, hours: int = 25
                     "is_alert from new")  # fmt: skip
         t2, c2 = time.perf_counter(), time.process_time()
         scored = compute_scores(con, "select * from runs", "select * from windows",
-                                "select * from scores", settings)  # fmt: skip
+                                "select * from marks", "select * from scores",
+                                settings)  # fmt: skip
         t3, c3 = time.perf_counter(), time.process_time()
     return {
         "runs_in_history": n, "pairs": pairs_n, "windows": new.num_rows,

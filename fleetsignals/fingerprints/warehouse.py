@@ -54,6 +54,8 @@ WINDOWS_SCHEMA = pa.schema(
         ("p_threshold", pa.float64()),
         ("distance_threshold", pa.float64()),
         ("is_alert", pa.bool_()),
+        ("part_at", TS),  # publishing partition: snapshots re-export only touched hours
+        ("build_id", pa.string()),
     ]
 )
 SCORES_SCHEMA = pa.schema(
@@ -66,6 +68,8 @@ SCORES_SCHEMA = pa.schema(
         ("anomaly_score", pa.float64()),
         ("anomaly_threshold", pa.float64()),
         ("is_anomalous", pa.bool_()),
+        ("part_at", TS),
+        ("build_id", pa.string()),
     ]
 )
 CHUNK = timedelta(hours=6)
@@ -221,6 +225,15 @@ def _chunks(ends: list[int]) -> Iterator[list[int]]:
         ends = ends[len(chunk) :]
 
 
+def _hour(us: int) -> datetime:
+    return from_us(us).replace(minute=0, second=0, microsecond=0)
+
+
+def _this_build(con: duckdb.DuckDBPyConnection, watermark_sql: str) -> str | None:
+    """The running build's id: its int_build_watermarks row is written before the marts."""
+    return _scalar(con, f"select arg_max(build_id, build_seq) from ({watermark_sql})")
+
+
 def compute_windows(
     con: duckdb.DuckDBPyConnection,
     runs_sql: str,
@@ -229,6 +242,7 @@ def compute_windows(
     settings: Settings,
 ) -> pa.Table:
     """The windows this build adds (see the module docstring)."""
+    build_id = _this_build(con, watermark_sql)
     watermark = _scalar(con, f"select max(watermark_at) from ({watermark_sql})")
     first_end = _scalar(con, f"select min(ended_at) from ({runs_sql})")
     if watermark is None or first_end is None:
@@ -263,6 +277,8 @@ def compute_windows(
                     "p_threshold": [settings.alpha] * len(results),
                     "distance_threshold": [settings.min_distance] * len(results),
                     "is_alert": [r.is_alert for r in results],
+                    "part_at": [_hour(r.window_end_us) for r in results],
+                    "build_id": [build_id] * len(results),
                 },
                 schema=WINDOWS_SCHEMA,
             )
@@ -274,10 +290,12 @@ def compute_scores(
     con: duckdb.DuckDBPyConnection,
     runs_sql: str,
     windows_sql: str,
+    watermark_sql: str,
     previous_sql: str | None,
     settings: Settings,
 ) -> pa.Table:
     """Scores of the runs not scored yet whose window exists (see the module docstring)."""
+    build_id = _this_build(con, watermark_sql)
     last_window = _scalar(con, f"select max(window_end_at) from ({windows_sql})")
     if last_window is None:
         return SCORES_SCHEMA.empty_table()
@@ -323,6 +341,8 @@ def compute_scores(
             "anomaly_score": [s.anomaly_score for s in scores],
             "anomaly_threshold": [s.anomaly_threshold for s in scores],
             "is_anomalous": [s.is_anomalous for s in scores],
+            "part_at": [_hour(s.scored_at_us) for s in scores],
+            "build_id": [build_id] * len(scores),
         },
         schema=SCORES_SCHEMA,
     )

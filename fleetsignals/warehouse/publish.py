@@ -35,10 +35,12 @@ from fleetsignals.home import Home
 # partitions it touched: every table with an hour column `part_at` and the writing
 # build's id `build_id` (any model can opt in by carrying both). Others are copied whole.
 PART_COLUMN = "part_at"
-# The calls tables hold whole runs: their touched partitions are those of the touched runs.
+# Tables replacing whole runs' rows (a run's rows can also move out of the table): their
+# touched partitions are those of the touched runs.
 TOUCH_SOURCE: dict[str, str] = {
     "fct_llm_calls": "int_runs_assembled",
     "fct_tool_calls": "int_runs_assembled",
+    "fct_run_fingerprints": "int_runs_assembled",
 }
 # Per-build working tables (as large as the build's input): never published.
 UNPUBLISHED = {

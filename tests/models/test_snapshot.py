@@ -159,6 +159,17 @@ def test_incremental_publish_rewrites_only_touched_partitions(
     changed = {k for k in runs_after if runs_after[k] != runs_before.get(k)}
     assert changed == {"20261120T02"}  # only the new runs' hour; the two old hours are reused
     assert all(Path(p).exists() for p in runs_after.values())
+    # The fingerprint marts are published by partition too (they grow with history).
+    fingerprints = after["tables"]["fct_run_fingerprints"]
+    changed = {
+        k
+        for k in fingerprints
+        if fingerprints[k] != before["tables"]["fct_run_fingerprints"].get(k)
+    }
+    assert changed <= {"20261120T01", "20261120T02"}  # hours of runs this build touched
+    assert "20261120T00" in fingerprints and "20261120T00" not in changed
+    for table in ("fct_fingerprint_windows", "fct_run_anomaly_scores"):
+        assert table in after["tables"], table
 
 
 def test_garbage_collection_keeps_current_and_recent(own_home: Home, tmp_path: Path) -> None:

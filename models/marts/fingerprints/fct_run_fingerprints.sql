@@ -7,7 +7,9 @@ with
 
 touched as (
 
-    select run_id
+    select
+        run_id,
+        part_at
     from {{ ref('int_runs_assembled') }}
     where build_id = '{{ invocation_id }}'
 
@@ -15,7 +17,9 @@ touched as (
 
 runs as (
 
-    select runs.*
+    select
+        runs.*,
+        touched.part_at
     from {{ ref('fct_runs') }} as runs
     inner join touched on runs.run_id = touched.run_id
     where runs.status in ('ok', 'error')
@@ -146,6 +150,7 @@ final as (
         end as log_duration_per_step_ms,
         ln(1 + runs.output_tokens) as log_output_tokens,
         coalesce(tool_mix.tool_shares, map()) as tool_shares,
+        runs.part_at,
         '{{ invocation_id }}' as build_id
     from runs
     left join sequence_stats as seq on runs.run_id = seq.run_id
