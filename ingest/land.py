@@ -15,6 +15,7 @@ query (``ingest/batch.py``) and then committed file by file, as above.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import sys
 import time
@@ -176,9 +177,10 @@ class _Lander:
             self._finish(source, progress)
 
     def land_small(self, paths: list[Path], progress: Progress) -> None:
-        """Land several small files with one span query (``ingest/batch.py``)."""
+        """Land several small files with one span query per BATCH_BYTES (``ingest/batch.py``)."""
         sources: list[_Source] = []
         chunks: list[Chunk | None] = []
+        size = 0
         for path in paths:
             source = self._open(path, progress)
             if source is None:
@@ -188,7 +190,9 @@ class _Lander:
                 progress.file_done(0)
                 continue
             try:
-                read = list(read_chunks(path))
+                records = read_chunks(path)
+                read = list(itertools.islice(records, 2))  # a second chunk: too big to batch
+                records.close()
             except SourceError as exc:
                 self._finish(source, progress, error=str(exc))
                 continue
@@ -200,9 +204,17 @@ class _Lander:
                 continue
             sources.append(source)
             chunks.append(read[0] if read else None)
-        for source, (table, problems) in zip(
-            sources, parse_together(self.inline.parser, chunks), strict=True
-        ):
+            size += len(read[0].data) if read else 0
+            if size >= BATCH_BYTES:  # decompressed, a batch may outgrow its size on disk
+                self._land_parsed(sources, chunks, progress)
+                sources, chunks, size = [], [], 0
+        self._land_parsed(sources, chunks, progress)
+
+    def _land_parsed(
+        self, sources: list[_Source], chunks: list[Chunk | None], progress: Progress
+    ) -> None:
+        parsed = parse_together(self.inline.parser, chunks)
+        for source, (table, problems) in zip(sources, parsed, strict=True):
             source.quarantine.add(problems)
             if table is not None and table.num_rows:
                 source.writer.add(table)

@@ -73,8 +73,11 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
     assert len(rows) == 300 + 250 + 1
 
 
-def test_batched_equals_one_by_one(tmp_path, config, monkeypatch) -> None:
+@pytest.mark.parametrize("batch_bytes", [None, 20_000], ids=["one-batch", "several-batches"])
+def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes) -> None:
     inbox(tmp_path / "inbox")
+    if batch_bytes:
+        monkeypatch.setattr(ingest.land, "BATCH_BYTES", batch_bytes)
     batched = land_all(tmp_path, "batched", config, monkeypatch, True)
     alone = land_all(tmp_path, "alone", config, monkeypatch, False)
     for got, expected in zip(batched[1:], alone[1:], strict=True):

@@ -168,8 +168,15 @@ def test_incremental_publish_rewrites_only_touched_partitions(
     }
     assert changed <= {"20261120T01", "20261120T02"}  # hours of runs this build touched
     assert "20261120T00" in fingerprints and "20261120T00" not in changed
-    for table in ("fct_fingerprint_windows", "fct_run_anomaly_scores"):
-        assert table in after["tables"], table
+    # Every row the build wrote is in the snapshot (its partitions were re-exported).
+    with (
+        duckdb.connect(str(own_home.database), read_only=True) as warehouse,
+        connect_snapshot(own_home) as snapshot,
+    ):
+        for table in ("fct_run_fingerprints", "fct_fingerprint_windows", "fct_run_anomaly_scores"):
+            assert table in after["tables"], table
+            count = f"select count(*), count(distinct build_id) from {table}"
+            assert snapshot.execute(count).fetchone() == warehouse.execute(count).fetchone()
 
 
 def test_garbage_collection_keeps_current_and_recent(own_home: Home, tmp_path: Path) -> None:
