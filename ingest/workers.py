@@ -85,7 +85,9 @@ class ParserPool:
         self.processes = []
         for _ in range(workers):
             process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.workers"],
+                # -P: the working directory is not put on sys.path, so a folder named
+                # `ingest` where the user runs fleetsignals cannot shadow this package.
+                [sys.executable, "-P", "-m", "ingest.workers"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
@@ -108,7 +110,8 @@ class ParserPool:
             status = process.wait()
             raise FleetsignalsError(
                 f"an ingest worker process died (exit status {status}; -9 is often out of"
-                " memory); rerun the ingest: what landed is kept"
+                " memory; its error, if any, is above); rerun the ingest: what landed is"
+                " kept, or set ingest.processes_from_mib higher to parse in-process"
             ) from None
         finally:
             self.idle.put(process)  # a dead one too: the next caller fails fast, never waits

@@ -77,3 +77,16 @@ def test_a_script_without_main_guard_can_use_processes(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) == len(ids)
+
+
+def test_a_folder_named_ingest_in_the_working_directory_does_not_shadow_workers(
+    tmp_path, config, monkeypatch
+) -> None:
+    data, ids = synthetic_lines(500)
+    source = write(tmp_path / "in.jsonl", data)
+    shadow = tmp_path / "work" / "ingest"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise SystemExit('the wrong ingest package')\n")
+    monkeypatch.chdir(shadow.parent)
+    summary = land_paths([source], Home(tmp_path / "home"), config(PROCESSES))
+    assert summary.spans == len(ids)
