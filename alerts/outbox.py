@@ -6,9 +6,10 @@ per sink. A failed delivery stays queued and is retried with exponential
 backoff (``alerts.retry_initial`` doubling up to ``alerts.retry_max``), and
 later notifications for that sink wait behind it, so a firing is never
 overtaken by its own resolution. A sink that is down delays alerts, never
-loses them. Only a payload the receiver rejects as malformed (HTTP 4xx other
-than 408/429) is set aside as dead, with its error, so it cannot block the
-queue forever.
+loses them; that includes a receiver answering 401, 403 or 404 (wrong credentials
+or address: its operator fixes them). Only a payload the receiver rejects as
+malformed (any other HTTP 4xx but 408/429) is set aside as dead, with its error,
+so it cannot block the queue forever.
 """
 
 from __future__ import annotations

@@ -33,6 +33,13 @@ class PermanentDeliveryError(DeliveryError):
     """The receiver rejected the payload itself (HTTP 4xx): retrying cannot help."""
 
 
+# 408 and 429 mean "later". 401, 403 and 404 mean the receiver's address or credentials
+# are wrong (a rotated token, a moved webhook): its operator fixes that, and then the
+# queued notifications go out, so a misconfigured sink delays alerts, never loses them.
+# Any other 4xx means the payload itself is wrong: retrying cannot help.
+RETRIED_4XX = frozenset({401, 403, 404, 408, 429})
+
+
 @dataclass(frozen=True)
 class Batch:
     """One signal's evaluation, as sinks see it."""
@@ -99,8 +106,7 @@ def post_json(url: str, body: Any, headers: dict[str, str], timeout: float) -> N
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:200].decode(errors="replace").strip()
         message = f"HTTP {exc.code} from {url}: {detail}"
-        # 408 and 429 mean "later"; other 4xx mean the request itself is wrong.
-        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+        if 400 <= exc.code < 500 and exc.code not in RETRIED_4XX:
             raise PermanentDeliveryError(message) from None
         raise DeliveryError(message) from None
     except (urllib.error.URLError, OSError) as exc:

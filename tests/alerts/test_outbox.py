@@ -130,6 +130,24 @@ def test_unreachable_webhook_then_started(costly, make_config, run_cli, home) ->
         server.close()
 
 
+@pytest.mark.parametrize("code", [401, 403, 404])
+def test_misconfigured_receiver_delays_until_fixed(
+    costly, make_config, run_cli, home, receiver, code
+):
+    """Bad credentials or a moved endpoint are fixed by an operator: keep the notification."""
+    config, cfg = make_config(
+        notify=[{"type": "webhook", "url": receiver.url}], alerts={"retry_initial": "0s"}
+    )
+    receiver.refuse_with = code
+    result = run_cli("evaluate", "--at", at(250), config=config)
+    assert f"HTTP {code}" in result.stderr and "set aside" not in result.stderr
+    assert [attempts for _, attempts in pending(home)] == [1]
+    receiver.refuse_with = None  # the token or URL was fixed
+    run_cli("evaluate", "--at", at(390), config=config)
+    assert [b["status"] for b in receiver.bodies] == ["firing", "resolved"]
+    assert pending(home) == []
+
+
 def test_malformed_payload_rejection_does_not_block(costly, make_config, run_cli, home, receiver):
     config, cfg = make_config(notify=[{"type": "webhook", "url": receiver.url}])
     receiver.refuse_with = 400
