@@ -26,6 +26,7 @@ import zstandard
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 16 << 20  # records per chunk: a few MiB keeps every core busy and memory flat
 READ_BYTES = 1 << 20
 # A single-document file cannot be streamed by line; above this it must be JSON lines.
@@ -235,7 +236,8 @@ def read_chunks(path: Path) -> Iterator[Chunk]:
         handle.seek(0)
         blocks = _blocks(handle, compression)
         if compression != "zstd-framed":
-            head = _peek(blocks)
+            # A byte-order mark (Windows tools write one) is not JSON: drop it.
+            head = _peek(blocks).removeprefix(UTF8_BOM)
             if _looks_like_document(head):
                 whole = _whole(blocks, head)
                 try:

@@ -259,6 +259,17 @@ def test_several_messages_per_file_and_blank_lines(home, land, tmp_path) -> None
     assert (summary.spans, summary.quarantined) == (3, 0)
 
 
+@pytest.mark.parametrize("form", ["lines", "document", "gzip"])
+def test_byte_order_mark_is_ignored(home, land, tmp_path, form) -> None:
+    """Windows tools (PowerShell's Out-File, some editors) start UTF-8 files with a BOM."""
+    messages = [request([span(1, 0), span(1, 1)]), request([span(2, 2)])]
+    data = b"\xef\xbb\xbf" + jsonl(messages)
+    if form == "document":
+        data = b"\xef\xbb\xbf" + orjson.dumps(request([span(1, 0)]), option=orjson.OPT_INDENT_2)
+    summary = land(write(tmp_path / "in.json", gz(data) if form == "gzip" else data))
+    assert (summary.spans, summary.quarantined) == (1 if form == "document" else 3, 0)
+
+
 def _compressed_inputs(data: bytes) -> dict[str, bytes]:
     compressor = zstandard.ZstdCompressor()
     lines = data.splitlines()
