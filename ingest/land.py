@@ -173,6 +173,9 @@ class _Lander:
             self._finish(source, progress, error=str(exc))
         except FileNotFoundError:
             source.drop()
+        except BaseException:
+            source.drop()  # no temporary files left behind by a failed (not killed) run
+            raise
         else:
             self._finish(source, progress)
 
@@ -213,13 +216,18 @@ class _Lander:
     def _land_parsed(
         self, sources: list[_Source], chunks: list[Chunk | None], progress: Progress
     ) -> None:
-        parsed = parse_together(self.inline.parser, chunks)
-        for source, (table, problems) in zip(sources, parsed, strict=True):
-            source.quarantine.add(problems)
-            if table is not None and table.num_rows:
-                source.writer.add(table)
-                progress.spans(table.num_rows)
-            self._finish(source, progress)
+        try:
+            parsed = parse_together(self.inline.parser, chunks)
+            for source, (table, problems) in zip(sources, parsed, strict=True):
+                source.quarantine.add(problems)
+                if table is not None and table.num_rows:
+                    source.writer.add(table)
+                    progress.spans(table.num_rows)
+                self._finish(source, progress)
+        except BaseException:
+            for source in sources:
+                source.drop()  # those already finished have nothing left to drop
+            raise
 
     def _finish(self, source: _Source, progress: Progress, error: str | None = None) -> None:
         """Commit a source's rows and its manifest line (or quarantine it whole)."""

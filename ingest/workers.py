@@ -19,6 +19,7 @@ keeping in flight), so the pipeline does not care which one it has.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue
@@ -122,7 +123,8 @@ class ParserPool:
     def close(self) -> None:
         self.threads.shutdown(wait=True, cancel_futures=True)
         for process in self.processes:
-            process.stdin.close()  # the worker's signal to exit
+            with contextlib.suppress(BrokenPipeError):  # it died (its error was raised)
+                process.stdin.close()  # the worker's signal to exit
         for process in self.processes:
             process.wait()
             process.stdout.close()

@@ -10,6 +10,7 @@ import pytest
 from ingest_inputs import lake_rows, synthetic_lines, write
 
 import ingest.sources
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from ingest.land import land_paths
 
@@ -55,6 +56,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from fleetsignals.config import load_config
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from ingest.land import land_paths
 summary = land_paths([Path(sys.argv[1])], Home(Path(sys.argv[2])), load_config(Path(sys.argv[3])))
@@ -90,3 +92,34 @@ def test_a_folder_named_ingest_in_the_working_directory_does_not_shadow_workers(
     monkeypatch.chdir(shadow.parent)
     summary = land_paths([source], Home(tmp_path / "home"), config(PROCESSES))
     assert summary.spans == len(ids)
+
+
+def test_a_worker_killed_mid_file_is_a_clear_error_and_a_rerun_lands(
+    source, tmp_path, config, monkeypatch
+) -> None:
+    """Out of memory kills a worker: the file is not landed (nor half-landed), the message
+    says what happened, and a rerun lands it whole."""
+    import signal
+
+    import ingest.workers
+
+    path, good = source
+    home = Home(tmp_path / "home")
+    original = ingest.workers.ParserPool._parse
+    calls = []
+
+    def kill_on_third(self, chunk):
+        calls.append(1)
+        if len(calls) == 3:
+            self.processes[0].send_signal(signal.SIGKILL)
+            self.processes[1].send_signal(signal.SIGKILL)
+        return original(self, chunk)
+
+    monkeypatch.setattr(ingest.workers.ParserPool, "_parse", kill_on_third)
+    with pytest.raises(FleetsignalsError, match="worker process died"):
+        land_paths([path], home, config(PROCESSES))
+    assert lake_rows(home) == []
+    assert not [p for p in home.lake.rglob("*") if ".tmp-" in p.name], "temporary files left"
+    monkeypatch.undo()
+    summary = land_paths([path], home, config(PROCESSES))
+    assert summary.spans == good
