@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ingest.schema import SPAN_SCHEMA
 
-ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; ~100k rows each suits it
+ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; tens of thousands each suit it
 BUFFER_ROWS = 64_000  # rows held across partitions before the largest is flushed (memory)
 TMP_MARK = ".tmp-"
 
