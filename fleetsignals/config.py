@@ -161,8 +161,34 @@ def _merge(defaults: dict[str, Any], given: dict[str, Any], where: str, prefix: 
                 raise FleetsignalsError(f"{where}: {name!r} must be a mapping")
             merged[key] = _merge(defaults[key], value, where, f"{name}.")
         else:
-            merged[key] = value
+            merged[key] = _checked(defaults[key], value, where, name)
     return merged
+
+
+def _checked(default: Any, value: Any, where: str, name: str) -> Any:
+    """A number or boolean setting, checked against its default's type (``${ENV}`` values
+    arrive as text, so "4" or "true" are taken too)."""
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise FleetsignalsError(f"{where}: {name!r} must be true or false, not {value!r}")
+        return value
+    if not isinstance(default, int | float):
+        return value
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
+        raise FleetsignalsError(f"{where}: {name!r} must be a number >= 0, not {value!r}")
+    if isinstance(default, int):
+        if not float(number).is_integer():
+            raise FleetsignalsError(f"{where}: {name!r} must be a whole number, not {value!r}")
+        return int(number)
+    return float(number)
 
 
 def _dimension_keys(mapping: Any, where: str) -> dict[str, list[str]]:
