@@ -53,6 +53,11 @@ UNPUBLISHED = {
 MANIFEST = "manifest.json"
 
 
+def _published(table: str) -> bool:
+    # dbt's staging tables (a build killed before it dropped them) are never published.
+    return table not in UNPUBLISHED and "__dbt_tmp" not in table
+
+
 def _version() -> str:
     # Sortable by time; the suffix keeps two builds in one second apart.
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
@@ -170,7 +175,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 "group by table_name having count(*) = 2",
                 [PART_COLUMN],
             ).fetchall()
-            if tables.get(table) == "BASE TABLE" and table not in UNPUBLISHED
+            if tables.get(table) == "BASE TABLE" and _published(table)
         )
         for table in partitioned:
             known = previous.get("tables", {}).get(table)
@@ -199,7 +204,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 f"create view main.{_quote(table)} as select * from read_parquet([{listing}])"
             )
         for table, kind in tables.items():
-            if kind != "BASE TABLE" or table in partitioned or table in UNPUBLISHED:
+            if kind != "BASE TABLE" or table in partitioned or not _published(table):
                 continue
             con.execute(
                 f"create table main.{_quote(table)} as select * from src.main.{_quote(table)}"

@@ -212,6 +212,24 @@ def _run_dbt(
         )
 
 
+# dbt-duckdb's incremental Python models leave their staging table behind
+# (`<model>__dbt_tmp<timestamp>`), one per model per build: dropped after each build, or
+# a week of 5-minute builds would hold thousands of them, and publish would copy them all.
+LEFTOVER = "%\\_\\_dbt\\_tmp%"
+
+
+def _drop_leftovers(home: Home) -> None:
+    with duckdb.connect(str(home.database)) as con:
+        names = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' "
+            "and table_name like ? escape '\\'",
+            [LEFTOVER],
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'drop table if exists main."{name}"')
+
+
 def build(
     home: Home,
     config: Config,
@@ -240,6 +258,7 @@ def build(
     with _build_lock(home), _home_env(home):
         tests = full_refresh if run_tests is None else run_tests
         _run_dbt(home, variables, full_refresh, tests, meter)
+        _drop_leftovers(home)
         dbt_done = time.monotonic()
         with duckdb.connect(str(home.database), read_only=True) as con:
             build_id = con.execute(

@@ -173,6 +173,12 @@ def test_incremental_publish_rewrites_only_touched_partitions(
         duckdb.connect(str(own_home.database), read_only=True) as warehouse,
         connect_snapshot(own_home) as snapshot,
     ):
+        # dbt-duckdb's Python models leave a staging table per build: dropped, never published.
+        leftovers = (
+            "select count(*) from information_schema.tables where table_name like '%dbt_tmp%'"
+        )
+        assert warehouse.execute(leftovers).fetchone()[0] == 0
+        assert not [t for t in after["tables"] if "dbt_tmp" in t]
         for table in ("fct_run_fingerprints", "fct_fingerprint_windows", "fct_run_anomaly_scores"):
             assert table in after["tables"], table
             count = f"select count(*), count(distinct build_id) from {table}"
