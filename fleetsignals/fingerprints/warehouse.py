@@ -234,6 +234,30 @@ def _this_build(con: duckdb.DuckDBPyConnection, watermark_sql: str) -> str | Non
     return _scalar(con, f"select arg_max(build_id, build_seq) from ({watermark_sql})")
 
 
+def _active(
+    con: duckdb.DuckDBPyConnection, runs_sql: str, ends: list[int], settings: Settings
+) -> list[int]:
+    """The window ends with a run that ended within baseline + window before them.
+
+    Any other end has nothing to test (no current and no baseline run). Skipping
+    them keeps a lake with gaps (an old file landed beside today's data) from
+    walking years of empty 5-minute steps.
+    """
+    if not ends:
+        return ends
+    horizon = int((settings.baseline + settings.window).total_seconds() * 1_000_000)
+    ended = con.execute(
+        f"select distinct epoch_us(ended_at) from ({runs_sql}) "
+        "where ended_at > make_timestamp($lo) and ended_at <= make_timestamp($hi) order by 1",
+        {"lo": ends[0] - horizon, "hi": ends[-1]},
+    ).fetchnumpy()
+    ended_us = next(iter(ended.values())) if ended else np.empty(0, dtype=np.int64)
+    grid = np.asarray(ends, dtype=np.int64)
+    newest_before = np.searchsorted(ended_us, grid, side="right")  # runs ended at or before
+    oldest_within = np.searchsorted(ended_us, grid - horizon, side="right")
+    return grid[newest_before > oldest_within].tolist()
+
+
 def compute_windows(
     con: duckdb.DuckDBPyConnection,
     runs_sql: str,
@@ -251,7 +275,7 @@ def compute_windows(
         _scalar(con, f"select max(window_end_at) from ({previous_sql})") if previous_sql else None
     )
     start = to_us(done) + 1 if done is not None else to_us(first_end + settings.window)
-    ends = window_grid(start, to_us(watermark), settings)
+    ends = _active(con, runs_sql, window_grid(start, to_us(watermark), settings), settings)
     alerts = _alert_ends(con, previous_sql, from_us(start) - settings.baseline - settings.window)
     batches = []
     for chunk in _chunks(ends):

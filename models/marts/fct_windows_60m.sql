@@ -70,11 +70,72 @@ bounds as (
 
 ),
 
+activity as (
+
+    -- Steps worth a window: from a run's start until a day after it can last enter one
+    -- (zeros included, so a fleet that stops is visible for a day), not the empty years
+    -- between an old file and today's data.
+    select
+        coalesce(runs.started_at, runs.last_span_at) as active_from,
+        runs.last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
+        + interval 25 hour as active_to
+    from runs
+    cross join bounds
+    where
+        coalesce(runs.started_at, runs.last_span_at) <= bounds.last_end
+        and runs.last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
+        + interval 25 hour >= bounds.first_end
+
+),
+
+reaches as (
+
+    select
+        active_from,
+        active_to,
+        max(active_to) over (
+            order by active_from rows between unbounded preceding and 1 preceding
+        ) as reached_before
+    from activity
+
+),
+
+islands as (
+
+    -- Overlapping activity merges into islands (a new one where a run starts after all
+    -- earlier ones' reach).
+    select
+        active_from,
+        active_to,
+        sum(case when reached_before is null or active_from > reached_before then 1 else 0 end)
+            over (order by active_from rows unbounded preceding)
+            as island
+    from reaches
+
+),
+
+island_spans as (
+
+    select
+        greatest(min(islands.active_from), any_value(bounds.first_end)) as span_from,
+        least(max(islands.active_to), any_value(bounds.last_end)) as span_to
+    from islands
+    cross join bounds
+    group by islands.island
+
+),
+
 grid as (
 
-    select unnest(generate_series(first_end, last_end, interval 5 minute)) as window_end_at
-    from bounds
-    where first_end <= last_end
+    -- 5-minute steps of each island (rounded up to the grid), within this build's bounds.
+    select distinct
+        unnest(generate_series(
+            time_bucket(interval 5 minute, span_from - interval 1 microsecond) + interval 5 minute,
+            span_to,
+            interval 5 minute
+        )) as window_end_at
+    from island_spans
+    where span_from <= span_to
 
 ),
 
