@@ -184,11 +184,12 @@ class _Lander:
         sources: list[_Source] = []
         chunks: list[Chunk | None] = []
         size = 0
+        batched: set[str] = set()
         for path in paths:
             source = self._open(path, progress)
             if source is None:
                 continue
-            if source.sha in {s.sha for s in sources}:  # the same content twice in the batch
+            if source.sha in batched:  # the same content twice in the batch
                 self.summary.skipped += 1
                 progress.file_done(0)
                 continue
@@ -206,11 +207,12 @@ class _Lander:
                 self._stream(source, progress)
                 continue
             sources.append(source)
+            batched.add(source.sha)
             chunks.append(read[0] if read else None)
             size += len(read[0].data) if read else 0
             if size >= BATCH_BYTES:  # decompressed, a batch may outgrow its size on disk
                 self._land_parsed(sources, chunks, progress)
-                sources, chunks, size = [], [], 0
+                sources, chunks, size, batched = [], [], 0, set()
         self._land_parsed(sources, chunks, progress)
 
     def _land_parsed(
