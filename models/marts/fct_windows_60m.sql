@@ -76,27 +76,26 @@ activity as (
     -- (zeros included, so a fleet that stops is visible for a day), not the empty years
     -- between an old file and today's data.
     select
-        coalesce(runs.started_at, runs.last_span_at) as active_from,
-        runs.last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
+        coalesce(started_at, last_span_at) as active_from,
+        last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
         + interval 25 hour as active_to
     from runs
-    cross join bounds
-    where
-        coalesce(runs.started_at, runs.last_span_at) <= bounds.last_end
-        and runs.last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
-        + interval 25 hour >= bounds.first_end
 
 ),
 
 reaches as (
 
     select
-        active_from,
-        active_to,
-        max(active_to) over (
-            order by active_from rows between unbounded preceding and 1 preceding
+        activity.active_from,
+        activity.active_to,
+        max(activity.active_to) over (
+            order by activity.active_from rows between unbounded preceding and 1 preceding
         ) as reached_before
     from activity
+    cross join bounds
+    where
+        activity.active_from <= bounds.last_end
+        and activity.active_to >= bounds.first_end
 
 ),
 
