@@ -2,7 +2,7 @@
 with
 
 archived as (
-{{ read_archive('llm_calls') }}
+    {{ read_archive('llm_calls') }}
 ),
 
 final as (

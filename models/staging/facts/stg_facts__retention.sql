@@ -2,7 +2,7 @@
 with
 
 decisions as (
-{{ read_archive('retention') }}
+    {{ read_archive('retention') }}
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 archived as (
-{{ read_archive('runs') }}
+    {{ read_archive('runs') }}
 ),
 
 final as (

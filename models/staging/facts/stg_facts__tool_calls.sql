@@ -2,7 +2,7 @@
 with
 
 archived as (
-{{ read_archive('tool_calls') }}
+    {{ read_archive('tool_calls') }}
 ),
 
 final as (
