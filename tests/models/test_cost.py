@@ -174,4 +174,4 @@ def test_a_broken_user_price_file_fails_the_build_in_one_line(
         build(home, config_with(tmp_path))
     message = str(caught.value)
     assert message.startswith("build failed:") and "\n" not in message
-    assert "not-a-date" in message or "date" in message.lower()
+    assert "not-a-date" in message and "valid_from" in message, message

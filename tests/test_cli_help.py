@@ -1,0 +1,33 @@
+"""Every command has help text and a row in the README's command table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fleetsignals.cli import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help(name: str) -> None:
+    done = CliRunner().invoke(cli, [name, "--help"])
+    assert done.exit_code == 0, done.output
+    first_line = (cli.commands[name].help or "").strip().splitlines()[0]
+    assert first_line and " ".join(first_line.split()) in " ".join(done.output.split())
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_a_readme_row(name: str) -> None:
+    rows = [line for line in README.read_text("utf-8").splitlines() if line.startswith("|")]
+    assert any(f"`fleetsignals {name}" in row for row in rows), f"no README row for {name}"
+
+
+def test_the_group_help_lists_every_command() -> None:
+    done = CliRunner().invoke(cli, ["--help"])
+    assert done.exit_code == 0
+    for name in cli.commands:
+        assert name in done.output
