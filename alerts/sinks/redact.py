@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
-# Anything that looks like an absolute URL inside a longer text (an exception's message).
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# Anything that looks like an absolute URL inside a longer text (an exception's message),
+# without the punctuation that may follow it there ("from http://host:80: ...").
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)\]]")
 # Shorter strings are not scrubbed: replacing "a" or "ab" everywhere would mangle the text
 # and such a secret protects nothing anyway.
 _MIN_SECRET = 4
