@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, free_port, write_signal
 
 from alerts.outbox import deliver
@@ -145,8 +146,6 @@ def test_mistyped_sink_type_names_the_key_not_the_entry(
 def test_sink_config_errors_name_keys_not_values(tmp_path, monkeypatch, entry, key) -> None:
     monkeypatch.setenv("SECRET", "hunter2hunter2")
     path = tmp_path / "fleetsignals.yml"
-    import yaml
-
     path.write_text(yaml.safe_dump({"notify": [entry]}), encoding="utf-8")
     with pytest.raises(FleetsignalsError) as caught:
         build_sinks(load_config(path)["notify"])
@@ -222,7 +221,9 @@ def test_unreadable_credentials_file_is_a_config_error(tmp_path) -> None:
 
 
 def test_address_and_scrub() -> None:
-    assert address("https://u:p@Hooks.Example.com:8443/a/b?t=1#f") == "https://hooks.example.com:8443"
+    assert (
+        address("https://u:p@Hooks.Example.com:8443/a/b?t=1#f") == "https://hooks.example.com:8443"
+    )
     assert address("http://[::1]:9093/api") == "http://[::1]:9093"
     assert address("not a url") == "(invalid URL)"
     text = "HTTP 404 from x: no route /hooks/T0/SECRETTOKEN (see https://u:p@h.example/p?q=1)"
