@@ -131,6 +131,7 @@ class Receiver:
         self.bodies: list[Any] = []
         self.paths: list[str] = []
         self.authorizations: list[str | None] = []
+        self.gets: list[str | None] = []  # the Authorization header of each GET
         self.refuse_with: int | None = None
         self.echo = False
         self.refused = 0
@@ -151,6 +152,11 @@ class Receiver:
                     return
                 receiver.bodies.append(json.loads(body))
                 receiver.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 (as a naive receiver: any request is OK)
+                receiver.gets.append(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.end_headers()
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -211,6 +213,39 @@ def test_bearer_from_env_and_rotated_file(
     token.write_text("tok-2\n")  # rotated: read at every request, no restart
     run_cli("evaluate", "--at", at(255), config=config)
     assert receiver.authorizations[-1] == "Token tok-2"
+
+
+@pytest.fixture
+def redirector(receiver: Receiver) -> Iterator[str]:
+    """A server that answers every POST with 302 to the receiver (a moved webhook)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(302)
+            self.send_header("Location", receiver.url)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_redirect_is_not_followed(costly, make_config, run_cli, home, receiver, redirector):
+    """urllib would re-send the POST as a bodiless GET (the notification lost) carrying
+    the Authorization header to wherever the redirect points."""
+    config, _ = make_config(
+        notify=[{"type": "webhook", "url": redirector, "headers": {"Authorization": "Bearer t"}}]
+    )
+    result = run_cli("evaluate", "--at", at(250), config=config)
+    assert "HTTP 302" in result.stderr and "redirect" in result.stderr
+    assert receiver.gets == [] and receiver.bodies == []
+    assert len(last_errors(home)) == 1  # still queued
 
 
 def test_unreadable_credentials_file_is_a_config_error(tmp_path) -> None:
