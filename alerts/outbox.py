@@ -10,6 +10,8 @@ loses them; that includes a receiver answering 401, 403 or 404 (wrong credential
 or address: its operator fixes them). Only a payload the receiver rejects as
 malformed (any other HTTP 4xx but 408/429) is set aside as dead, with its error,
 so it cannot block the queue forever.
+Errors are logged and stored (``last_error``) scrubbed of the sink's secrets: its URL
+shows as scheme://host[:port] only (``alerts.sinks.redact``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerts.sinks import Batch, DeliveryError, PermanentDeliveryError, Sink
+from alerts.sinks.redact import scrub
 from alerts.state import open_state, transaction
 from fleetsignals.home import Home
 from fleetsignals.timeutil import parse_time
@@ -96,28 +99,30 @@ def deliver(
                 row_id, payload, attempts = claimed
                 try:
                     sink.send(json.loads(payload))
-                except PermanentDeliveryError as exc:
-                    log.error("sink %s rejected notification %d: %s", sink.name, row_id, exc)
+                except PermanentDeliveryError as raised:
+                    error = scrub(str(raised), sink.secrets())
+                    log.error("sink %s rejected notification %d: %s", sink.name, row_id, error)
                     with transaction(con):
                         con.execute(
                             "update outbox set attempts = attempts + 1, last_error = ?, "
                             "dead_at = ? where id = ?",
-                            (str(exc), moment.isoformat(), row_id),
+                            (error, moment.isoformat(), row_id),
                         )
                     report.dead += 1
-                    report.errors.append(f"{sink.name}: {exc} (notification set aside)")
+                    report.errors.append(f"{sink.name}: {error} (notification set aside)")
                     continue
-                except DeliveryError as exc:
+                except DeliveryError as raised:
+                    error = scrub(str(raised), sink.secrets())
                     wait = _backoff(attempts + 1, retry_initial, retry_max)
                     with transaction(con):
                         con.execute(
                             "update outbox set attempts = attempts + 1, next_attempt_at = ?, "
                             "last_error = ? where id = ?",
-                            ((moment + wait).isoformat(), str(exc), row_id),
+                            ((moment + wait).isoformat(), error, row_id),
                         )
-                    log.warning("sink %s: %s; retrying in %s", sink.name, exc, wait)
+                    log.warning("sink %s: %s; retrying in %s", sink.name, error, wait)
                     report.failed += 1
-                    report.errors.append(f"{sink.name}: {exc} (queued, retry in {wait})")
+                    report.errors.append(f"{sink.name}: {error} (queued, retry in {wait})")
                     break
                 with transaction(con):
                     con.execute(

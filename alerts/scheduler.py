@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.engine import evaluate_live
 from alerts.outbox import deliver
-from alerts.settings import AlertSettings
+from alerts.settings import DURATION_HELP, AlertSettings
 from alerts.sinks import build_sinks
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
@@ -52,8 +52,8 @@ class SchedulerSettings:
         def duration(key: str) -> timedelta:
             try:
                 value = parse_duration(section[key])
-            except FleetsignalsError as exc:
-                raise FleetsignalsError(f"config scheduler.{key}: {exc}") from None
+            except FleetsignalsError:
+                raise FleetsignalsError(f"config scheduler.{key}: {DURATION_HELP}") from None
             if value <= timedelta(0) and key != "settle":
                 raise FleetsignalsError(f"config scheduler.{key} must be a positive duration")
             return value

@@ -9,6 +9,9 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import parse_duration
 
+# Config errors name the key, never the value (an ${ENV} reference may have put a secret there).
+DURATION_HELP = "not a duration: use a number and a unit, e.g. 30s, 5m, 1h, 1h30m"
+
 
 @dataclass(frozen=True)
 class AlertSettings:
@@ -28,13 +31,13 @@ class AlertSettings:
         def duration(key: str) -> timedelta:
             try:
                 return parse_duration(section[key])
-            except FleetsignalsError as exc:
-                raise FleetsignalsError(f"config alerts.{key}: {exc}") from None
+            except FleetsignalsError:
+                raise FleetsignalsError(f"config alerts.{key}: {DURATION_HELP}") from None
 
         try:
             cycle = parse_duration(config["scheduler"]["build_every"])
-        except FleetsignalsError as exc:
-            raise FleetsignalsError(f"config scheduler.build_every: {exc}") from None
+        except FleetsignalsError:
+            raise FleetsignalsError(f"config scheduler.build_every: {DURATION_HELP}") from None
         return cls(
             repeat_interval=duration("repeat_interval"),
             resolved_retention=duration("resolved_retention"),

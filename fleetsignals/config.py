@@ -1,7 +1,8 @@
 """Configuration: ``fleetsignals.yml`` merged over documented defaults.
 
 Every key is optional. Strings may hold ``${ENV_VAR}`` references, resolved when
-the file is loaded, so secrets (webhook URLs, tokens) stay out of the file.
+the file is loaded, so secrets (webhook URLs, tokens) stay out of the file. Errors
+name a key, never its value, so a secret cannot reach a terminal or a log through one.
 The defaults below are the reference documentation of every key.
 """
 
@@ -62,7 +63,17 @@ DEFAULTS: dict[str, Any] = {
         # left for the next pass: a Collector may still be writing them.
         "settle": "5s",
     },
-    # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}.
+    # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}
+    # (docs/signals.md "Sinks"). HTTP sinks (webhook, alertmanager, slack) take, as in
+    # Prometheus' http_config:
+    #   url: http(s) URL; user:password@ in it is sent as basic auth, then removed
+    #   basic_auth: {username: ..., password: ... | password_file: /path}
+    #   authorization: {type: Bearer, credentials: ... | credentials_file: /path}
+    #   headers: {Name: value}
+    # *_file is read at every request (trimmed), so rotating it needs no restart.
+    # A sink is shown everywhere as its name and scheme://host[:port] only: the URL's
+    # path, query and userinfo, the credentials and header values never appear in
+    # errors, logs, the outbox or reports.
     "notify": [],
     "alerts": {
         # Re-notify a firing alert this often (Alertmanager's repeat_interval).
@@ -167,12 +178,13 @@ def _merge(defaults: dict[str, Any], given: dict[str, Any], where: str, prefix: 
 
 def _checked(default: Any, value: Any, where: str, name: str) -> Any:
     """A number or boolean setting, checked against its default's type (``${ENV}`` values
-    arrive as text, so "4" or "true" are taken too)."""
+    arrive as text, so "4" or "true" are taken too). Errors name the key, never the value:
+    an ``${ENV}`` reference may have put a secret there."""
     if isinstance(default, bool):
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         if not isinstance(value, bool):
-            raise FleetsignalsError(f"{where}: {name!r} must be true or false, not {value!r}")
+            raise FleetsignalsError(f"{where}: {name!r} must be true or false")
         return value
     if not isinstance(default, int | float):
         return value
@@ -183,10 +195,10 @@ def _checked(default: Any, value: Any, where: str, name: str) -> Any:
         except ValueError:
             number = None
     if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-        raise FleetsignalsError(f"{where}: {name!r} must be a number >= 0, not {value!r}")
+        raise FleetsignalsError(f"{where}: {name!r} must be a number >= 0")
     if isinstance(default, int):
         if not float(number).is_integer():
-            raise FleetsignalsError(f"{where}: {name!r} must be a whole number, not {value!r}")
+            raise FleetsignalsError(f"{where}: {name!r} must be a whole number")
         return int(number)
     return float(number)
 
@@ -206,6 +218,15 @@ def _dimension_keys(mapping: Any, where: str) -> dict[str, list[str]]:
     return keys
 
 
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Where and what the YAML problem is, without PyYAML's quote of the offending line
+    (which may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem}" if problem else where
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load the config file (``--config``, else ``$FLEETSIGNALS_CONFIG``, else ``./fleetsignals.yml``)."""
     chosen = path or os.environ.get("FLEETSIGNALS_CONFIG")
@@ -222,7 +243,7 @@ def load_config(path: str | Path | None = None) -> Config:
         try:
             given = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise FleetsignalsError(f"{chosen}: invalid YAML: {exc}".replace("\n", " ")) from None
+            raise FleetsignalsError(f"{chosen}: invalid YAML{_yaml_where(exc)}") from None
         if not isinstance(given, dict):
             raise FleetsignalsError(f"{chosen}: the config must be a mapping of keys to values")
     data = _merge(DEFAULTS, _expand_env(given, where), where)

@@ -3,6 +3,8 @@
 Config: a list of ``{type: stdout|file|webhook|alertmanager|slack, name?: ..., ...options}``.
 ``name`` (default: the type, then type-2, type-3 ... for repeats) names the sink's
 queue in the outbox; keep it stable so queued notifications find their sink.
+Errors name the entry's key (``notify[2].type``, counted from 0), never its value: a
+value may be a secret that ``${ENV}`` put there.
 """
 
 from __future__ import annotations
@@ -30,15 +32,15 @@ def build_sinks(entries: Any, timeout: float = 10.0) -> list[Sink]:
         raise FleetsignalsError("config notify: must be a list of {type: ..., ...} entries")
     sinks: list[Sink] = []
     names: set[str] = set()
-    for position, entry in enumerate(entries, start=1):
-        where = f"config notify entry {position}"
-        if not isinstance(entry, dict) or entry.get("type") not in KINDS:
-            raise FleetsignalsError(
-                f"{where}: needs type: one of {', '.join(KINDS)} (got {entry!r})"
-            )
+    for position, entry in enumerate(entries):
+        where = f"config notify[{position}]"
+        if not isinstance(entry, dict):
+            raise FleetsignalsError(f"{where}: must be a mapping {{type: ..., ...}}")
+        if entry.get("type") not in KINDS:
+            raise FleetsignalsError(f"{where}.type: needs type: one of {', '.join(KINDS)}")
         kind = KINDS[entry["type"]]
         options = {k: v for k, v in entry.items() if k not in ("type", "name")}
-        unknown = sorted(set(options) - kind.allowed)
+        unknown = sorted(str(k) for k in set(options) - kind.allowed)
         if unknown:
             allowed = ", ".join(sorted(kind.allowed)) or "none"
             raise FleetsignalsError(
@@ -50,7 +52,7 @@ def build_sinks(entries: Any, timeout: float = 10.0) -> list[Sink]:
             while name in names:
                 name, suffix = f"{kind.kind}-{suffix}", suffix + 1
         if name in names:
-            raise FleetsignalsError(f"{where}: sink name {name!r} is used twice")
+            raise FleetsignalsError(f"{where}.name: sink name {name!r} is used twice")
         names.add(name)
         try:
             sinks.append(kind(name, options, timeout))

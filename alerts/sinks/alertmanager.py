@@ -5,37 +5,42 @@ Every evaluation re-sends each firing instance with ``endsAt`` = eval time +
 we keep evaluating, and lets it expire if fleetsignals stops. A resolved
 instance is sent with ``endsAt`` = the time it resolved, and re-sent while it
 is retained (15 minutes). Alertmanager then does the routing, grouping,
-silencing, inhibition and repeat intervals.
-Options: ``url`` (base URL, e.g. http://alertmanager:9093), ``headers``, ``external_url``
-(the generatorURL given for each alert).
+silencing, inhibition and repeat intervals. Label names are made valid for it
+(``alerts.sinks.labels``).
+Options: ``url`` (base URL, e.g. http://alertmanager:9093), ``external_url`` (the
+generatorURL given for each alert), and the HTTP options of ``alerts.sinks.http``
+(``headers``, ``basic_auth``, ``authorization``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from alerts.lifecycle import RESOLVED
-from alerts.sinks.base import Batch, Sink, alert_object, firing_or_resolved, post_json
+from alerts.sinks.base import Batch, alert_object, firing_or_resolved
+from alerts.sinks.http import HTTP_OPTIONS, HttpSink
+from alerts.sinks.labels import prometheus_labels
 from fleetsignals.timeutil import format_time
 
 
-class AlertmanagerSink(Sink):
+class AlertmanagerSink(HttpSink):
     kind = "alertmanager"
-    allowed = frozenset({"url", "headers", "external_url"})
+    allowed = HTTP_OPTIONS | {"external_url"}
+    url_help = "the Alertmanager base URL, e.g. http://localhost:9093"
 
     def __init__(self, name: str, options: dict[str, Any], timeout: float) -> None:
         super().__init__(name, options, timeout)
-        if not options.get("url"):
-            raise ValueError("needs url: the Alertmanager base URL, e.g. http://localhost:9093")
-        base = str(options["url"]).rstrip("/")
-        self.url = base if base.endswith("/api/v2/alerts") else f"{base}/api/v2/alerts"
-        self.headers = {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
+        base = self.endpoint.url.rstrip("/")
+        if not base.endswith("/api/v2/alerts"):
+            self.endpoint = replace(self.endpoint, url=f"{base}/api/v2/alerts")
         self.external_url = str(options.get("external_url") or "")
 
     def render(self, batch: Batch) -> list[Any]:
         alerts = []
         for instance in firing_or_resolved(batch.instances):
             alert = alert_object(batch, instance, self.external_url)
+            alert["labels"] = prometheus_labels(alert["labels"])
             if instance.state == RESOLVED:
                 alert["endsAt"] = format_time(instance.resolved_at)
             else:
@@ -46,6 +51,3 @@ class AlertmanagerSink(Sink):
                 del alert["generatorURL"]
             alerts.append(alert)
         return [alerts] if alerts else []
-
-    def send(self, payload: Any) -> None:
-        post_json(self.url, payload, self.headers, self.timeout)

@@ -1,10 +1,7 @@
-"""What every sink shares: the batch it renders, delivery errors, and an HTTP POST."""
+"""What every sink shares: the batch it renders and delivery errors (HTTP POST: ``http.py``)."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,13 +28,6 @@ class DeliveryError(Exception):
 
 class PermanentDeliveryError(DeliveryError):
     """The receiver rejected the payload itself (HTTP 4xx): retrying cannot help."""
-
-
-# 408 and 429 mean "later". 401, 403 and 404 mean the receiver's address or credentials
-# are wrong (a rotated token, a moved webhook): its operator fixes that, and then the
-# queued notifications go out, so a misconfigured sink delays alerts, never loses them.
-# Any other 4xx means the payload itself is wrong: retrying cannot help.
-RETRIED_4XX = frozenset({401, 403, 404, 408, 429})
 
 
 @dataclass(frozen=True)
@@ -91,29 +81,6 @@ def firing_or_resolved(instances: list[Instance]) -> list[Instance]:
     return [i for i in instances if i.state in (FIRING, RESOLVED)]
 
 
-def post_json(url: str, body: Any, headers: dict[str, str], timeout: float) -> None:
-    """POST JSON; raises DeliveryError (retry) or PermanentDeliveryError (4xx)."""
-    data = json.dumps(body).encode()
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "fleetsignals", **headers},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:200].decode(errors="replace").strip()
-        message = f"HTTP {exc.code} from {url}: {detail}"
-        if 400 <= exc.code < 500 and exc.code not in RETRIED_4XX:
-            raise PermanentDeliveryError(message) from None
-        raise DeliveryError(message) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"cannot reach {url}: {reason}") from None
-
-
 class Sink:
     """A configured destination. ``render`` runs when notifications are enqueued (inside the
     state transaction), ``send`` when the outbox delivers; payloads are JSON values."""
@@ -131,3 +98,7 @@ class Sink:
 
     def send(self, payload: Any) -> None:
         raise NotImplementedError
+
+    def secrets(self) -> list[str]:
+        """Texts of this sink's config that no error, log or state may contain."""
+        return []

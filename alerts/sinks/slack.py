@@ -1,15 +1,26 @@
 """``slack``: a Slack incoming-webhook message ({text, blocks}) per signal notification.
 
-Options: ``url`` (the incoming webhook URL; keep it in ``${SLACK_WEBHOOK_URL}``).
+Options: ``url`` (the incoming webhook URL; keep it in ``${SLACK_WEBHOOK_URL}``), and the
+HTTP options of ``alerts.sinks.http``.
+
+Labels, values and summaries come from trace data, so every text is escaped as Slack
+documents for mrkdwn (``&``, ``<``, ``>`` as HTML entities): ``<!channel>``, ``<@U123>``
+or ``<https://x|text>`` arriving in data shows as literal text, never as a mention or a
+disguised link. The only link is the signal's ``runbook`` when it is a plain http(s) URL.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from alerts.lifecycle import annotations
-from alerts.sinks.base import Batch, Sink, post_json
+from alerts.sinks.base import Batch
+from alerts.sinks.http import HttpSink
 from fleetsignals.timeutil import format_time
+
+# Characters that would end or split a Slack link (<url|text>), or any whitespace.
+_NOT_IN_LINK = re.compile(r"[<>|\s]")
 
 _ICON = {
     "firing": ":rotating_light:",
@@ -18,15 +29,22 @@ _ICON = {
 }
 
 
-class SlackSink(Sink):
-    kind = "slack"
-    allowed = frozenset({"url"})
+def mrkdwn(text: str) -> str:
+    """Text shown literally in Slack mrkdwn: no mention, link or channel ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    def __init__(self, name: str, options: dict[str, Any], timeout: float) -> None:
-        super().__init__(name, options, timeout)
-        if not options.get("url"):
-            raise ValueError("needs url: the Slack incoming webhook URL")
-        self.url = str(options["url"])
+
+def runbook_link(runbook: str) -> str:
+    """The runbook as a link when it is a plain http(s) URL, else as text."""
+    url = runbook.strip()[:500]
+    if url.startswith(("http://", "https://")) and not _NOT_IN_LINK.search(url):
+        return f"<{mrkdwn(url)}|runbook>"
+    return f"runbook: {mrkdwn(url)}"
+
+
+class SlackSink(HttpSink):
+    kind = "slack"
+    url_help = "the Slack incoming webhook URL"
 
     def render(self, batch: Batch) -> list[Any]:
         if not batch.notices:
@@ -42,13 +60,13 @@ class SlackSink(Sink):
             )
             if part
         )
-        text = f"[{signal.severity.upper()}] {signal.name}: {counts}"
+        text = mrkdwn(f"[{signal.severity.upper()}] {signal.name}: {counts}")
         lines = []
         for notice in batch.notices[:20]:
             notes = annotations(signal, notice.instance)
             labels = ", ".join(f"{k}={v}" for k, v in sorted(notice.instance.labels.items()))
             detail = notes.get("summary") or labels or signal.name
-            lines.append(f"{_ICON[notice.kind]} *{notice.kind}* {detail}")
+            lines.append(f"{_ICON[notice.kind]} *{notice.kind}* {mrkdwn(detail)}")
         if len(batch.notices) > 20:
             lines.append(f"... and {len(batch.notices) - 20} more")
         blocks: list[dict[str, Any]] = [
@@ -57,11 +75,8 @@ class SlackSink(Sink):
         ]
         context = [f"at {format_time(batch.eval_at)}"]
         if signal.runbook:
-            context.append(f"runbook: {signal.runbook.strip()[:500]}")
+            context.append(runbook_link(signal.runbook))
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": " | ".join(context)}]}
         )
         return [{"text": text, "blocks": blocks}]
-
-    def send(self, payload: Any) -> None:
-        post_json(self.url, payload, {}, self.timeout)

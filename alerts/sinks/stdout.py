@@ -1,11 +1,21 @@
-"""``stdout``: one human-readable line per notification on standard output."""
+"""``stdout``: one human-readable line per notification on standard output.
+
+Label values are quoted as Prometheus prints them (``name="value"``, with quotes, backslashes
+and control characters escaped) and the summary's control characters escaped, so a
+value from trace data cannot forge a second line or a label.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 from alerts.sinks.base import Batch, Sink, notice_record
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 class StdoutSink(Sink):
@@ -15,9 +25,9 @@ class StdoutSink(Sink):
         lines = []
         for notice in batch.notices:
             record = notice_record(batch, notice)
-            labels = ", ".join(f'{k}="{v}"' for k, v in sorted(record["labels"].items()))
+            labels = ", ".join(f"{k}={_quoted(v)}" for k, v in sorted(record["labels"].items()))
             value = "" if record["value"] is None else f" value={record['value']:g}"
-            summary = f" {record['summary']}" if record["summary"] else ""
+            summary = f" {_quoted(record['summary'])[1:-1]}" if record["summary"] else ""
             lines.append(
                 f"{record['eval_at']} {notice.kind.upper()} [{record['severity']}] "
                 f"{record['signal']}{{{labels}}}{value}{summary}"

@@ -3,16 +3,22 @@
 Alerts are grouped per signal (Alertmanager's ``group_by: [alertname]``). A
 notification goes out when an instance starts firing or resolves, or when
 ``alerts.repeat_interval`` has passed; like Alertmanager's, it lists every
-firing instance of the group plus those just resolved.
-Options: ``url`` (required), ``headers`` (mapping), ``external_url``.
+firing instance of the group plus those just resolved. Label names are made valid the
+way the alertmanager sink makes them (``alerts.sinks.labels``), so both carry the same
+label sets and fingerprints.
+Options: ``url`` (required), ``external_url``, and the HTTP options of ``alerts.sinks.http``
+(``headers``, ``basic_auth``, ``authorization``).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from alerts.lifecycle import FIRING
-from alerts.sinks.base import Batch, Sink, alert_object, post_json
+from alerts.lifecycle import FIRING, fingerprint
+from alerts.sinks.base import Batch, alert_object
+from alerts.sinks.http import HTTP_OPTIONS, HttpSink
+from alerts.sinks.labels import prometheus_labels
 
 
 def _common(maps: list[dict[str, str]]) -> dict[str, str]:
@@ -24,18 +30,26 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
     return common
 
 
+def _valid(alert: dict[str, Any]) -> dict[str, Any]:
+    """Label names as Alertmanager would have them, and the fingerprint of that label set."""
+    alert["labels"] = prometheus_labels(alert["labels"])
+    alert["fingerprint"] = fingerprint(alert["labels"])
+    return alert
+
+
 def group_payload(batch: Batch, receiver: str, external_url: str = "") -> dict[str, Any] | None:
     """Alertmanager's webhook body for one signal's group, or None when nothing is due."""
     if not batch.notices:
         return None
     chosen = {i.key: i for i in batch.instances if i.state == FIRING}
     chosen.update({n.instance.key: n.instance for n in batch.notices})
-    alerts = [alert_object(batch, i, external_url) for i in chosen.values()]
+    alerts = [_valid(alert_object(batch, i, external_url)) for i in chosen.values()]
     alerts.sort(key=lambda a: (a["status"], sorted(a["labels"].items())))
     name = batch.signal.name
     return {
         "version": "4",
-        "groupKey": "{}:" + '{alertname="' + name.replace('"', '\\"') + '"}',
+        # Alertmanager's group key: the route's key, then the group labels Go-quoted.
+        "groupKey": f"{{}}:{{alertname={json.dumps(name, ensure_ascii=False)}}}",
         "truncatedAlerts": 0,
         "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
         "receiver": receiver,
@@ -47,21 +61,14 @@ def group_payload(batch: Batch, receiver: str, external_url: str = "") -> dict[s
     }
 
 
-class WebhookSink(Sink):
+class WebhookSink(HttpSink):
     kind = "webhook"
-    allowed = frozenset({"url", "headers", "external_url"})
+    allowed = HTTP_OPTIONS | {"external_url"}
 
     def __init__(self, name: str, options: dict[str, Any], timeout: float) -> None:
         super().__init__(name, options, timeout)
-        if not options.get("url"):
-            raise ValueError("needs url: where to POST the notifications")
-        self.url = str(options["url"])
-        self.headers = {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
         self.external_url = str(options.get("external_url") or "")
 
     def render(self, batch: Batch) -> list[Any]:
         payload = group_payload(batch, self.name, self.external_url)
         return [payload] if payload else []
-
-    def send(self, payload: Any) -> None:
-        post_json(self.url, payload, self.headers, self.timeout)

@@ -123,26 +123,40 @@ COSTLY_SETTINGS = {
 
 
 class Receiver:
-    """A real HTTP server in a thread that records JSON POSTs; it can refuse with a status."""
+    """A real HTTP server in a thread that records JSON POSTs; it can refuse with a status.
+    ``echo``: a refusal's body repeats the request's path and Authorization header, as some
+    receivers do ("invalid token ..."), to test that errors do not pass them on."""
 
     def __init__(self, port: int = 0) -> None:
         self.bodies: list[Any] = []
         self.paths: list[str] = []
+        self.authorizations: list[str | None] = []
+        self.gets: list[str | None] = []  # the Authorization header of each GET
         self.refuse_with: int | None = None
+        self.echo = False
         self.refused = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.authorizations.append(self.headers.get("Authorization"))
                 if receiver.refuse_with is not None:
                     receiver.refused += 1
                     self.send_response(receiver.refuse_with)
                     self.end_headers()
-                    self.wfile.write(b"not now")
+                    reply = "not now"
+                    if receiver.echo:
+                        reply += f" {self.path} {self.headers.get('Authorization')}"
+                    self.wfile.write(reply.encode())
                     return
                 receiver.bodies.append(json.loads(body))
                 receiver.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 (as a naive receiver: any request is OK)
+                receiver.gets.append(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.end_headers()
 
