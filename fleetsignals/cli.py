@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -51,8 +52,38 @@ def cli(ctx: click.Context, home: str | None, config: str | None) -> None:
     ctx.obj = Env(home, config)
 
 
+def _set_env(field: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            setattr(ctx.find_object(Env), field, value)
+
+    return callback
+
+
+def _home_and_config_options() -> list[click.Option]:
+    """`--home` and `--config` after the command name too; they win over the group's."""
+    return [
+        click.Option(
+            ["--home"],
+            metavar="DIR",
+            expose_value=False,
+            callback=_set_env("home_arg"),
+            help="Data home (also before the command, or $FLEETSIGNALS_HOME; default ./warehouse).",
+        ),
+        click.Option(
+            ["--config"],
+            metavar="FILE",
+            expose_value=False,
+            callback=_set_env("config_arg"),
+            help="Config file (also before the command, or $FLEETSIGNALS_CONFIG).",
+        ),
+    ]
+
+
 for _name in COMMANDS:
-    cli.add_command(importlib.import_module(f"fleetsignals.commands.{_name}").command, _name)
+    _command = importlib.import_module(f"fleetsignals.commands.{_name}").command
+    _command.params.extend(_home_and_config_options())
+    cli.add_command(_command, _name)
 
 
 def main() -> None:

@@ -31,3 +31,18 @@ def test_the_group_help_lists_every_command() -> None:
     assert done.exit_code == 0
     for name in cli.commands:
         assert name in done.output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_home_works_before_or_after_the_command(where: str, tmp_path: Path) -> None:
+    home = tmp_path / "mine"
+    option = ["--home", str(home)]
+    args = [*option, "sql", "select 1"] if where == "before" else ["sql", *option, "select 1"]
+    done = CliRunner().invoke(cli, args)
+    assert str(home) in str(done.exception)
+
+
+def test_the_command_s_home_wins_over_the_group_s(tmp_path: Path) -> None:
+    args = ["--home", str(tmp_path / "group"), "sql", "--home", str(tmp_path / "mine"), "select 1"]
+    done = CliRunner().invoke(cli, args)
+    assert str(tmp_path / "mine") in str(done.exception)
