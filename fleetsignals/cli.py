@@ -19,6 +19,7 @@ COMMANDS = [
     "evaluate",
     "backtest",
     "run",
+    "receive",
     "retain",
     "generate",
     "report",
