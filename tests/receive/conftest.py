@@ -118,8 +118,8 @@ def start_receiver(home: Home, tmp_path: Path) -> Iterator[Callable[..., Receive
             receiver.process.wait(timeout=TIMEOUT)
 
 
-def wait_for(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
