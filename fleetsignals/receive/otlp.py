@@ -9,6 +9,7 @@ the partial success; everything else is ingest's to judge.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 # One reader of ids for ingest and the receiver. ingest/values.py keeps it private.
 from ingest.values import _id as read_id
 
+_HEX = re.compile(r"[0-9a-f]+")
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 ENCODINGS = (PROTOBUF, JSON)
@@ -106,11 +108,13 @@ def _hex_ids(obj: dict[str, Any], keys: tuple[tuple[str, str, int], ...]) -> boo
         key = camel if camel in obj else snake
         raw = obj.get(key)
         value = read_id(raw, nbytes)
-        if value is None or len(value) != 2 * nbytes or value == "0" * (2 * nbytes):
-            if camel != "parentSpanId" or raw:  # a root span has no (or an empty) parent
-                ok = False
-            continue
-        obj[key] = value
+        readable = value is not None and len(value) == 2 * nbytes and _HEX.fullmatch(value)
+        if camel == "parentSpanId":  # absent, empty or all-zero: a root span
+            ok = ok and (not raw or bool(readable))
+        else:
+            ok = ok and bool(readable) and value != "0" * (2 * nbytes)
+        if readable:
+            obj[key] = value
     return ok
 
 
@@ -126,7 +130,12 @@ def _keep_readable_spans(message: dict[str, Any]) -> tuple[int, int]:
     """Drop spans whose ids cannot be read; (accepted, rejected)."""
     accepted = rejected = 0
     for resource in _list(_either(message, "resourceSpans", "resource_spans"), "resourceSpans"):
-        for key in ("scopeSpans", "scope_spans", "instrumentationLibrarySpans"):
+        for key in (
+            "scopeSpans",
+            "scope_spans",
+            "instrumentationLibrarySpans",
+            "instrumentation_library_spans",
+        ):
             for scope in _list(resource.get(key), key):
                 spans = _list(scope.get("spans"), "spans")
                 kept = []

@@ -176,15 +176,15 @@ class _Handler(BaseHTTPRequestHandler):
         settings = self.server.settings
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         length_text = self.headers.get("Content-Length")
-        if self.path.split("?")[0] != PATH:
-            self.close_connection = True
-            self._refuse(404, otlp.INVALID_ARGUMENT, f"not found: only POST {PATH}", content_type)
-            return
         if length_text is None or not length_text.strip().isdigit():
             self.close_connection = True
             self._refuse(411, otlp.INVALID_ARGUMENT, "a Content-Length is required", content_type)
             return
         length = int(length_text)
+        if self.path.split("?")[0] != PATH:
+            self._drain(length)
+            self._refuse(404, otlp.INVALID_ARGUMENT, f"not found: only POST {PATH}", content_type)
+            return
         if content_type not in otlp.ENCODINGS:
             self._drain(length)
             message = (

@@ -301,3 +301,24 @@ def test_sigkill_mid_request_leaves_nothing_ingest_would_land(
     os.utime(tmp, (old, old))
     start_receiver()
     assert not tmp.exists()
+
+
+def test_json_in_snake_case_with_an_all_zero_parent_is_a_root_span(
+    start_receiver, run_cli, home
+) -> None:
+    receiver = start_receiver()
+    span = {
+        "trace_id": "0AF7651916CD43DD8448EB211C80319C",
+        "span_id": "b7ad6b7169203331",
+        "parent_span_id": "0000000000000000",
+        "name": "root",
+        "start_time_unix_nano": T0,
+        "end_time_unix_nano": T0 + 5,
+    }
+    message = {"resource_spans": [{"scope_spans": [{"spans": [span]}]}]}
+    answer = receiver.post(orjson.dumps(message))
+    assert (answer.status, orjson.loads(answer.body)) == (200, {})
+    ingest(run_cli, home)
+    (row,) = lake_rows(home)
+    assert row["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert row["parent_span_id"] is None
