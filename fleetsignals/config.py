@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
         "listen": "127.0.0.1:4318",
         # Largest request body, also once gunzipped; larger ones are answered 413.
         "max_body_mib": 16,
+        # Requests read and converted at once (memory: each may take a few times its body);
+        # more are answered 503 with Retry-After.
+        "max_in_flight": 16,
         # Back-pressure: while this many files, or MiB, written by the receiver wait for
         # ingest, requests are answered 429 with Retry-After (0: no limit).
         "max_backlog_files": 10000,

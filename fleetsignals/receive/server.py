@@ -48,6 +48,7 @@ class ReceiveSettings:
     port: int
     inbox: Path
     max_body: int
+    max_in_flight: int
     retry_after: int
     limits: Limits
 
@@ -61,13 +62,15 @@ class ReceiveSettings:
         except FleetsignalsError as exc:
             raise FleetsignalsError(f"config receive.retry_after: {exc}") from None
         mib = 1 << 20
-        if section["max_body_mib"] <= 0:
-            raise FleetsignalsError("config receive.max_body_mib must be above 0")
+        for key in ("max_body_mib", "max_in_flight"):
+            if section[key] <= 0:
+                raise FleetsignalsError(f"config receive.{key} must be above 0")
         return cls(
             host=host,
             port=port,
             inbox=(Path(inbox) if inbox else home.inbox) / INBOX_SUBDIR,
             max_body=int(section["max_body_mib"] * mib),
+            max_in_flight=int(section["max_in_flight"]),
             retry_after=max(1, round(retry_after)),
             limits=Limits(
                 max_files=int(section["max_backlog_files"]),
@@ -87,6 +90,8 @@ class _Server(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.handlers: set[_Handler] = set()
         self.handlers_lock = threading.Lock()
+        # Bodies in memory at once: each may take several times max_body while converted.
+        self.slots = threading.BoundedSemaphore(settings.max_in_flight)
         family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
         self.address_family = family
         super().__init__((settings.host, settings.port), _Handler)
@@ -152,8 +157,17 @@ class _Handler(BaseHTTPRequestHandler):
         log.log(logging.INFO if code in (429, 503) else logging.WARNING, "%d: %s", code, message)
         self._answer(code, body, kind, headers)
 
+    def handle_expect_100(self) -> bool:
+        return True  # `100 Continue` is sent by do_POST, once it has decided to read the body
+
+    def _expects_continue(self) -> bool:
+        return self.headers.get("Expect", "").lower() == "100-continue"
+
     def _drain(self, length: int) -> None:
         """Read and drop a body we refuse, so the client reads our answer; a huge one: hang up."""
+        if self._expects_continue():  # the client waits for our answer before sending it
+            self.close_connection = True
+            return
         if length > DRAIN_MAX:
             self.close_connection = True
             return
@@ -220,11 +234,22 @@ class _Handler(BaseHTTPRequestHandler):
                 **retry,
             )
             return
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True  # the client went away mid-body: nothing to answer
+        if not self.server.slots.acquire(blocking=False):
+            self._drain(length)
+            message = f"{settings.max_in_flight} requests in flight (receive.max_in_flight)"
+            self._refuse(503, otlp.UNAVAILABLE, message, content_type, **retry)
             return
-        self._accept(body, content_type, encoding, retry)
+        try:
+            if self._expects_continue():
+                self.send_response_only(100)
+                self.end_headers()
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True  # the client went away mid-body: nothing to answer
+                return
+            self._accept(body, content_type, encoding, retry)
+        finally:
+            self.server.slots.release()
 
     def _accept(self, body: bytes, content_type: str, encoding: str, retry: dict) -> None:
         settings = self.server.settings
