@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
         "min_free_mib": 256,
         # The Retry-After of 429 and 503 answers.
         "retry_after": "10s",
+        # The receiver deletes its inbox files this long after ingest landed (or quarantined)
+        # them: the lake holds their spans. null keeps them.
+        "delete_landed_after": "1h",
     },
     # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}.
     "notify": [],

@@ -79,6 +79,7 @@ class Limits:
     max_files: int  # 0: no limit
     max_bytes: int  # 0: no limit
     min_free_bytes: int  # 0: no check
+    delete_landed_after: float | None = None  # seconds; None: keep landed files
 
 
 class Inbox:
@@ -90,7 +91,7 @@ class Inbox:
         self.limits = limits
         self.manifest = ManifestIndex(manifest)  # our own: the scheduler's may share the process
         self.lock = threading.Lock()
-        self.landed: set[str] = set()
+        self.landed: dict[str, float] = {}  # name -> mtime of files the manifest lists
         self.files = 0
         self.bytes = 0
         self.scanned_at = float("-inf")
@@ -108,14 +109,26 @@ class Inbox:
                     continue
                 stat = entry.stat()
                 key = (str(self.directory / entry.name), stat.st_size, stat.st_mtime_ns)
-                if key in self.manifest.by_stat:
-                    self.landed.add(entry.name)
+                if key in self.manifest.by_stat:  # landed or quarantined: ingest is done with it
+                    self.landed[entry.name] = stat.st_mtime
                     continue
                 files += 1
                 size += stat.st_size
-        self.landed &= present
+        self.landed = {name: at for name, at in self.landed.items() if name in present}
         self.files, self.bytes = files, size
         self.scanned_at = time.monotonic()
+        self._delete_landed()
+
+    def _delete_landed(self) -> None:
+        """The lake (or the quarantine's copy) holds what a landed file held: drop the file, or
+        the inbox grows by a file per request forever and every scheduler pass lists them all."""
+        keep_for = self.limits.delete_landed_after
+        if keep_for is None:
+            return
+        cutoff = time.time() - keep_for
+        for name in [name for name, at in self.landed.items() if at <= cutoff]:
+            (self.directory / name).unlink(missing_ok=True)
+            del self.landed[name]
 
     def check(self, incoming: int) -> None:
         """Raise InboxFull when ``incoming`` more bytes should not be taken now."""

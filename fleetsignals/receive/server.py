@@ -13,7 +13,9 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -62,6 +64,12 @@ class ReceiveSettings:
         except FleetsignalsError as exc:
             raise FleetsignalsError(f"config receive.retry_after: {exc}") from None
         mib = 1 << 20
+        keep = section["delete_landed_after"]
+        if keep is not None:
+            try:
+                keep = parse_duration(keep).total_seconds()
+            except FleetsignalsError as exc:
+                raise FleetsignalsError(f"config receive.delete_landed_after: {exc}") from None
         for key in ("max_body_mib", "max_in_flight"):
             if section[key] <= 0:
                 raise FleetsignalsError(f"config receive.{key} must be above 0")
@@ -76,6 +84,7 @@ class ReceiveSettings:
                 max_files=int(section["max_backlog_files"]),
                 max_bytes=int(section["max_backlog_mib"] * mib),
                 min_free_bytes=int(section["min_free_mib"] * mib),
+                delete_landed_after=keep,
             ),
         )
 
@@ -239,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"{settings.max_in_flight} requests in flight (receive.max_in_flight)"
             self._refuse(503, otlp.UNAVAILABLE, message, content_type, **retry)
             return
+        reply = None
         try:
             if self._expects_continue():
                 self.send_response_only(100)
@@ -247,31 +257,34 @@ class _Handler(BaseHTTPRequestHandler):
             if len(body) < length:
                 self.close_connection = True  # the client went away mid-body: nothing to answer
                 return
-            self._accept(body, content_type, encoding, retry)
+            reply = self._accept(body, content_type, encoding, retry)
         finally:
             self.server.slots.release()
+        reply()  # once the slot is free: a client's next request after this answer finds it so
 
-    def _accept(self, body: bytes, content_type: str, encoding: str, retry: dict) -> None:
+    def _accept(
+        self, body: bytes, content_type: str, encoding: str, retry: dict
+    ) -> Callable[[], None]:
+        """Decode and write a request; returns the answer to send."""
         settings = self.server.settings
         try:
             if encoding == "gzip":
                 body = otlp.gunzip(body, settings.max_body)
             decoded = otlp.decode(body, content_type)
         except otlp.TooLarge as exc:
-            self._refuse(413, otlp.RESOURCE_EXHAUSTED, str(exc), content_type)
-            return
+            return partial(self._refuse, 413, otlp.RESOURCE_EXHAUSTED, str(exc), content_type)
         except otlp.BadRequest as exc:
-            self._refuse(400, otlp.INVALID_ARGUMENT, str(exc), content_type)
-            return
+            return partial(self._refuse, 400, otlp.INVALID_ARGUMENT, str(exc), content_type)
         if decoded.message is not None:
             try:
                 self.server.inbox.add(orjson.dumps(decoded.message) + b"\n")
             except InboxFull as exc:
-                self._refuse(exc.status, otlp.UNAVAILABLE, str(exc), content_type, **retry)
-                return
+                return partial(
+                    self._refuse, exc.status, otlp.UNAVAILABLE, str(exc), content_type, **retry
+                )
         if decoded.rejected:
             log.warning("partial success: %s", decoded.error)
-        self._answer(200, otlp.success(decoded, content_type), content_type)
+        return partial(self._answer, 200, otlp.success(decoded, content_type), content_type)
 
 
 class Receiver:

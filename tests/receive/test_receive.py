@@ -346,3 +346,31 @@ def test_expect_continue_is_refused_before_the_body_is_sent(start_receiver) -> N
     answer = sock.recv(65536)
     sock.close()
     assert answer.startswith(b"HTTP/1.1 413"), answer
+
+
+def test_landed_files_are_deleted_after_delete_landed_after(start_receiver, run_cli, home) -> None:
+    receiver = start_receiver("receive: {delete_landed_after: 0s}\n")
+    assert receiver.post(orjson.dumps(json_request(1))).status == 200
+    (first,) = receiver.files()
+    assert receiver.post(orjson.dumps(json_request(2))).status == 200
+    assert first.exists()  # not landed yet: kept
+    ingest(run_cli, home)
+    unlanded: list[int] = []
+
+    def first_deleted() -> bool:  # the inbox is rescanned on requests, at most once a second
+        assert receiver.post(orjson.dumps(json_request(len(unlanded) + 3))).status == 200
+        unlanded.append(1)
+        return not first.exists()
+
+    wait_for(first_deleted, "the landed file to be deleted")
+    assert len(lake_rows(home)) == 2  # its spans are in the lake
+
+
+def test_landed_files_are_kept_with_delete_landed_after_null(start_receiver, run_cli, home) -> None:
+    receiver = start_receiver("receive: {delete_landed_after: null}\n")
+    assert receiver.post(orjson.dumps(json_request(1))).status == 200
+    (first,) = receiver.files()
+    ingest(run_cli, home)
+    time.sleep(1.1)  # past the rescan interval
+    assert receiver.post(orjson.dumps(json_request(2))).status == 200
+    assert first.exists()
