@@ -1,82 +1,20 @@
-"""A receiver started as a real subprocess on a free loopback port, and a bounded HTTP client."""
+"""Fixtures for the receiver tests: a receiver started as a real subprocess on a free
+loopback port (helpers in receivefixtures.py)."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import queue
-import re
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from receivefixtures import TIMEOUT, ReceiverProcess, pump
 
 from fleetsignals.home import Home
-
-TIMEOUT = 20.0  # seconds: every wait on the receiver is bounded by this
-LISTENING = re.compile(r"listening on http://(\S+?):(\d+)/v1/traces")
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class ReceiverProcess:
-    process: subprocess.Popen
-    host: str
-    port: int
-    inbox: Path
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/v1/traces"
-
-    def post(
-        self,
-        body: bytes,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-        path: str = "/v1/traces",
-    ) -> Response:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
-        try:
-            connection.request(
-                "POST", path, body, {"Content-Type": content_type, **(headers or {})}
-            )
-            answer = connection.getresponse()
-            return Response(answer.status, dict(answer.getheaders()), answer.read())
-        finally:
-            connection.close()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send ``sig`` and wait (bounded) for the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=TIMEOUT)
-
-    def files(self) -> list[Path]:
-        """Every file in the receiver's inbox directory, hidden ones too."""
-        return sorted(self.inbox.iterdir()) if self.inbox.is_dir() else []
-
-
-def _pump(stream, lines: list[str], found: queue.Queue) -> None:
-    for line in stream:
-        lines.append(line)
-        match = LISTENING.search(line)
-        if match:
-            found.put((match.group(1), int(match.group(2))))
-    found.put(None)
 
 
 @pytest.fixture
@@ -98,7 +36,7 @@ def start_receiver(home: Home, tmp_path: Path) -> Iterator[Callable[..., Receive
         )
         lines: list[str] = []
         found: queue.Queue = queue.Queue()
-        threading.Thread(target=_pump, args=(process.stderr, lines, found), daemon=True).start()
+        threading.Thread(target=pump, args=(process.stderr, lines, found), daemon=True).start()
         try:
             address = found.get(timeout=TIMEOUT)
         except queue.Empty:
@@ -116,11 +54,3 @@ def start_receiver(home: Home, tmp_path: Path) -> Iterator[Callable[..., Receive
         if receiver.process.poll() is None:
             receiver.process.kill()
             receiver.process.wait(timeout=TIMEOUT)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)

@@ -9,10 +9,8 @@ import signal
 import socket
 import time
 
-import duckdb
 import orjson
 import pytest
-from conftest import TIMEOUT, wait_for
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -23,38 +21,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from receivefixtures import T0, TIMEOUT, json_request, lake_rows, wait_for
 
 from alerts.scheduler import Runner
 from fleetsignals.config import load_config
-
-T0 = 1_790_000_000_000_000_000
-
-
-def lake_rows(home) -> list[dict]:
-    if not list(home.lake.glob("dt=*/hr=*/*.parquet")):
-        return []
-    with duckdb.connect() as con:
-        rel = con.sql(
-            "select * from read_parquet(?, hive_partitioning = true) order by span_id",
-            params=[str(home.lake / "**" / "*.parquet")],
-        )
-        return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
-
-
-def json_request(*span_ids: int, trace: str = "0af7651916cd43dd8448eb211c80319c") -> dict:
-    spans = [
-        {
-            "traceId": trace,
-            "spanId": f"{n:016x}",
-            "name": f"span {n}",
-            "startTimeUnixNano": str(T0),
-            "endTimeUnixNano": str(T0 + 1_000_000),
-            "attributes": [{"key": "n", "value": {"intValue": str(n)}}],
-        }
-        for n in span_ids
-    ]
-    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "json-svc"}}]}
-    return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
 
 
 def sdk_spans() -> list:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import TIMEOUT, ReceiverProcess, wait_for
-from test_receive import json_request, lake_rows
+from receivefixtures import TIMEOUT, ReceiverProcess, json_request, lake_rows, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
