@@ -181,14 +181,15 @@ def _peek(blocks: Iterator[bytes]) -> bytes:
 def _looks_like_document(head: bytes) -> bool:
     """One pretty-printed JSON document: it opens with `{` and neither of its first two lines
     is JSON on its own (a JSON lines file with a bad first line still has a good second).
-    A JSON array (`[`) is one document unless its second line is JSON on its own: an array of
-    messages may also be written on one line, and JSON lines never open with an array."""
+    A JSON array (`[`) is one document unless both of its first two lines are JSON on their own
+    (JSON lines opening with a bad `[1,2]` line): an array may be written on one line, or one
+    element per line between `[` and `]`."""
     start = head.lstrip()[:1]
     if start not in (b"{", b"["):
         return False
     lines = [line for line in head.split(b"\n", 2)[:2] if line.strip()]
     if start == b"[":
-        return len(lines) < 2 or not _is_json(lines[1])
+        return not (len(lines) == 2 and all(_is_json(line) for line in lines))
     return not any(_is_json(line) for line in lines)
 
 

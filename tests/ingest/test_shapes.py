@@ -28,9 +28,10 @@ def landed_ids(home) -> set[tuple[str, str]]:
     [
         lambda doc: orjson.dumps(doc, option=orjson.OPT_INDENT_2),
         lambda doc: orjson.dumps(doc),  # the whole array on one line
+        lambda doc: b"[\n" + b",\n".join(orjson.dumps(m) for m in doc) + b"\n]\n",
         lambda doc: gz(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"),
     ],
-    ids=["pretty", "one-line", "pretty-gz"],
+    ids=["pretty", "one-line", "element-per-line", "pretty-gz"],
 )
 def test_json_array_of_requests_lands_every_span(home, land, tmp_path, dump) -> None:
     messages, ids = requests(3)
@@ -40,6 +41,13 @@ def test_json_array_of_requests_lands_every_span(home, land, tmp_path, dump) -> 
     assert landed_ids(home) == ids
     rows = lake_rows(home)
     assert {orjson.loads(r["attributes"])["request.no"] for r in rows} == {0, 1, 2}
+
+
+def test_json_array_of_one_element_on_its_own_line(home, land, tmp_path) -> None:
+    messages, ids = requests(1)  # its second line is JSON on its own, its first is not
+    summary = land(write(tmp_path / "one.json", b"[\n" + orjson.dumps(messages[0]) + b"\n]\n"))
+    assert (summary.quarantined, summary.spans) == (0, 2)
+    assert landed_ids(home) == ids
 
 
 def test_json_array_bad_element_is_set_aside_by_its_number(home, land, tmp_path) -> None:
