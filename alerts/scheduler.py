@@ -262,10 +262,17 @@ def run(home: Home, config: Config) -> None:
         settings.build_every,
         settings.retain_every,
     )
+    receiver = None
+    if config["receive"]["enabled"]:  # OTLP/HTTP into the inbox (fleetsignals/receive/)
+        from fleetsignals.receive.server import Receiver
+
+        receiver = Receiver(home, config).start()
     scheduler.start()
     try:
         while not runner.stopping.wait(0.5):
             pass
     finally:
+        if receiver is not None:
+            receiver.stop()
         scheduler.shutdown(wait=True)
     log.info("stopped cleanly")

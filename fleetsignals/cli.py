@@ -20,6 +20,7 @@ COMMANDS = [
     "evaluate",
     "backtest",
     "run",
+    "receive",
     "retain",
     "generate",
     "report",

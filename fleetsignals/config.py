@@ -63,6 +63,30 @@ DEFAULTS: dict[str, Any] = {
         # left for the next pass: a Collector may still be writing them.
         "settle": "5s",
     },
+    # The OTLP/HTTP receiver (`fleetsignals receive`, docs/receive.md). It writes each
+    # accepted request to the scheduler's inbox (scheduler.inbox), under otlp-http/.
+    "receive": {
+        # `fleetsignals run` also starts the receiver when true.
+        "enabled": False,
+        # HOST:PORT to listen on (--listen overrides); 0.0.0.0:4318 accepts remote senders.
+        "listen": "127.0.0.1:4318",
+        # Largest request body, also once gunzipped; larger ones are answered 413.
+        "max_body_mib": 16,
+        # Requests read and converted at once (memory: each may take a few times its body);
+        # more are answered 503 with Retry-After.
+        "max_in_flight": 16,
+        # Back-pressure: while this many files, or MiB, written by the receiver wait for
+        # ingest, requests are answered 429 with Retry-After (0: no limit).
+        "max_backlog_files": 10000,
+        "max_backlog_mib": 1024,
+        # Answer 503 with Retry-After rather than leave less than this free on the inbox's disk.
+        "min_free_mib": 256,
+        # The Retry-After of 429 and 503 answers.
+        "retry_after": "10s",
+        # The receiver deletes its inbox files this long after ingest landed (or quarantined)
+        # them: the lake holds their spans. null keeps them.
+        "delete_landed_after": "1h",
+    },
     # Notification sinks: a list of {type: stdout|file|webhook|alertmanager|slack, ...}
     # (docs/signals.md "Sinks"). HTTP sinks (webhook, alertmanager, slack) take, as in
     # Prometheus' http_config:

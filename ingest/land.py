@@ -44,19 +44,23 @@ class IngestSummary:
     """What one ``land_paths`` call did."""
 
     files: int = 0  # files landed by this call (some of their records may be quarantined)
-    skipped: int = 0  # files whose content had already landed (or been quarantined) before
+    skipped: int = 0  # files whose content had already landed before
+    quarantined_before: int = 0  # files whose content was quarantined whole before (not retried)
     spans: int = 0  # spans landed
     quarantined: int = 0  # files with anything quarantined (whole, or some records/spans)
     rejected: int = 0  # records and spans quarantined
     unsettled: int = 0  # files left for later: changed while read, or modified too recently
     seconds: float = 0.0
     reasons: list[str] = field(default_factory=list)  # quarantine sidecars, relative to HOME
+    reasons_before: list[str] = field(default_factory=list)  # sidecars of quarantined_before
 
     def line(self) -> str:
         text = (
             f"ingest: {self.files} file(s) landed, {self.spans} span(s); "
             f"{self.skipped} already landed (skipped); {self.quarantined} quarantined"
         )
+        if self.quarantined_before:
+            text += f"; {self.quarantined_before} quarantined before (skipped)"
         if self.rejected:
             text += f" ({self.rejected} record(s)/span(s) rejected)"
         if self.unsettled:
@@ -145,7 +149,14 @@ class _Lander:
         except OSError as exc:
             raise FleetsignalsError(f"cannot read {path}: {exc.strerror}") from None
         if sha in self.index.by_sha or sha in self.seen:
-            self.summary.skipped += 1
+            before = self.index.by_sha.get(sha, {})
+            if before.get("status") == "quarantined":
+                # Not retried (the same bytes fail the same way): point at the reason instead.
+                self.summary.quarantined_before += 1
+                if before.get("quarantine"):
+                    self.summary.reasons_before.append(f"quarantine/{before['quarantine']}")
+            else:
+                self.summary.skipped += 1
             progress.file_done(0)
             return None
         landed_at = parse_time("now")

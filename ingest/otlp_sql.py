@@ -309,8 +309,13 @@ judged as (
             when span_id = repeat('0', 16) then 'invalid span id (all zero)'
             when starts_with(parent_span_id, '!')
                 then 'invalid parent span id ' || to_json(substr(parent_span_id, 2))
+            -- A number the lake's int64 cannot hold (OTLP's fixed64 is unsigned) is not garbage.
+            when start_ns is null and isfinite(try_cast(raw_start as double))
+                then 'out of range start time ' || to_json(raw_start)
             when start_ns is null or start_ns <= 0
                 then 'unparseable start time ' || coalesce(to_json(raw_start), 'null')
+            when end_ns is null and isfinite(try_cast(raw_end as double))
+                then 'out of range end time ' || to_json(raw_end)
             when end_ns is null or end_ns <= 0
                 then 'unparseable end time ' || coalesce(to_json(raw_end), 'null')
             when end_ns < start_ns then 'end before start'

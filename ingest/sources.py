@@ -1,8 +1,10 @@
 """Input files: discovery, content hashing, decompression and splitting into records.
 
 A record is one OTLP message: one JSON line, one length-prefixed zstd frame of
-the Collector's fileexporter, or a whole file holding one (pretty-printed) JSON
-document. Records are handed on in chunks of a few MiB, so a file of any size is
+the Collector's fileexporter, a whole file holding one (pretty-printed) JSON
+document, or one element of a file holding a JSON array of messages (as trace
+viewers' demo data and capture tools write them). A message wrapped the way
+Jaeger's API answers (``{"result": {"resourceSpans": ...}}``) is unwrapped. Records are handed on in chunks of a few MiB, so a file of any size is
 streamed with bounded memory. Compression is detected from magic bytes, not
 from the file name.
 """
@@ -13,6 +15,7 @@ import gzip
 import hashlib
 import itertools
 import os
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
@@ -177,11 +180,17 @@ def _peek(blocks: Iterator[bytes]) -> bytes:
 
 def _looks_like_document(head: bytes) -> bool:
     """One pretty-printed JSON document: it opens with `{` and neither of its first two lines
-    is JSON on its own (a JSON lines file with a bad first line still has a good second)."""
-    if not head.lstrip().startswith(b"{"):
+    is JSON on its own (a JSON lines file with a bad first line still has a good second).
+    A JSON array (`[`) is one document unless both of its first two lines are JSON on their own
+    (JSON lines opening with a bad `[1,2]` line): an array may be written on one line, or one
+    element per line between `[` and `]`."""
+    start = head.lstrip()[:1]
+    if start not in (b"{", b"["):
         return False
-    lines = head.split(b"\n", 2)
-    return not any(_is_json(line) for line in lines[:2] if line.strip())
+    lines = [line for line in head.split(b"\n", 2)[:2] if line.strip()]
+    if start == b"[":
+        return not (len(lines) == 2 and all(_is_json(line) for line in lines))
+    return not any(_is_json(line) for line in lines)
 
 
 def _is_json(line: bytes) -> bool:
@@ -204,6 +213,50 @@ def _whole(blocks: Iterator[bytes], head: bytes) -> bytes:
                 " write JSON lines (one message per line) instead"
             )
     return b"".join(parts)
+
+
+def _unwrap(message: object) -> object:
+    """Jaeger's API (api/v3) answers ``{"result": <TracesData>}``: the message is the result."""
+    if isinstance(message, dict) and len(message) == 1:
+        inner = message.get("result")
+        if isinstance(inner, dict):
+            return inner
+    return message
+
+
+def _document_records(document: object) -> bytes:
+    """The records of one parsed document: itself, or each element of an array, one per line."""
+    if isinstance(document, list):
+        return b"".join(orjson.dumps(_unwrap(element)) + b"\n" for element in document)
+    return orjson.dumps(_unwrap(document)) + b"\n"
+
+
+_WRAPPED = re.compile(rb'\A\s*\{\s*"result"\s*:')
+
+
+def _unwrap_records(chunk: Chunk) -> Chunk:
+    """Unwrap Jaeger-wrapped records of a chunk; a chunk without any is returned as it is."""
+    if b'"result"' not in chunk.data:  # the common case costs one scan
+        return chunk
+    pieces = []
+    changed = False
+    for i in range(len(chunk.line_nos)):
+        raw = chunk.data[chunk.starts[i] : chunk.starts[i + 1]]
+        if _WRAPPED.match(raw):
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                message = None  # left as it is: the parser reports it
+            inner = _unwrap(message)
+            if inner is not message:
+                raw = orjson.dumps(inner) + b"\n"
+                changed = True
+        pieces.append(raw)
+    if not changed:
+        return chunk
+    lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    return Chunk(b"".join(pieces), starts, chunk.line_nos)
 
 
 def _line_chunks(blocks: Iterable[bytes]) -> Iterator[Chunk]:
@@ -231,6 +284,15 @@ def _line_chunks(blocks: Iterable[bytes]) -> Iterator[Chunk]:
 
 def read_chunks(path: Path) -> Iterator[Chunk]:
     """Stream the records of a file in chunks; raises SourceError if it cannot be decoded."""
+    chunks = _raw_chunks(path)
+    try:
+        for chunk in chunks:
+            yield _unwrap_records(chunk)
+    finally:
+        chunks.close()  # a caller that stops early (batching peeks at two chunks) closes the file
+
+
+def _raw_chunks(path: Path) -> Iterator[Chunk]:
     with path.open("rb") as handle:
         compression = detect_compression(handle.read(8))
         handle.seek(0)
@@ -241,12 +303,13 @@ def read_chunks(path: Path) -> Iterator[Chunk]:
             if _looks_like_document(head):
                 whole = _whole(blocks, head)
                 try:
-                    document = orjson.dumps(orjson.loads(whole))
+                    records = _document_records(orjson.loads(whole))
                 except orjson.JSONDecodeError:
                     # Not one valid document after all: report it line by line.
                     yield from _line_chunks([whole])
                     return
-                yield _chunk(document + b"\n", 1)
+                # An array's records are numbered by element (its "line" in quarantine reports).
+                yield from _line_chunks([records])
                 return
             blocks = itertools.chain([head], blocks)
         yield from _line_chunks(blocks)

@@ -19,13 +19,17 @@ def command(env: Env, paths: tuple[Path, ...]) -> None:
 
     Accepts JSON lines of TracesData / ExportTraceServiceRequest (the Collector's
     file exporter) or one JSON document per file; plain, gzip, zstd, or the file
-    exporter's length-prefixed zstd frames. Content already landed is skipped.
+    exporter's length-prefixed zstd frames; also a JSON array of those messages,
+    and Jaeger API responses ({"result": ...}). Content already landed is skipped.
     Bad records or files go to HOME/quarantine/ with the reason; the rest lands,
-    and the exit status is 1 when anything was quarantined.
+    and the exit status is 1 when anything was quarantined (now, or before:
+    content quarantined before is not retried; its reason is named on stderr).
     """
     summary = land_paths(list(paths), env.home, env.config, progress=sys.stderr.isatty())
     for reason in summary.reasons:
         click.echo(f"quarantined: see {env.home.root / reason}", err=True)
+    for reason in summary.reasons_before:
+        click.echo(f"quarantined before, not retried: see {env.home.root / reason}", err=True)
     click.echo(summary.line())
-    if summary.quarantined:
+    if summary.quarantined or summary.quarantined_before:
         sys.exit(1)

@@ -10,13 +10,13 @@ import click
 from fleetsignals.cli_env import Env, pass_env
 
 
-def _configure_logging(env: Env) -> None:
+def configure_logging(env: Env, file_name: str = "run.log") -> None:
     env.home.logs.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s")
     formatter.converter = time.gmtime
     handlers: list[logging.Handler] = [
         logging.StreamHandler(),
-        logging.FileHandler(env.home.logs / "run.log", encoding="utf-8"),
+        logging.FileHandler(env.home.logs / file_name, encoding="utf-8"),
     ]
     root = logging.getLogger()
     for handler in handlers:
@@ -37,11 +37,12 @@ def command(env: Env) -> None:
     scheduler.ingest_every (1m); builds the warehouse and evaluates the signals
     that are due every scheduler.build_every (5m), delivering notifications and
     retrying queued ones; retains every scheduler.retain_every (1h). Jobs never
-    overlap. Logs to stderr and HOME/logs/run.log. SIGTERM or Ctrl-C finishes the
-    current job and exits; a restart resumes from the state under HOME.
+    overlap. With receive.enabled, also serves OTLP/HTTP into the inbox (see
+    `fleetsignals receive`). Logs to stderr and HOME/logs/run.log. SIGTERM or Ctrl-C
+    finishes the current job and exits; a restart resumes from the state under HOME.
     """
     from alerts.scheduler import run
 
     config = env.config
-    _configure_logging(env)
+    configure_logging(env)
     run(env.home.ensure(), config)

@@ -65,7 +65,7 @@ def test_quarantined_file_recorded_and_not_retried(home, land, tmp_path) -> None
     (entry,) = read_manifest(home.manifest)
     assert entry["status"] == "quarantined"
     again = land(path)
-    assert (again.quarantined, again.skipped) == (0, 1)
+    assert (again.quarantined, again.skipped, again.quarantined_before) == (0, 0, 1)
 
 
 def test_torn_manifest_line_is_tolerated(home, land, tmp_path) -> None:
