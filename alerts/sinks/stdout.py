@@ -1,4 +1,7 @@
-"""``stdout``: one human-readable line per notification on standard output."""
+"""``stdout``: one human-readable line per notification on standard output.
+
+``<eval_at> FIRING [severity] signal{labels} fingerprint=<Alertmanager's> value=... summary``
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ class StdoutSink(Sink):
             summary = f" {record['summary']}" if record["summary"] else ""
             lines.append(
                 f"{record['eval_at']} {notice.kind.upper()} [{record['severity']}] "
-                f"{record['signal']}{{{labels}}}{value}{summary}"
+                f"{record['signal']}{{{labels}}} fingerprint={record['fingerprint']}"
+                f"{value}{summary}"
             )
         return [lines] if lines else []
 

@@ -27,7 +27,7 @@ def replay(
     for step, present in enumerate(active):
         samples = [Sample(LABELS, 3.0, {"value": 3.0})] if present else []
         instances, notices = advance(sig, instances, samples, T + step * STEP, repeat)
-        instance = instances.get(instance_key("s", LABELS))
+        instance = instances.get(instance_key(sig, LABELS))
         out.append((instance.state if instance else None, [n.kind for n in notices]))
     return out
 
