@@ -19,6 +19,7 @@ import pytest
 from alertfixtures import T0, Receiver, free_port, write_signal
 
 from alerts.lifecycle import fingerprint
+from alerts.sinks.alertmanager import postable
 from fleetsignals.timeutil import format_time, parse_time
 
 BINARY = "/usr/bin/prometheus-alertmanager"
@@ -205,3 +206,27 @@ def test_evaluating_a_past_time_leaves_the_alert_active(
     result = run_cli("evaluate", "--at", format_time(past + timedelta(minutes=5)), config=config)
     assert result.exit_code == 0, result.output + result.stderr
     assert alerts_in(alertmanager) == []
+
+
+def test_firing_alerts_are_valid_from_when_they_are_sent() -> None:
+    """endsAt is filled in at delivery: a late delivery (Alertmanager was down) or a past
+    evaluation time never gives an expired firing alert; resolutions keep their time."""
+    eval_at = datetime(2026, 11, 20, 5, 0)
+    payload = {
+        "eval_at": format_time(eval_at),
+        "valid_for": 1200.0,
+        "alerts": [
+            {"labels": {"alertname": "a"}, "endsAt": None},
+            {"labels": {"alertname": "b"}, "endsAt": "2026-11-20T04:55:00Z"},
+        ],
+    }
+    later = datetime(2026, 12, 1, 12, 0)
+    firing, resolved = postable(payload, later)
+    assert firing["endsAt"] == "2026-12-01T12:20:00Z"
+    assert resolved["endsAt"] == "2026-11-20T04:55:00Z"
+    # An evaluation time ahead of the clock keeps Prometheus' eval time + valid_for.
+    (ahead, _) = postable(payload, eval_at - timedelta(hours=1))
+    assert ahead["endsAt"] == "2026-11-20T05:20:00Z"
+    # Payloads queued by the previous version are sent as they are.
+    old = [{"labels": {"alertname": "a"}, "endsAt": "2026-11-20T05:20:00Z"}]
+    assert postable(old, later) == old
