@@ -122,6 +122,7 @@ def advance(
                 active_at = _restored_active_at(old, signal.for_, eval_at, for_grace)
             current[key] = replace(
                 old,
+                labels=sample.labels,  # the same alert; labels the signal overrides may vary
                 active_at=active_at,
                 value=sample.value,
                 values=sample.values,

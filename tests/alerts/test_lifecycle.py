@@ -231,6 +231,7 @@ def test_old_state_is_rekeyed_and_merged_by_final_labels() -> None:
     instances, notices = advance(sig, old, samples, T + STEP, timedelta(hours=4))
     ((key, instance),) = instances.items()
     assert notices == []
-    assert (instance.state, instance.labels["team"]) == (FIRING, "b")
+    assert (instance.state, instance.fired_at) == (FIRING, T)  # the firing one, "b"
+    assert instance.labels == samples[0].labels
     assert key == fingerprint({"tenant_id": "t2", "team": "billing", "severity": "warning",
                                "alertname": "s"})  # fmt: skip
