@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from alerts.definitions import SignalProblem, load_signals
 from alerts.engine import is_due
 from alerts.evaluation import evaluate_signal
-from alerts.lifecycle import Instance, advance
+from alerts.lifecycle import Instance, advance, template_problem
 from alerts.records import Record, active_records
 from alerts.settings import AlertSettings
 from fleetsignals.config import Config
@@ -91,8 +91,13 @@ def run_backtest(
                             eval_at,
                             settings.repeat_interval,
                             settings.resolved_retention,
+                            every,
+                            settings.for_grace_period,
                         )
                         last[signal.name] = eval_at
+                        broken = template_problem(signal, states[signal.name].values())
+                        if broken and all(p.name != signal.name for p in result.problems):
+                            result.problems.append(SignalProblem(signal.name, signal.path, broken))
                 result.records += active_records(signal, states[signal.name], eval_at)
             if progress:
                 _show_progress(number, len(result.steps), time.perf_counter() - started)

@@ -17,7 +17,7 @@ import duckdb
 
 from alerts.definitions import Signal, SignalProblem, load_signals
 from alerts.evaluation import evaluate_signal
-from alerts.lifecycle import advance
+from alerts.lifecycle import advance, template_problem
 from alerts.outbox import DeliveryReport, deliver, enqueue
 from alerts.records import Record, active_records
 from alerts.settings import AlertSettings
@@ -144,6 +144,8 @@ def _evaluate_one(
             eval_at,
             settings.repeat_interval,
             settings.resolved_retention,
+            settings.cycle,
+            settings.for_grace_period,
         )
         save_instances(state, signal.name, instances)
         record_evaluation(state, signal.name, eval_at, None)
@@ -163,4 +165,5 @@ def _evaluate_one(
     outcome.evaluated.append(signal.name)
     outcome.notices += len(notices)
     outcome.records += active_records(signal, instances, eval_at)
-    return None
+    broken = template_problem(signal, instances.values())
+    return SignalProblem(signal.name, signal.path, broken) if broken else None

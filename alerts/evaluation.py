@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from alerts.definitions import Signal, is_numeric_type
+from alerts.identity import check_identities
 from fleetsignals.timeutil import format_time
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def evaluate_signal(
         types = [str(d[1]) for d in result.description]
         rows = result.fetchall()
         samples = samples_from(columns, types, rows)
+        check_identities(signal, samples)
         error = None
     except duckdb.InterruptException:
         samples, error = [], f"timed out after {timeout:g}s (alerts.query_timeout)"

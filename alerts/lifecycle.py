@@ -16,42 +16,42 @@ Follows Prometheus' ``AlertingRule.Eval`` (rules/alerting.go) step by step:
   the resolution can be re-sent, then forgotten. A sample with its labels
   starts a fresh pending instance.
 - A failing evaluation changes nothing (the caller does not call ``advance``).
+- Identity is the final label set (``alerts.identity``): query labels, the signal's
+  labels, ``severity`` and ``alertname``; ``Instance.key`` is its fingerprint.
+- Prometheus keeps ``for`` across a restart with ``RestoreForState`` and its
+  ``for-grace-period``; here state persists, so a restart is a gap between two
+  evaluations. A pending instance seen again after a gap longer than the cadence
+  (``max(every, cycle)``) plus ``for_grace`` gets Prometheus' restored ``active_at``
+  (``_restored_active_at``): it cannot fire at once after days of nobody looking.
 
 Pure functions over plain data, so live evaluation and backtest share them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alerts.definitions import Signal
 from alerts.evaluation import Sample
-from alerts.templates import render
+from alerts.identity import ALERTNAME, SEVERITY, final_labels, fingerprint
+from alerts.templates import TemplateError, render
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 RESOLVED_RETENTION = timedelta(minutes=15)
+# Prometheus' --rules.alert.for-grace-period: after an outage a pending instance waits at
+# least this long (or its whole `for`, when that is shorter) before it may fire.
+FOR_GRACE_PERIOD = timedelta(minutes=10)
+# Alertmanager's rank of states when two stored instances turn out to be one alert.
+_RANK = {FIRING: 0, PENDING: 1, RESOLVED: 2}
 
-_FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
-
-
-def fingerprint(labels: dict[str, str]) -> str:
-    """Prometheus' label-set fingerprint (FNV-1a 64 over sorted names and values), as hex.
-
-    Alertmanager shows the same value for the same label set, so alerts can be
-    matched across fleetsignals, webhook consumers and Alertmanager.
-    """
-    value = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode() + b"\xff":
-                value = ((value ^ byte) * _FNV_PRIME) & _MASK
-    return f"{value:016x}"
+__all__ = ["fingerprint"]
 
 
-def instance_key(signal: str, labels: dict[str, str]) -> str:
-    """Identity of an instance: signal + labels."""
-    return fingerprint({**labels, "alertname": signal})
+def instance_key(signal: Signal, labels: dict[str, str]) -> str:
+    """Identity of an instance: the fingerprint of its final label set (alerts.identity)."""
+    return fingerprint(final_labels(signal, labels))
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Instance:
     """One alert instance's state; times are naive UTC."""
 
     signal: str
+    # The query's labels (NULL and empty ones dropped), as the signal's row had them.
     labels: dict[str, str]
     state: str
     active_at: datetime
@@ -70,10 +71,14 @@ class Instance:
     keep_firing_since: datetime | None = None
     # Last time a human-facing notification (firing or repeat) went out.
     last_sent_at: datetime | None = None
+    # The final label set (alerts.identity.final_labels): the instance's identity. Empty
+    # only in state written before identities were final label sets; `advance` fills it.
+    identity: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
-        return instance_key(self.signal, self.labels)
+        """The Alertmanager fingerprint of the instance's final label set."""
+        return fingerprint(self.identity)
 
 
 @dataclass(frozen=True)
@@ -91,21 +96,34 @@ def advance(
     eval_at: datetime,
     repeat_interval: timedelta,
     resolved_retention: timedelta = RESOLVED_RETENTION,
+    cycle: timedelta = timedelta(0),
+    for_grace: timedelta = FOR_GRACE_PERIOD,
 ) -> tuple[dict[str, Instance], list[Notice]]:
     """One evaluation: the signal's instances after ``samples`` at ``eval_at``, and notices.
 
-    ``instances`` holds only this signal's instances, keyed by ``instance_key``;
-    it is not modified.
+    ``instances`` holds only this signal's instances (keys are not trusted: each is
+    re-keyed by its identity); it is not modified. The result is keyed by ``Instance.key``.
+    ``cycle`` is how often evaluations happen (``scheduler.build_every`` live, the step
+    in a backtest); with the signal's ``every`` it sets the cadence that tells a late
+    evaluation from an outage (see ``_restored_active_at``).
     """
+    instances = _by_identity(signal, instances)
+    cadence = max(signal.every, cycle)
     current: dict[str, Instance] = {}
     seen: set[str] = set()
     for sample in samples:
-        key = instance_key(signal.name, sample.labels)
+        identity = final_labels(signal, sample.labels)
+        key = fingerprint(identity)
         seen.add(key)
         old = instances.get(key)
         if old is not None and old.state != RESOLVED:
+            active_at = old.active_at
+            if old.state == PENDING and eval_at - old.last_eval_at - cadence > for_grace:
+                active_at = _restored_active_at(old, signal.for_, eval_at, for_grace)
             current[key] = replace(
                 old,
+                labels=sample.labels,  # the same alert; labels the signal overrides may vary
+                active_at=active_at,
                 value=sample.value,
                 values=sample.values,
                 last_eval_at=eval_at,
@@ -120,6 +138,7 @@ def advance(
                 last_eval_at=eval_at,
                 value=sample.value,
                 values=sample.values,
+                identity=identity,
             )
     notices: list[Notice] = []
     for key, old in instances.items():
@@ -153,6 +172,49 @@ def advance(
     return current, notices
 
 
+def _restored_active_at(
+    old: Instance, hold: timedelta, eval_at: datetime, grace: timedelta
+) -> datetime:
+    """``active_at`` of a pending instance seen again after an outage (Prometheus'
+    ``RestoreForState``): the time it was pending before the outage counts, the outage
+    does not, and it fires no sooner than ``grace`` from now; a ``for`` shorter than the
+    grace restarts from now instead.
+
+    An outage is a gap between two evaluations longer than the cadence plus the grace:
+    nobody looked in between, so "active continuously for `for`" cannot be claimed. A
+    backtest at 1h steps has a 1h cadence, so a ``for: 10m`` signal still fires there.
+    """
+    if hold < grace:
+        return eval_at
+    spent = old.last_eval_at - old.active_at
+    if hold - spent < grace:
+        return eval_at + grace - hold
+    return old.active_at + (eval_at - old.last_eval_at)
+
+
+def _by_identity(signal: Signal, instances: dict[str, Instance]) -> dict[str, Instance]:
+    """Instances keyed by the fingerprint of their final label set.
+
+    State written by an older version keyed instances by their query labels and the
+    signal name alone and stored no identity: those get the signal's current labels,
+    severity and name. Two of them that are one alert now (they differed only in a label
+    the signal overrides; Alertmanager already saw one alert) merge into the one that is
+    furthest along (firing, then pending, then resolved; the earliest active first).
+    """
+    out: dict[str, Instance] = {}
+    for instance in instances.values():
+        if not instance.identity:
+            instance = replace(instance, identity=final_labels(signal, instance.labels))
+        key = instance.key
+        other = out.get(key)
+        if other is None or (_RANK[instance.state], instance.active_at) < (
+            _RANK[other.state],
+            other.active_at,
+        ):
+            out[key] = instance
+    return out
+
+
 def template_values(signal: Signal, instance: Instance) -> dict[str, object]:
     """What a template can refer to: labels, numeric columns, value and the signal name."""
     return {
@@ -164,24 +226,53 @@ def template_values(signal: Signal, instance: Instance) -> dict[str, object]:
     }
 
 
-def annotations(signal: Signal, instance: Instance) -> dict[str, str]:
-    """Prometheus-style annotations: summary, description, runbook (empty ones left out)."""
+def _rendered(signal: Signal, instance: Instance) -> dict[str, str | TemplateError]:
     values = template_values(signal, instance)
-    notes = {
-        "summary": render(signal.summary, values),
-        "description": render(signal.description, values),
-    }
+    notes: dict[str, str | TemplateError] = {}
+    for name, template in (("summary", signal.summary), ("description", signal.description)):
+        try:
+            notes[name] = render(template, values)
+        except TemplateError as exc:
+            notes[name] = exc
+    return notes
+
+
+def annotations(signal: Signal, instance: Instance) -> dict[str, str]:
+    """Prometheus-style annotations: summary, description, runbook (empty ones left out).
+
+    A template that fails for this instance gives a text saying so (Prometheus writes
+    ``<error expanding template: ...>``), so the alert still goes out;
+    ``template_problem`` reports the signal.
+    """
+    notes: dict[str, str] = {}
+    for name, text in _rendered(signal, instance).items():
+        if isinstance(text, TemplateError):
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(record_labels(instance).items()))
+            text = f"{signal.name} {{{labels}}}: the {name} template failed ({text})"
+        notes[name] = text
     if signal.runbook:
         is_url = signal.runbook.strip().startswith(("http://", "https://"))
         notes["runbook_url" if is_url else "runbook"] = signal.runbook.strip()
     return {k: v for k, v in notes.items() if v}
 
 
+def template_problem(signal: Signal, instances: Iterable[Instance]) -> str | None:
+    """Why the signal's summary or description failed for one of ``instances``, or None."""
+    for instance in instances:
+        for name, text in _rendered(signal, instance).items():
+            if isinstance(text, TemplateError):
+                return (
+                    f"the {name} template failed for {record_labels(instance)} ({text}): "
+                    "fix the template; its notifications carry a fallback text meanwhile"
+                )
+    return None
+
+
 def alert_labels(signal: Signal, instance: Instance) -> dict[str, str]:
-    """The label set Alertmanager sees: alertname, severity, static labels, instance labels."""
-    return {
-        **instance.labels,
-        **signal.labels,
-        "alertname": signal.name,
-        "severity": signal.severity,
-    }
+    """The label set Alertmanager sees: the instance's identity."""
+    return dict(instance.identity or final_labels(signal, instance.labels))
+
+
+def record_labels(instance: Instance) -> dict[str, str]:
+    """The labels outputs show beside ``signal`` and ``severity``: the identity without them."""
+    return {k: v for k, v in instance.identity.items() if k not in (ALERTNAME, SEVERITY)}

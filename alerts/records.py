@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.definitions import Signal
-from alerts.lifecycle import FIRING, PENDING, Instance, annotations
+from alerts.lifecycle import FIRING, PENDING, Instance, annotations, record_labels
 from fleetsignals.timeutil import format_time
 
 Record = dict[str, Any]
@@ -23,7 +23,7 @@ def to_record(signal: Signal, instance: Instance, eval_at: datetime) -> Record:
         "severity": signal.severity,
         "state": instance.state,
         "eval_at": eval_at,
-        "labels": {**instance.labels, **signal.labels},
+        "labels": record_labels(instance),
         "value": instance.value,
         "summary": annotations(signal, instance).get("summary", ""),
     }

@@ -21,6 +21,8 @@ class AlertSettings:
     send_timeout: float
     retry_initial: timedelta
     retry_max: timedelta
+    # After an outage a pending instance waits at least this long before firing.
+    for_grace_period: timedelta
     # Longest gap between evaluations of a signal when scheduled (scheduler.build_every).
     cycle: timedelta
 
@@ -45,6 +47,7 @@ class AlertSettings:
             send_timeout=duration("send_timeout").total_seconds(),
             retry_initial=duration("retry_initial"),
             retry_max=duration("retry_max"),
+            for_grace_period=duration("for_grace_period"),
             cycle=cycle,
         )
 

@@ -32,7 +32,9 @@ create table if not exists instances (
     fired_at text,
     resolved_at text,
     keep_firing_since text,
-    last_sent_at text
+    last_sent_at text,
+    -- The final label set (JSON); null in rows written before it was the identity.
+    identity text
 );
 create index if not exists instances_by_signal on instances (signal);
 create table if not exists evaluations (
@@ -89,9 +91,27 @@ def open_state(home: Home) -> Iterator[sqlite3.Connection]:
         # synchronous=full: a committed notification survives a power cut, not just a kill.
         con.execute("pragma synchronous=full")
         con.executescript(SCHEMA)
+        _upgrade(con)
         yield con
     finally:
         con.close()
+
+
+def _upgrade(con: sqlite3.Connection) -> None:
+    """Bring state written by an older version up to this schema (idempotent, concurrent-safe).
+
+    Before the identity column, instances were keyed by their query labels and the signal
+    name; such rows load with an empty identity and ``lifecycle.advance`` re-keys them by
+    their final label set at the signal's next evaluation, so a firing alert stays one
+    alert (no spurious resolution and re-firing) across the upgrade.
+    """
+    columns = {row[1] for row in con.execute("pragma table_info(instances)")}
+    if "identity" in columns:
+        return
+    with transaction(con):
+        columns = {row[1] for row in con.execute("pragma table_info(instances)")}
+        if "identity" not in columns:  # another process may have upgraded meanwhile
+            con.execute("alter table instances add column identity text")
 
 
 @contextmanager
@@ -109,7 +129,7 @@ def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def load_instances(con: sqlite3.Connection, signal: str) -> dict[str, Instance]:
     rows = con.execute(
         'select key, signal, labels, state, active_at, last_eval_at, value, "values", '
-        "fired_at, resolved_at, keep_firing_since, last_sent_at "
+        "fired_at, resolved_at, keep_firing_since, last_sent_at, identity "
         "from instances where signal = ?",
         (signal,),
     ).fetchall()
@@ -126,6 +146,7 @@ def load_instances(con: sqlite3.Connection, signal: str) -> dict[str, Instance]:
             resolved_at=_time(row[9]),
             keep_firing_since=_time(row[10]),
             last_sent_at=_time(row[11]),
+            identity=json.loads(row[12]) if row[12] else {},
         )
         for row in rows
     }
@@ -135,7 +156,9 @@ def save_instances(con: sqlite3.Connection, signal: str, instances: dict[str, In
     """Replace the signal's instances (call inside ``transaction``)."""
     con.execute("delete from instances where signal = ?", (signal,))
     con.executemany(
-        "insert into instances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        'insert into instances (key, signal, labels, state, active_at, last_eval_at, value, "values", '
+        "fired_at, resolved_at, keep_firing_since, last_sent_at, identity) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 key,
@@ -150,6 +173,7 @@ def save_instances(con: sqlite3.Connection, signal: str, instances: dict[str, In
                 _iso(i.resolved_at),
                 _iso(i.keep_firing_since),
                 _iso(i.last_sent_at),
+                json.dumps(i.identity, sort_keys=True) if i.identity else None,
             )
             for key, i in instances.items()
         ],

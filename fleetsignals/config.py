@@ -112,6 +112,10 @@ DEFAULTS: dict[str, Any] = {
         # Failed deliveries are retried after retry_initial, doubling up to retry_max.
         "retry_initial": "10s",
         "retry_max": "10m",
+        # Prometheus' rules.alert.for-grace-period: a pending alert seen again after a gap
+        # longer than its cadence (max(every, scheduler.build_every)) plus this grace (an
+        # outage) cannot fire before this much more time, nor before its remaining `for`.
+        "for_grace_period": "10m",
     },
     "retention": {
         "grace": "1h",

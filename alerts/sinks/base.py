@@ -15,6 +15,7 @@ from alerts.lifecycle import (
     alert_labels,
     annotations,
     fingerprint,
+    record_labels,
 )
 from fleetsignals.timeutil import format_time
 
@@ -68,11 +69,12 @@ def notice_record(batch: Batch, notice: Notice) -> dict[str, Any]:
         "severity": batch.signal.severity,
         "state": instance.state,
         "eval_at": format_time(batch.eval_at),
-        "labels": {**instance.labels, **batch.signal.labels},
+        "labels": record_labels(instance),
         "value": instance.value,
         "summary": annotations(batch.signal, instance).get("summary", ""),
         "starts_at": format_time(instance.fired_at or instance.active_at),
         "ends_at": format_time(instance.resolved_at) if instance.resolved_at else None,
+        # The same fingerprint the webhook and Alertmanager show for this alert.
         "fingerprint": instance.key,
     }
 

@@ -1,5 +1,7 @@
 """``stdout``: one human-readable line per notification on standard output.
 
+``<eval_at> FIRING [severity] signal{labels} fingerprint=<Alertmanager's> value=... summary``
+
 Label values are quoted as Prometheus prints them (``name="value"``, with quotes, backslashes
 and control characters escaped) and the summary's control characters escaped, so a
 value from trace data cannot forge a second line or a label.
@@ -30,7 +32,8 @@ class StdoutSink(Sink):
             summary = f" {_quoted(record['summary'])[1:-1]}" if record["summary"] else ""
             lines.append(
                 f"{record['eval_at']} {notice.kind.upper()} [{record['severity']}] "
-                f"{record['signal']}{{{labels}}}{value}{summary}"
+                f"{record['signal']}{{{labels}}} fingerprint={record['fingerprint']}"
+                f"{value}{summary}"
             )
         return [lines] if lines else []
 

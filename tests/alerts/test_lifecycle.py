@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from alerts.definitions import Signal
 from alerts.evaluation import Sample
-from alerts.lifecycle import FIRING, PENDING, RESOLVED, advance, fingerprint, instance_key
+from alerts.identity import check_identities
+from alerts.lifecycle import (
+    FIRING,
+    PENDING,
+    RESOLVED,
+    Instance,
+    advance,
+    fingerprint,
+    instance_key,
+)
 
 T = datetime(2026, 11, 20, 12, 0)
 STEP = timedelta(minutes=5)
@@ -27,7 +38,7 @@ def replay(
     for step, present in enumerate(active):
         samples = [Sample(LABELS, 3.0, {"value": 3.0})] if present else []
         instances, notices = advance(sig, instances, samples, T + step * STEP, repeat)
-        instance = instances.get(instance_key("s", LABELS))
+        instance = instances.get(instance_key(sig, LABELS))
         out.append((instance.state if instance else None, [n.kind for n in notices]))
     return out
 
@@ -99,3 +110,128 @@ def test_fingerprint_matches_prometheus() -> None:
     assert fingerprint({}) == "cbf29ce484222325"
     assert fingerprint({"a": "b"}) != fingerprint({"a": "c"})
     assert fingerprint({"a": "1", "b": "2"}) == fingerprint({"b": "2", "a": "1"})
+
+
+def states_at(
+    sig: Signal, times: list[timedelta], cycle: timedelta = STEP, grace=timedelta(minutes=10)
+) -> list[str]:
+    """The one instance's state after an evaluation at each of ``T + times`` (always present)."""
+    instances: dict = {}
+    out = []
+    for offset in times:
+        samples = [Sample(LABELS, 3.0, {"value": 3.0})]
+        instances, _ = advance(
+            sig, instances, samples, T + offset, timedelta(hours=4), cycle=cycle, for_grace=grace
+        )
+        (instance,) = instances.values()
+        out.append(instance.state)
+    return out
+
+
+def minutes(*values: float) -> list[timedelta]:
+    return [timedelta(minutes=v) for v in values]
+
+
+DAYS = 3 * 24 * 60
+
+
+def test_a_pending_alert_does_not_fire_at_once_after_an_outage() -> None:
+    """Before: pending at 0 and 5m, seen again 3 days later, it fired at once."""
+    sig = signal(for_=timedelta(minutes=10))
+    # 5m of the 10m were spent before the outage: less than the grace (10m) remains, so it
+    # fires a grace period after it is seen again (Prometheus' RestoreForState).
+    steps = states_at(sig, minutes(0, 5, DAYS, DAYS + 5, DAYS + 10))
+    assert steps == [PENDING, PENDING, PENDING, PENDING, FIRING]
+
+
+def test_after_an_outage_the_time_pending_before_it_still_counts() -> None:
+    sig = signal(for_=timedelta(hours=1))
+    # 30m pending, then a 2-day outage: 30m remain (more than the grace), so the time
+    # before the outage counts and the outage does not: it fires 30m after coming back.
+    before = minutes(0, 5, 10, 15, 20, 25, 30)
+    after = minutes(*(2 * 24 * 60 + m for m in range(0, 35, 5)))
+    assert states_at(sig, before + after)[-2:] == [PENDING, FIRING]
+
+
+def test_a_for_shorter_than_the_grace_restarts_after_an_outage() -> None:
+    sig = signal(for_=timedelta(minutes=5))
+    assert states_at(sig, minutes(0, DAYS, DAYS + 5)) == [PENDING, PENDING, FIRING]
+
+
+def test_normal_cadence_and_late_evaluations_keep_the_for_clock() -> None:
+    sig = signal(for_=timedelta(minutes=10))
+    assert states_at(sig, minutes(0, 5, 10)) == [PENDING, PENDING, FIRING]
+    # A slow cycle 12m after the last (7m late, within the 10m grace) is not an outage.
+    assert states_at(sig, minutes(0, 12)) == [PENDING, FIRING]
+    # 16m late is: the for clock is re-armed.
+    assert states_at(sig, minutes(0, 21, 26, 31)) == [PENDING, PENDING, PENDING, FIRING]
+
+
+def test_backtest_steps_longer_than_for_still_fire() -> None:
+    """A backtest at 1h steps evaluates on a 1h cadence: its gaps are no outage."""
+    sig = signal(for_=timedelta(minutes=10))
+    hourly = minutes(0, 60, 120)
+    assert states_at(sig, hourly, cycle=timedelta(hours=1)) == [PENDING, FIRING, FIRING]
+    # The same gaps on a 5m cadence are outages: it would never fire.
+    assert states_at(sig, hourly, cycle=STEP) == [PENDING, PENDING, PENDING]
+
+
+def test_identity_is_the_final_label_set() -> None:
+    sig = signal(severity="critical", labels={"team": "billing"})
+    sample = Sample({"tenant_id": "t2", "team": "search", "severity": "info"}, 1.0)
+    instances, _ = advance(sig, {}, [sample], T, STEP)
+    ((key, instance),) = instances.items()
+    # Static labels override query labels, then severity and alertname (Prometheus' order).
+    final = {"tenant_id": "t2", "team": "billing", "severity": "critical", "alertname": "s"}
+    assert instance.identity == final
+    assert key == instance.key == fingerprint(final)
+    assert instance.labels == sample.labels
+
+
+def test_a_changed_severity_is_a_new_alert() -> None:
+    """As in Prometheus: another label set is another alert (the old one resolves)."""
+    instances, _ = advance(signal(), {}, [Sample(LABELS, 1.0)], T, STEP)
+    instances, notices = advance(
+        signal(severity="critical"), instances, [Sample(LABELS, 1.0)], T + STEP, STEP
+    )
+    assert sorted((n.kind, n.instance.identity["severity"]) for n in notices) == [
+        ("firing", "critical"),
+        ("resolved", "warning"),
+    ]
+
+
+def test_rows_that_are_one_alert_after_the_signal_labels_fail_the_signal() -> None:
+    sig = signal(labels={"team": "billing"})
+    rows = [Sample({"tenant_id": "t2", "team": t}, 1.0) for t in ("a", "b")]
+    with pytest.raises(ValueError, match="same labels after applying the signal's labels"):
+        check_identities(sig, rows)
+    other = [Sample({"tenant_id": "t2", "alertname": n}, 1.0) for n in ("a", "b")]
+    with pytest.raises(ValueError, match="same labels after applying"):
+        check_identities(signal(), other)
+    check_identities(sig, [Sample({"tenant_id": t}, 1.0) for t in ("t1", "t2")])
+
+
+def test_old_state_is_rekeyed_and_merged_by_final_labels() -> None:
+    """Rows stored by the older version (no identity) that are one alert under the signal's
+    static label merge into the one furthest along; nothing is resolved or re-fired."""
+    sig = signal(labels={"team": "billing"})
+    old = {
+        f"old-{team}": Instance(
+            signal="s",
+            labels={"tenant_id": "t2", "team": team},
+            state=state,
+            active_at=T - STEP * n,
+            last_eval_at=T,
+            fired_at=T if state == FIRING else None,
+            last_sent_at=T if state == FIRING else None,
+        )
+        for n, (team, state) in enumerate((("a", PENDING), ("b", FIRING)))
+    }
+    samples = [Sample({"tenant_id": "t2", "team": "c"}, 1.0)]
+    instances, notices = advance(sig, old, samples, T + STEP, timedelta(hours=4))
+    ((key, instance),) = instances.items()
+    assert notices == []
+    assert (instance.state, instance.fired_at) == (FIRING, T)  # the firing one, "b"
+    assert instance.labels == samples[0].labels
+    assert key == fingerprint({"tenant_id": "t2", "team": "billing", "severity": "warning",
+                               "alertname": "s"})  # fmt: skip
