@@ -24,7 +24,7 @@ from alerts.sinks import build_sinks
 from alerts.sinks.redact import address, scrub
 from alerts.state import state_path
 from fleetsignals.cli_env import Env
-from fleetsignals.commands.run import _configure_logging
+from fleetsignals.commands.run import configure_logging
 from fleetsignals.config import load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_time
@@ -51,7 +51,7 @@ def run_log(home) -> Iterator[Path]:
     """The scheduler's logging (stderr and HOME/logs/run.log), as `fleetsignals run` sets it."""
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
-    _configure_logging(Env(str(home.root), None))
+    configure_logging(Env(str(home.root), None))
     yield home.logs / "run.log"
     for handler in set(root.handlers) - set(before):
         handler.close()
