@@ -18,6 +18,9 @@ class AlertSettings:
     send_timeout: float
     retry_initial: timedelta
     retry_max: timedelta
+    # Most instances one evaluation of a signal may return, 0 for no cap (a signal's
+    # `limit` may lower it).
+    instance_limit: int
     # Longest gap between evaluations of a signal when scheduled (scheduler.build_every).
     cycle: timedelta
 
@@ -42,6 +45,7 @@ class AlertSettings:
             send_timeout=duration("send_timeout").total_seconds(),
             retry_initial=duration("retry_initial"),
             retry_max=duration("retry_max"),
+            instance_limit=int(section["instance_limit"]),
             cycle=cycle,
         )
 
