@@ -25,6 +25,7 @@ from fleetsignals.sandbox import connect_sandbox
 
 SLOW = "select count(*) from range(1000000) as a, range(1000000) as b"
 BOUND = 60  # seconds: far above an honest run, far below a hang
+EXE = Path(sys.executable).with_name("fleetsignals")
 
 
 def sql(home: Home, *args: str, config: Path | None = None) -> Result:
@@ -117,15 +118,25 @@ def test_reads_that_help_analysts_are_allowed(synthetic_home: Home, query: str) 
 def test_a_query_stops_at_the_time_limit(synthetic_home: Home, tmp_path: Path) -> None:
     config = tmp_path / "fleetsignals.yml"
     config.write_text(yaml.safe_dump({"sandbox": {"sql_timeout": "0.5s"}}), encoding="utf-8")
-    result = sql(synthetic_home, SLOW, config=config)
-    assert result.exit_code == 1
-    assert "query stopped after 0.5s (sandbox.sql_timeout)" in str(result.exception)
+    try:  # a real process, so a regression fails here instead of hanging the suite
+        result = subprocess.run(
+            [str(EXE), "--home", str(synthetic_home.root), "--config", str(config), "sql", SLOW],
+            capture_output=True,
+            text=True,
+            timeout=BOUND,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`sql` ran past its 0.5s limit for {BOUND}s")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: query stopped after 0.5s (sandbox.sql_timeout): narrow it, "
+        "or raise sandbox.sql_timeout in the config"
+    )
 
 
 def test_ctrl_c_interrupts_a_running_query(synthetic_home: Home) -> None:
-    exe = Path(sys.executable).with_name("fleetsignals")
     with subprocess.Popen(
-        [str(exe), "--home", str(synthetic_home.root), "sql", SLOW],
+        [str(EXE), "--home", str(synthetic_home.root), "sql", SLOW],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
