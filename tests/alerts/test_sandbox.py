@@ -28,6 +28,7 @@ from alerts.engine import evaluate_live
 from alerts.evaluation import Evaluation, evaluate_signal
 from alerts.state import load_instances, open_state
 from fleetsignals.config import load_config
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.timeutil import format_time
@@ -285,3 +286,17 @@ def test_a_flood_is_cut_off_without_reading_it_all(home, snapshot) -> None:
     with connect_sandbox(home, load_config(None)) as con:
         evaluation = bounded(lambda: evaluate_signal(con, signal, T0, timeout=BOUND / 2))
     assert "more than 100 instances" in evaluation.error
+
+
+def test_the_memory_limit_holds(home, snapshot, make_config) -> None:
+    _, config = make_config(sandbox={"memory_limit": "20MB"})
+    signal = Signal("hog", Path("h.sql"), "select len(list(i)) as value from range(30000000) t(i)")
+    with connect_sandbox(home, config) as con:
+        evaluation = bounded(lambda: evaluate_signal(con, signal, T0))
+    assert "Out of Memory" in evaluation.error
+
+
+def test_a_bad_memory_limit_is_one_clear_line(home, snapshot, make_config) -> None:
+    _, config = make_config(sandbox={"memory_limit": "lots"})
+    with pytest.raises(FleetsignalsError, match=r"config sandbox.memory_limit 'lots': .*e.g. 2GB"):
+        connect_sandbox(home, config)
