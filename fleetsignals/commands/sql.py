@@ -135,7 +135,8 @@ def command(env: Env, query: str, fmt: str) -> None:
     Allowed: one select (also with, from, values, describe, show, summarize) or
     explain of one. Refused: several statements, and any statement that writes,
     attaches, copies, exports, sets, loads, installs, calls or creates; reading
-    files outside the warehouse. The query stops after sandbox.sql_timeout
+    files outside the warehouse; functions that show the host's settings or
+    environment (getenv, current_setting, duckdb_settings...). The query stops after sandbox.sql_timeout
     (default 5m) or at Ctrl-C. See "SQL sandbox" in docs/signals.md.
 
     Example: fleetsignals sql "select agent_name, count(*) from fct_runs group by 1"
