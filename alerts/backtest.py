@@ -24,7 +24,7 @@ from alerts.settings import AlertSettings
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from fleetsignals.snapshot import connect_snapshot
+from fleetsignals.sandbox import connect_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -62,50 +62,56 @@ def run_backtest(
     """Replay every step; records hold the pending and firing instances at each step."""
     settings = AlertSettings.from_config(config)
     result = BacktestResult(step_times(start, end, every))
-    with connect_snapshot(home) as con:
-        loaded, result.problems = load_signals(config["signal_dirs"], con, signals)
+    with connect_sandbox(home, config) as con:
+        loaded, result.problems = load_signals(
+            config["signal_dirs"], con, signals, settings.query_timeout
+        )
         states: dict[str, dict[str, Instance]] = {s.name: {} for s in loaded}
         last: dict[str, datetime] = {}
-        failed: dict[str, int] = {}
+        # A signal that failed (or timed out) is reported once and not run again: at 145
+        # steps a 2-minute timeout would otherwise cost hours, and the error rarely heals.
+        failed: set[str] = set()
         started = time.perf_counter()
         for number, eval_at in enumerate(result.steps, start=1):
             for signal in loaded:
+                if signal.name in failed:
+                    continue
                 if is_due(signal, last.get(signal.name), eval_at, every):
-                    evaluation = evaluate_signal(con, signal, eval_at, settings.query_timeout)
+                    evaluation = evaluate_signal(
+                        con, signal, eval_at, settings.query_timeout, settings.instance_limit
+                    )
                     result.seconds[signal.name] = (
                         result.seconds.get(signal.name, 0.0) + evaluation.seconds
                     )
                     if evaluation.error:
-                        if signal.name not in failed:
-                            result.problems.append(
-                                SignalProblem(
-                                    signal.name, signal.path, f"at {eval_at}: {evaluation.error}"
-                                )
+                        failed.add(signal.name)
+                        result.problems.append(
+                            SignalProblem(
+                                signal.name,
+                                signal.path,
+                                f"at {eval_at}: {evaluation.error} (not evaluated at later steps)",
                             )
-                        failed[signal.name] = failed.get(signal.name, 0) + 1
-                    else:
-                        states[signal.name], _ = advance(
-                            signal,
-                            states[signal.name],
-                            evaluation.samples,
-                            eval_at,
-                            settings.repeat_interval,
-                            settings.resolved_retention,
-                            every,
-                            settings.for_grace_period,
                         )
-                        last[signal.name] = eval_at
-                        broken = template_problem(signal, states[signal.name].values())
-                        if broken and all(p.name != signal.name for p in result.problems):
-                            result.problems.append(SignalProblem(signal.name, signal.path, broken))
+                        continue
+                    states[signal.name], _ = advance(
+                        signal,
+                        states[signal.name],
+                        evaluation.samples,
+                        eval_at,
+                        settings.repeat_interval,
+                        settings.resolved_retention,
+                        every,
+                        settings.for_grace_period,
+                    )
+                    last[signal.name] = eval_at
+                    broken = template_problem(signal, states[signal.name].values())
+                    if broken and all(p.name != signal.name for p in result.problems):
+                        result.problems.append(SignalProblem(signal.name, signal.path, broken))
                 result.records += active_records(signal, states[signal.name], eval_at)
             if progress:
                 _show_progress(number, len(result.steps), time.perf_counter() - started)
         if progress:
             print("", file=sys.stderr)
-        for name, count in failed.items():
-            if count > 1:
-                log.error("signal %s failed at %d of %d steps", name, count, len(result.steps))
     return result
 
 

@@ -29,6 +29,7 @@ import yaml
 
 from alerts.templates import template_fields
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.sandbox import QueryGuard, check_query
 from fleetsignals.timeutil import parse_duration
 
 SETTINGS_FILE = "_signals.yml"
@@ -43,6 +44,7 @@ SETTINGS = {
     "runbook",
     "labels",
     "params",
+    "limit",
 }
 EVAL_AT = "eval_at"
 # Labels the alert pipeline sets itself; a signal may not override them.
@@ -77,6 +79,8 @@ class Signal:
     runbook: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # Most instances one evaluation may return (None: the operator's alerts.instance_limit).
+    limit: int | None = None
     # Named parameters the query refers to ($eval_at and those in params).
     parameter_names: frozenset[str] = frozenset()
 
@@ -195,6 +199,9 @@ def build_signal(
             raise ValueError(f"params.{key} must be a number, text, boolean or list")
     summary, description = _text(settings, "summary"), _text(settings, "description")
     runbook = _text(settings, "runbook")
+    limit = settings.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a whole number of instances >= 1, not {limit!r}")
     for key, template in (("summary", summary), ("description", description)):
         try:
             template_fields(template)
@@ -230,17 +237,17 @@ def build_signal(
         runbook=runbook,
         labels=labels,
         params=params,
+        limit=limit,
         parameter_names=frozenset(used),
     )
 
 
 def _statements(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> list[Any]:
+    if parser is None:
+        with duckdb.connect() as own:
+            return _statements(sql, own)
     try:
-        if parser is None:
-            with duckdb.connect() as own:
-                statements = own.extract_statements(sql)
-        else:
-            statements = parser.extract_statements(sql)
+        statements = parser.extract_statements(sql)
     except duckdb.Error as exc:
         raise ValueError(f"SQL error: {_one_line(exc)}") from None
     if len(statements) != 1:
@@ -251,6 +258,8 @@ def _statements(sql: str, parser: duckdb.DuckDBPyConnection | None = None) -> li
             f"refused: a signal must be one select query, this is {kind.name} "
             "(signals run read-only and cannot change data)"
         )
+    # The sandbox's gate too: functions that show the host's settings or environment.
+    check_query(parser, sql)
     return statements
 
 
@@ -258,12 +267,22 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def check_against(con: duckdb.DuckDBPyConnection, signal: Signal) -> None:
-    """Bind the query against a snapshot (no rows read); raises ValueError on SQL or shape errors."""
+def check_against(
+    con: duckdb.DuckDBPyConnection, signal: Signal, timeout: float | None = None
+) -> None:
+    """Bind the query against a snapshot (no rows read); raises ValueError on SQL or shape errors.
+
+    Binding opens the files a query names, so it runs under the same time limit as the query.
+    """
     try:
-        relation = con.sql(signal.sql, params=signal.bind(datetime(2000, 1, 1)))
-        columns = relation.columns
-        types = [str(t) for t in relation.types]
+        with QueryGuard(con, timeout):
+            relation = con.sql(signal.sql, params=signal.bind(datetime(2000, 1, 1)))
+            columns = relation.columns
+            types = [str(t) for t in relation.types]
+    except duckdb.InterruptException:
+        raise ValueError(
+            f"checking the query timed out after {timeout:g}s (alerts.query_timeout)"
+        ) from None
     except duckdb.Error as exc:
         raise ValueError(f"SQL error: {_one_line(exc)}") from None
     kinds = dict(zip(columns, types, strict=True))
@@ -299,8 +318,10 @@ def load_signals(
     dirs: list[str | Path],
     con: duckdb.DuckDBPyConnection | None = None,
     names: list[str] | tuple[str, ...] | None = None,
+    timeout: float | None = None,
 ) -> tuple[list[Signal], list[SignalProblem]]:
-    """Load every signal in ``dirs`` (only ``names`` if given); check SQL against ``con`` if given.
+    """Load every signal in ``dirs`` (only ``names`` if given); check SQL against ``con`` if given
+    (a sandboxed connection, ``fleetsignals.sandbox``), each check within ``timeout`` seconds.
 
     Returns the good signals, sorted by name, and a problem per bad one.
     Raises FleetsignalsError for a missing directory or an unknown name.
@@ -309,7 +330,7 @@ def load_signals(
     problems: list[SignalProblem] = []
     with duckdb.connect() as parser:
         for entry in dirs:
-            _load_dir(Path(entry), con, parser, names, signals, problems)
+            _load_dir(Path(entry), con, parser, names, signals, problems, timeout)
     if names:
         seen = set(signals) | {p.name for p in problems}
         unknown = [n for n in names if n not in seen]
@@ -328,6 +349,7 @@ def _load_dir(
     names: list[str] | tuple[str, ...] | None,
     signals: dict[str, Signal],
     problems: list[SignalProblem],
+    timeout: float | None = None,
 ) -> None:
     if not directory.is_dir():
         raise FleetsignalsError(
@@ -349,7 +371,7 @@ def _load_dir(
         try:
             signal = _load_file(name, path, settings_by_name.get(name), parser)
             if con is not None:
-                check_against(con, signal)
+                check_against(con, signal, timeout)
         except ValueError as exc:
             problems.append(SignalProblem(name, path, str(exc)))
             continue

@@ -34,7 +34,7 @@ from alerts.state import (
 )
 from fleetsignals.config import Config
 from fleetsignals.home import Home
-from fleetsignals.snapshot import connect_snapshot
+from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.timeutil import format_time, parse_time
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,10 @@ def evaluate_live(
     sinks = build_sinks(config["notify"], settings.send_timeout)
     eval_at = at or parse_time("now").replace(microsecond=0)
     outcome = Outcome(eval_at)
-    with connect_snapshot(home) as con:
-        signals, outcome.problems = load_signals(config["signal_dirs"], con, names)
+    with connect_sandbox(home, config) as con:
+        signals, outcome.problems = load_signals(
+            config["signal_dirs"], con, names, settings.query_timeout
+        )
         with open_state(home) as state:
             if due_only and not names:
                 # Only the scheduler tidies up: a one-off `evaluate` with another config
@@ -127,7 +129,9 @@ def _evaluate_one(
     stale = _later_state(signal, last.get(signal.name), eval_at)
     if stale:
         return stale
-    evaluation = evaluate_signal(con, signal, eval_at, settings.query_timeout)
+    evaluation = evaluate_signal(
+        con, signal, eval_at, settings.query_timeout, settings.instance_limit
+    )
     if evaluation.error:
         with transaction(state):
             record_evaluation(state, signal.name, eval_at, evaluation.error)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +21,7 @@ import duckdb
 
 from alerts.definitions import Signal, is_numeric_type
 from alerts.identity import check_identities
+from fleetsignals.sandbox import QueryGuard
 from fleetsignals.timeutil import format_time
 
 log = logging.getLogger(__name__)
@@ -100,19 +100,34 @@ def samples_from(columns: list[str], types: list[str], rows: list[tuple]) -> lis
 
 
 def evaluate_signal(
-    con: duckdb.DuckDBPyConnection, signal: Signal, eval_at: datetime, timeout: float | None = None
+    con: duckdb.DuckDBPyConnection,
+    signal: Signal,
+    eval_at: datetime,
+    timeout: float | None = None,
+    limit: int | None = None,
 ) -> Evaluation:
-    """Run one signal; any failure is captured in the result, never raised."""
+    """Run one signal; any failure is captured in the result, never raised.
+
+    ``limit`` (the operator's alerts.instance_limit) caps the instances; the signal's own
+    ``limit`` may lower it. Over the cap the evaluation fails whole, as a Prometheus rule over
+    its limit does, and at most cap + 1 rows are ever read.
+    """
     started = time.perf_counter()
-    # A runaway query must not stall every other signal: interrupt it after `timeout`.
-    timer = threading.Timer(timeout, con.interrupt) if timeout else None
+    cap = min(filter(None, (signal.limit, limit)), default=None)
+    sql = signal.sql if cap is None else f"select * from (\n{signal.sql}\n) limit {cap + 1}"
     try:
-        if timer:
-            timer.start()
-        result = con.execute(signal.sql, signal.bind(eval_at))
-        columns = [d[0] for d in result.description]
-        types = [str(d[1]) for d in result.description]
-        rows = result.fetchall()
+        # A runaway query must not stall every other signal: interrupt it after `timeout`,
+        # fetching included.
+        with QueryGuard(con, timeout):
+            result = con.execute(sql, signal.bind(eval_at))
+            columns = [d[0] for d in result.description]
+            types = [str(d[1]) for d in result.description]
+            rows = result.fetchall() if cap is None else result.fetchmany(cap + 1)
+        if cap is not None and len(rows) > cap:
+            raise ValueError(
+                f"returned more than {cap} instances (limit): nothing applied; group by fewer "
+                "labels, filter more, or raise the signal's limit (at most alerts.instance_limit)"
+            )
         samples = samples_from(columns, types, rows)
         check_identities(signal, samples)
         error = None
@@ -120,9 +135,6 @@ def evaluate_signal(
         samples, error = [], f"timed out after {timeout:g}s (alerts.query_timeout)"
     except (duckdb.Error, ValueError) as exc:
         samples, error = [], " ".join(str(exc).split())
-    finally:
-        if timer:
-            timer.cancel()
     seconds = time.perf_counter() - started
     if error:
         log.error("signal %s at %s failed in %.3fs: %s", signal.name, eval_at, seconds, error)

@@ -23,6 +23,9 @@ class AlertSettings:
     retry_max: timedelta
     # After an outage a pending instance waits at least this long before firing.
     for_grace_period: timedelta
+    # Most instances one evaluation of a signal may return, 0 for no cap (a signal's
+    # `limit` may lower it).
+    instance_limit: int
     # Longest gap between evaluations of a signal when scheduled (scheduler.build_every).
     cycle: timedelta
 
@@ -48,6 +51,7 @@ class AlertSettings:
             retry_initial=duration("retry_initial"),
             retry_max=duration("retry_max"),
             for_grace_period=duration("for_grace_period"),
+            instance_limit=int(section["instance_limit"]),
             cycle=cycle,
         )
 

@@ -105,8 +105,13 @@ DEFAULTS: dict[str, Any] = {
         # A resolved alert is remembered (and re-sent to Alertmanager) this long, then
         # forgotten (Prometheus' resolved retention).
         "resolved_retention": "15m",
-        # A signal query running longer than this is interrupted and reported as failed.
+        # A signal query running longer than this (from loading and checking its SQL to
+        # fetching its last row) is interrupted and reported as failed.
         "query_timeout": "2m",
+        # Most alert instances one evaluation of a signal may return; a signal returning
+        # more fails (nothing of it applied), as a Prometheus rule over its `limit` does.
+        # A signal's own `limit` setting may lower it, never raise it.
+        "instance_limit": 10000,
         # Timeout of one delivery attempt to a sink (HTTP request, file append).
         "send_timeout": "10s",
         # Failed deliveries are retried after retry_initial, doubling up to retry_max.
@@ -116,6 +121,14 @@ DEFAULTS: dict[str, Any] = {
         # longer than its cadence (max(every, scheduler.build_every)) plus this grace (an
         # outage) cannot fire before this much more time, nor before its remaining `for`.
         "for_grace_period": "10m",
+    },
+    # Where analysts' SQL runs (signals, `fleetsignals sql`): docs/signals.md "SQL sandbox".
+    "sandbox": {
+        # DuckDB memory limit of each sandboxed connection (e.g. 2GB, 512MB); a query needing
+        # more spills to disk or fails, instead of exhausting the host.
+        "memory_limit": "2GB",
+        # `fleetsignals sql` stops a query running longer than this (parse to last row).
+        "sql_timeout": "5m",
     },
     "retention": {
         "grace": "1h",

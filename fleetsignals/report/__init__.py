@@ -54,7 +54,8 @@ def write_report(
     """
     say = _progress(progress)
     snapshot = current_snapshot(home)  # one clear error when nothing was built yet
-    # This snapshot, read-only, even if a build publishes a newer one meanwhile.
+    # This snapshot, read-only, even if a build publishes a newer one meanwhile. Only the
+    # report's own queries run here; the signals it replays run sandboxed in run_backtest.
     with duckdb.connect(str(snapshot), read_only=True) as con:
         window = resolve_window(con, start, end)
         page = Page(

@@ -74,6 +74,7 @@ def _evaluated_samples(
     progress: Callable[[str], None] | None,
     notes: list[str],
     timeout: float | None,
+    limit: int | None,
 ) -> tuple[list[tuple[str, datetime, dict[str, str]]], dict[str, timedelta]]:
     from alerts.definitions import load_signals
     from alerts.evaluation import evaluate_signal
@@ -97,7 +98,7 @@ def _evaluated_samples(
         epoch = datetime(1970, 1, 1)
         at = epoch + ((start - epoch) // step + 1) * step
         while at <= end:
-            evaluation = evaluate_signal(con, signal, at, timeout)
+            evaluation = evaluate_signal(con, signal, at, timeout, limit)
             if evaluation.error:
                 # A failing signal flags nothing; the others still count (as in `evaluate`).
                 notes.append(f"signal {signal.name} skipped at {at}: {evaluation.error}")
@@ -147,6 +148,7 @@ def collect_flags(
     progress: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
     timeout: float | None = None,
+    limit: int | None = None,
 ) -> tuple[pa.Table, list[GroupFlag]]:
     """(flags by run id, group flags) for runs decided over ``start``..``end``.
 
@@ -157,7 +159,7 @@ def collect_flags(
     lookbacks: dict[str, timedelta] = {}
     if reevaluate and snapshot is not None:
         evaluated, lookbacks = _evaluated_samples(
-            snapshot, signal_dirs, start, end, progress, notes, timeout
+            snapshot, signal_dirs, start, end, progress, notes, timeout, limit
         )
         samples += evaluated
     runs: set[tuple[str, str]] = set()

@@ -42,7 +42,7 @@ from fleetsignals.retention.rewrite import (
     write_atomic,
 )
 from fleetsignals.retention.summary import RetentionSummary
-from fleetsignals.snapshot import connect_snapshot
+from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse import archive_run_facts
 
@@ -130,8 +130,8 @@ def _decide(
         return _empty_decisions()
     retention = config["retention"]
     if any(p.type == "signal_flagged" or _has_flag(p) for p in policies.keep + policies.drop):
-        # Signals run on their own read-only snapshot connection, as `evaluate` runs them.
-        with connect_snapshot(home) as snapshot:
+        # Signals run on their own sandboxed snapshot connection, as `evaluate` runs them.
+        with connect_sandbox(home, config) as snapshot:
             run_flags, groups = collect_flags(
                 home,
                 snapshot,
@@ -143,6 +143,7 @@ def _decide(
                 progress=say,
                 notes=notes,
                 timeout=parse_duration(config["alerts"]["query_timeout"]).total_seconds(),
+                limit=int(config["alerts"]["instance_limit"]),
             )
         con.register("run_flags_arrow", run_flags)
         con.execute("insert into flags select run_id, signal from run_flags_arrow")

@@ -65,6 +65,8 @@ def archive_run_facts(home: Home, run_ids: Iterable[str]) -> dict[str, int]:
         return dict.fromkeys(ARCHIVED, 0)
     stamp = _stamp()
     written: dict[str, int] = {}
+    # Operator code, not analysts' SQL: it needs a temp table and COPY into HOME/facts, which
+    # the sandbox (fleetsignals.sandbox) refuses; its queries are fixed here.
     with connect_snapshot(home) as con:
         con.execute("create temp table archive_ids (run_id varchar)")
         con.executemany("insert into archive_ids values (?)", [(i,) for i in ids])
