@@ -13,7 +13,10 @@ than DuckDB lambdas, and it keeps every AnyValue kind exactly.
 The query returns one row per span with the columns of ``SPAN_SCHEMA`` (less the
 lineage ones) plus ``dt``/``hr`` (partition), ``line_no``, and ``problem`` (null
 for a good span, else why it is rejected, with the span as JSON in ``rejected``).
-Records that yield no span are judged by the caller (``ingest/parse.py``).
+A good span that the attribute limits cut (``ingest/values.py`` marks the converted
+list) has ``rejected`` too: the whole span as sent, as an OTLP message
+(``ingest/limits.py`` hands it to the quarantine). Records that yield no span are
+judged by the caller (``ingest/parse.py``).
 """
 
 from __future__ import annotations

@@ -132,7 +132,10 @@ class _Converter:
             if kind is None or raw is None:
                 continue  # an unknown member, or an explicit null
             if kind == "s" or kind == "x":
-                return self.text(raw)
+                if type(raw) is str and len(raw) > self.length:  # inlined: the hot path
+                    self.cut = True
+                    return cut_text(raw, self.length)
+                return raw
             if kind == "i":
                 return _int(raw)
             if kind == "d":
@@ -150,7 +153,7 @@ class _Converter:
         out: dict[str, Any] = {}
         redact = self.redact if with_redaction else None
         if type(items) is not list:
-            items = list(items or ())
+            return out
         for item in items:
             key = item.get("key") if type(item) is dict else None
             if type(key) is not str or (redact is not None and redact(key)):
@@ -158,7 +161,9 @@ class _Converter:
             if len(out) >= self.count and key not in out:
                 self.cut = True
                 break
-            out[self.text(key)] = self.value(item.get("value"))
+            if len(key) > self.length:
+                key = self.text(key)
+            out[key] = self.value(item.get("value"))
         return out
 
     def json(self, value: Any) -> str:
@@ -173,7 +178,7 @@ def plain_value(value: Any) -> Any:
 
 def plain_attributes(items: Iterable[Any], redact: Redactor | None = None) -> dict[str, Any]:
     """OTLP ``[{key, value}]`` -> ``{key: plain value}``; redacted keys dropped."""
-    return _Converter(NO_LIMITS, redact).attributes(items)
+    return _Converter(NO_LIMITS, redact).attributes(list(items))
 
 
 def _json(value: Any) -> str:
