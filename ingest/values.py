@@ -15,7 +15,7 @@ import binascii
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -76,12 +76,23 @@ def _int(raw: Any) -> Any:
     return None
 
 
+_UNLIMITED = 1 << 62
+
+
 @dataclass(frozen=True)
 class AttributeLimits:
     """``ingest.attribute_value_length_limit`` and ``attribute_count_limit``; 0: no limit."""
 
     value_length: int = 0
     count: int = 0
+    # JSON text shorter than this cannot break the limits: a decoded string is never
+    # longer than its JSON text, and a list of n entries takes at least 2n - 1 characters.
+    safe_below: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        length = self.value_length or _UNLIMITED
+        count = self.count or _UNLIMITED
+        object.__setattr__(self, "safe_below", min(length + 1, 2 * count))
 
 
 NO_LIMITS = AttributeLimits()
@@ -89,7 +100,6 @@ NO_LIMITS = AttributeLimits()
 # holds a raw control character (orjson escapes them inside strings), so no producer
 # can forge it; the span query strips it (``ingest/otlp_sql.py``).
 CUT = "\x01"
-_UNLIMITED = 1 << 62
 
 
 def cut_text(text: str, limit: int) -> str:
@@ -171,14 +181,45 @@ class _Converter:
         return CUT + text if self.cut else text
 
 
+# The fast path: the same conversion without the limit checks, for lists whose JSON text
+# is too short to break a limit (``AttributeLimits.safe_below``): most spans. Checking costs about 15 % of
+# the conversion, which is the largest part of the ingest's CPU time
+# (tests/ingest/test_limits.py checks both paths convert alike).
+
+
 def plain_value(value: Any) -> Any:
     """Convert one OTLP AnyValue (a dict) to a plain JSON-able value."""
-    return _Converter(NO_LIMITS, None).value(value)
+    if type(value) is not dict:
+        return None
+    for member, raw in value.items():
+        kind = _KINDS.get(member)
+        if kind is None or raw is None:
+            continue  # an unknown member, or an explicit null
+        if kind == "s" or kind == "x":
+            return raw
+        if kind == "i":
+            return _int(raw)
+        if kind == "d":
+            return _double(raw)
+        if kind == "b":
+            return raw if type(raw) is bool else str(raw).lower() == "true"
+        items = raw.get("values") if type(raw) is dict else None
+        if kind == "a":
+            return [plain_value(v) for v in items] if type(items) is list else []
+        return plain_attributes(items if type(items) is list else ())
+    return None
 
 
 def plain_attributes(items: Iterable[Any], redact: Redactor | None = None) -> dict[str, Any]:
     """OTLP ``[{key, value}]`` -> ``{key: plain value}``; redacted keys dropped."""
-    return _Converter(NO_LIMITS, redact).attributes(list(items))
+    out: dict[str, Any] = {}
+    for item in items:
+        key = item.get("key") if type(item) is dict else None
+        if type(key) is not str or (redact is not None and redact(key)):
+            continue
+        out[key] = plain_value(item.get("value"))
+    return out
+
 
 
 def _json(value: Any) -> str:
@@ -193,8 +234,12 @@ def attributes_json(
     if not raw or raw == "null":
         return "{}"
     items = orjson.loads(raw)
+    if type(items) is not list:
+        return "{}"
+    if len(raw) < limits.safe_below:
+        return _json(plain_attributes(items, redact))
     converter = _Converter(limits, redact)
-    return converter.json(converter.attributes(items if isinstance(items, list) else ()))
+    return converter.json(converter.attributes(items))
 
 
 def _ns(raw: Any) -> int | None:

@@ -193,3 +193,27 @@ def test_a_control_character_cannot_forge_the_cut_mark(home, land, tmp_path) -> 
     assert (summary.spans, summary.cut, summary.quarantined) == (1, 0, 0)
     (row,) = lake_rows(home)
     assert orjson.loads(row["attributes"]) == {"a": value}
+
+
+def test_fast_and_checked_conversions_agree() -> None:
+    """Lists too short to break a limit skip the checks: both paths must convert alike."""
+    from ingest.parse import redactor
+    from ingest.values import NO_LIMITS, _Converter, attributes_json
+
+    nested = {"kvlistValue": {"values": [attr("inner", 1), {"key": "no value"}]}}
+    items = [
+        attr("s", "text ✓"), attr("i", 2**62), attr("d", 1.0), attr("b", True),
+        {"key": "big", "value": {"intValue": str(2**70)}},
+        {"key": "nan", "value": {"doubleValue": "NaN"}},
+        {"key": "bytes", "value": {"bytesValue": "AAEC"}},
+        {"key": "list", "value": {"arrayValue": {"values": [{"stringValue": "a"}, nested]}}},
+        {"key": "odd", "value": {"arrayValue": {"values": {"not": "a list"}}}},
+        {"key": "kv", "value": nested}, {"key": "secret", "value": {"stringValue": "x"}},
+        {"key": "empty", "value": {}}, "not an item", {"key": 5},
+    ]  # fmt: skip
+    raw = orjson.dumps(items).decode()
+    redact = redactor(["secret"])
+    fast = attributes_json(raw, redact, NO_LIMITS)
+    converter = _Converter(NO_LIMITS, redact)  # the checked path, forced
+    assert converter.json(converter.attributes(items)) == fast
+    assert "secret" not in orjson.loads(fast) and orjson.loads(fast)["odd"] == []
