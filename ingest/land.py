@@ -270,9 +270,7 @@ class _Lander:
             return
         elif writer.rows == 0 and quarantine.count:
             first = quarantine.first[0]
-            error = (
-                f"nothing could be read; first problem at line {first['line']}: {first['error']}"
-            )
+            error = f"nothing landed; first problem at line {first['line']}: {first['error']}"
             self._whole(quarantine, entry, error)
         else:
             entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)

@@ -221,7 +221,6 @@ def plain_attributes(items: Iterable[Any], redact: Redactor | None = None) -> di
     return out
 
 
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 

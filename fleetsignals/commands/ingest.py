@@ -20,8 +20,10 @@ def command(env: Env, paths: tuple[Path, ...]) -> None:
     Accepts JSON lines of TracesData / ExportTraceServiceRequest (the Collector's
     file exporter) or one JSON document per file; plain, gzip, zstd, or the file
     exporter's length-prefixed zstd frames. Content already landed is skipped.
-    Bad records or files go to HOME/quarantine/ with the reason; the rest lands,
-    and the exit status is 1 when anything was quarantined.
+    Bad records or files go to HOME/quarantine/ with the reason, as do spans with
+    implausible times (ingest.max_future, max_past, max_duration); the rest lands.
+    Attribute values and lists over the attribute limits land cut, each such span
+    kept whole in the quarantine. The exit status is 1 when anything was quarantined.
     """
     summary = land_paths(list(paths), env.home, env.config, progress=sys.stderr.isatty())
     for reason in summary.reasons:
