@@ -36,6 +36,31 @@ DEFAULTS: dict[str, Any] = {
         # Files modified more recently than this are left for a later run (a Collector
         # may still be writing them). The scheduler's inbox wants a few seconds.
         "settle": "0s",
+        # Trace producers are untrusted: implausible span times are quarantined, judged
+        # against the landing time of the span's file (so a rebuild judges the same way).
+        # A span ending more than this after its file landed: its clock runs ahead, or it
+        # lies. Spans are exported after they end, so only clock skew makes a legitimate
+        # span end after it landed; NTP keeps skew in milliseconds, 1h forgives a badly
+        # kept clock. null: no bound (the warehouse still never lets a span move its
+        # watermark past the span's landing time, docs/warehouse.md).
+        "max_future": "1h",
+        # A span starting more than this before its file landed; null: no bound, since
+        # backfills of old traces are normal (e.g. "400d" to refuse older ones).
+        "max_past": None,
+        # A span lasting longer than this (its end minus its start); null: no bound. One
+        # such span would make every build that recomputes its run re-read the lake back
+        # to its start.
+        "max_duration": "7d",
+        # The longest string (characters) an attribute value keeps in the lake, as OTel's
+        # AttributeValueLengthLimit; longer ones are cut there, with a marker, and the
+        # whole span is kept in the quarantine (docs/ingest.md). LLM prompts and
+        # completions of hundreds of KB stay whole. 0: no limit.
+        "attribute_value_length_limit": 1048576,
+        # The most entries kept per list in a span (attributes of the span, resource,
+        # scope, events, links; array and kvlist values; events and links themselves),
+        # as OTel's AttributeCountLimit; the rest is dropped from the lake and the whole
+        # span kept in the quarantine. 0: no limit.
+        "attribute_count_limit": 1024,
     },
     "warehouse": {
         # A run with no root span and no new span for this long is `timeout`.

@@ -30,6 +30,7 @@ from fleetsignals.home import Home
 from fleetsignals.timeutil import format_time, parse_duration, parse_time
 from ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
 from ingest.lake import LakeWriter, remove_temporaries
+from ingest.limits import Limits, screen_spans
 from ingest.manifest import ManifestIndex, manifest_index
 from ingest.parse import SpanParser
 from ingest.pipeline import land_chunks
@@ -49,6 +50,7 @@ class IngestSummary:
     spans: int = 0  # spans landed
     quarantined: int = 0  # files with anything quarantined (whole, or some records/spans)
     rejected: int = 0  # records and spans quarantined
+    cut: int = 0  # spans landed cut by the attribute limits (kept whole in the quarantine)
     unsettled: int = 0  # files left for later: changed while read, or modified too recently
     seconds: float = 0.0
     reasons: list[str] = field(default_factory=list)  # quarantine sidecars, relative to HOME
@@ -63,6 +65,8 @@ class IngestSummary:
             text += f"; {self.quarantined_before} quarantined before (skipped)"
         if self.rejected:
             text += f" ({self.rejected} record(s)/span(s) rejected)"
+        if self.cut:
+            text += f"; {self.cut} span(s) landed with attributes cut (whole in quarantine)"
         if self.unsettled:
             text += f"; {self.unsettled} still being written (left for the next run)"
         return text + f" in {self.seconds:.1f}s"
@@ -109,10 +113,17 @@ class _Source:
 
 class _Lander:
     def __init__(
-        self, home: Home, config: Config, parser: SpanParser, workers: int, summary: IngestSummary
+        self,
+        home: Home,
+        config: Config,
+        parser: SpanParser,
+        workers: int,
+        summary: IngestSummary,
+        limits: Limits,
     ):
         self.home = home
         self.config = config
+        self.limits = limits
         self.inline = InlineParser(parser)
         self.workers = workers
         self.pool_from = float(config["ingest"]["processes_from_mib"]) * (1 << 20)
@@ -125,7 +136,12 @@ class _Lander:
         if self.workers < 2 or size < self.pool_from:
             return self.inline
         if self.pool is None:
-            self.pool = ParserPool(self.config.dimension_keys, self.config["redact"], self.workers)
+            self.pool = ParserPool(
+                self.config.dimension_keys,
+                self.config["redact"],
+                self.workers,
+                self.limits.attributes,
+            )
         return self.pool
 
     def close(self) -> None:
@@ -179,7 +195,14 @@ class _Lander:
     def _stream(self, source: _Source, progress: Progress) -> None:
         parser = self.parser_for(source.key[1])
         try:
-            land_chunks(source.path, parser, source.writer, source.quarantine, progress.spans)
+            land_chunks(
+                source.path,
+                parser,
+                source.writer,
+                source.quarantine,
+                progress.spans,
+                self.limits.times,
+            )
         except SourceError as exc:
             self._finish(source, progress, error=str(exc))
         except FileNotFoundError:
@@ -232,6 +255,9 @@ class _Lander:
         try:
             parsed = parse_together(self.inline.parser, chunks)
             for source, (table, problems) in zip(sources, parsed, strict=True):
+                table, problems = screen_spans(
+                    table, problems, source.writer.landed_at, self.limits.times
+                )
                 source.quarantine.add(problems)
                 if table is not None and table.num_rows:
                     source.writer.add(table)
@@ -255,16 +281,17 @@ class _Lander:
             return
         elif writer.rows == 0 and quarantine.count:
             first = quarantine.first[0]
-            error = (
-                f"nothing could be read; first problem at line {first['line']}: {first['error']}"
-            )
+            error = f"nothing landed; first problem at line {first['line']}: {first['error']}"
             self._whole(quarantine, entry, error)
         else:
             entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)
+            if quarantine.cut:
+                entry["cut"] = quarantine.cut
             entry["files"] = writer.commit()
             entry["quarantine"] = quarantine.finish()
             if entry["quarantine"]:
                 self._quarantined(entry["quarantine"], quarantine.count)
+                self.summary.cut += quarantine.cut
             self.summary.files += 1
             self.summary.spans += writer.rows
         self.index.append([entry])
@@ -341,6 +368,7 @@ def land_paths(
     """
     started = time.perf_counter()
     summary = IngestSummary()
+    limits = Limits.from_config(config["ingest"])
     for path in paths:
         if not Path(path).exists():
             raise FleetsignalsError(f"no such file or directory: {path}")
@@ -357,10 +385,10 @@ def land_paths(
     show = progress and sys.stderr.isatty()
     with (
         _ingest_lock(home),
-        SpanParser(config.dimension_keys, config["redact"], workers) as parser,
+        SpanParser(config.dimension_keys, config["redact"], workers, limits.attributes) as parser,
         Progress(len(files), enabled=show) as meter,
     ):
-        lander = _Lander(home, config, parser, workers, summary)
+        lander = _Lander(home, config, parser, workers, summary, limits)
         try:
             for batch in _batches(files):
                 if len(batch) == 1:

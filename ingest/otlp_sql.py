@@ -13,7 +13,10 @@ than DuckDB lambdas, and it keeps every AnyValue kind exactly.
 The query returns one row per span with the columns of ``SPAN_SCHEMA`` (less the
 lineage ones) plus ``dt``/``hr`` (partition), ``line_no``, and ``problem`` (null
 for a good span, else why it is rejected, with the span as JSON in ``rejected``).
-Records that yield no span are judged by the caller (``ingest/parse.py``).
+A good span that the attribute limits cut (``ingest/values.py`` marks the converted
+list) has ``rejected`` too: the whole span as sent, as an OTLP message
+(``ingest/limits.py`` hands it to the quarantine). Records that yield no span are
+judged by the caller (``ingest/parse.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from collections.abc import Sequence
 
 import duckdb
 
-from ingest.values import Redactor, attributes_json, events_json, links_json
+from ingest.values import (
+    NO_LIMITS,
+    AttributeLimits,
+    Redactor,
+    attributes_json,
+    events_json,
+    links_json,
+)
 from ingest.vocabulary import (
     AGENT_OPERATIONS,
     DIMENSIONS,
@@ -124,6 +134,12 @@ create or replace macro otlp_status(c) as case
 end;
 
 create or replace macro otlp_int(x) as try_cast(try_cast(x as double) as bigint);
+
+-- A converted attribute list, events or links (JSON text) without the mark of the
+-- attribute limits (a leading \x01, ingest/values.py), and whether it had the mark.
+create or replace macro otlp_uncut(x) as case when starts_with(x, chr(1)) then substr(x, 2) else x end;
+
+create or replace macro otlp_is_cut(x) as coalesce(starts_with(x, chr(1)), false);
 """
 
 
@@ -210,7 +226,8 @@ with resources as (
 resources_json as (
     select
         line_no,
-        otlp_attributes_json(rs.resource.attributes) as resource_json,
+        rs.resource.attributes as raw_resource,
+        otlp_attributes_json(rs.resource.attributes) as resource_marked,
         coalesce(
             rs.scopeSpans, rs.scope_spans, rs.instrumentationLibrarySpans,
             rs.instrumentation_library_spans
@@ -220,15 +237,19 @@ resources_json as (
 resources_looked as (
     select
         line_no,
-        resource_json,
-        json_extract_string(resource_json, $resource_paths) as rv,
+        raw_resource,
+        otlp_uncut(resource_marked) as resource_json,
+        otlp_is_cut(resource_marked) as resource_cut,
+        json_extract_string(otlp_uncut(resource_marked), $resource_paths) as rv,
         unnest(sss) as ss
     from resources_json
 ),
 scopes as (
     select
         line_no,
+        raw_resource,
         resource_json,
+        resource_cut,
         rv,
         coalesce(ss.scope, ss.instrumentationLibrary, ss.instrumentation_library) as scope,
         ss.spans as spans
@@ -237,17 +258,20 @@ scopes as (
 scopes_json as (
     select
         *,
-        otlp_attributes_json(scope.attributes) as scope_json
+        otlp_attributes_json(scope.attributes) as scope_marked
     from scopes
 ),
 unnested as (
     select
         line_no,
+        raw_resource,
         resource_json,
         rv,
         scope.name as scope_name,
         scope.version as scope_version,
-        scope_json,
+        scope.attributes as raw_scope,
+        otlp_uncut(scope_marked) as scope_json,
+        resource_cut or otlp_is_cut(scope_marked) as context_cut,
         unnest(spans) as sp
     from scopes_json
 ),
@@ -255,11 +279,14 @@ flat as (
     -- Every span field read once here: later steps never touch the nested struct.
     select
         line_no,
+        raw_resource,
         resource_json,
         rv,
         scope_name,
         scope_version,
+        raw_scope,
         scope_json,
+        context_cut,
         coalesce(sp.traceId, sp.trace_id) as raw_trace_id,
         coalesce(sp.spanId, sp.span_id) as raw_span_id,
         coalesce(sp.parentSpanId, sp.parent_span_id) as raw_parent_id,
@@ -278,7 +305,11 @@ flat as (
 spans as (
     select
         *,
-        otlp_attributes_json(kvs) as attrs_json,
+        otlp_attributes_json(kvs) as attrs_marked,
+        case when raw_events is null or raw_events in ('[]', 'null') then '[]'
+            else otlp_events_json(raw_events) end as events_marked,
+        case when raw_links is null or raw_links in ('[]', 'null') then '[]'
+            else otlp_links_json(raw_links) end as links_marked,
         otlp_id(raw_trace_id, 16) as trace_id,
         otlp_id(raw_span_id, 8) as span_id,
         otlp_id(raw_parent_id, 8) as parent_span_id,
@@ -286,12 +317,22 @@ spans as (
         otlp_ns(raw_end) as end_ns
     from flat
 ),
+uncut as (
+    select
+        *,
+        otlp_uncut(attrs_marked) as attrs_json,
+        otlp_uncut(events_marked) as events_json,
+        otlp_uncut(links_marked) as links_json,
+        context_cut or otlp_is_cut(attrs_marked) or otlp_is_cut(events_marked)
+            or otlp_is_cut(links_marked) as is_cut
+    from spans
+),
 looked as (
     select
         *,
         {raw_json} as raw_json,
         json_extract_string(attrs_json, $span_paths) as sv
-    from spans
+    from uncut
 ),
 classified as (
     select *, {operation} as operation from looked
@@ -344,10 +385,8 @@ select
     attrs_json as attributes,
     resource_json as resource_attributes,
     scope_json as scope_attributes,
-    case when raw_events is null or raw_events in ('[]', 'null') then '[]'
-        else otlp_events_json(raw_events) end as events,
-    case when raw_links is null or raw_links in ('[]', 'null') then '[]'
-        else otlp_links_json(raw_links) end as links,
+    events_json as events,
+    links_json as links,
     strftime(make_timestamp(end_ns // 1000), '%Y-%m-%d') as dt,
     lpad(hour(make_timestamp(end_ns // 1000))::varchar, 2, '0') as hr,
     line_no,
@@ -357,19 +396,35 @@ select
         'name': name, 'kind': raw_kind, 'startTimeUnixNano': raw_start,
         'endTimeUnixNano': raw_end, 'attributes': json(attrs_json),
         'status': {{'code': raw_status, 'message': status_message}},
-    }}) end as rejected
+    }})
+    -- Cut by the attribute limits: the whole span as sent, as an OTLP message.
+    when is_cut then to_json({{'resourceSpans': [{{
+        'resource': {{'attributes': json(raw_resource)}},
+        'scopeSpans': [{{
+            'scope': {{'name': scope_name, 'version': scope_version, 'attributes': json(raw_scope)}},
+            'spans': [{{
+                'traceId': raw_trace_id, 'spanId': raw_span_id, 'parentSpanId': raw_parent_id,
+                'traceState': trace_state, 'name': name, 'kind': raw_kind,
+                'startTimeUnixNano': raw_start, 'endTimeUnixNano': raw_end,
+                'attributes': json(kvs), 'events': json(raw_events), 'links': json(raw_links),
+                'status': {{'code': raw_status, 'message': status_message}},
+            }}],
+        }}],
+    }}]}}) end as rejected
 from judged
 """
     return sql, params
 
 
-def register(con: duckdb.DuckDBPyConnection, redact: Redactor | None) -> None:
+def register(
+    con: duckdb.DuckDBPyConnection, redact: Redactor | None, limits: AttributeLimits = NO_LIMITS
+) -> None:
     """Create the macros and the Python functions for attribute lists on a connection."""
     functions = {
-        "otlp_attributes_json": lambda raw: attributes_json(raw, redact),
+        "otlp_attributes_json": lambda raw: attributes_json(raw, redact, limits),
         "otlp_attributes_raw_json": lambda raw: attributes_json(raw, None),
-        "otlp_events_json": lambda raw: events_json(raw, redact),
-        "otlp_links_json": lambda raw: links_json(raw, redact),
+        "otlp_events_json": lambda raw: events_json(raw, redact, limits),
+        "otlp_links_json": lambda raw: links_json(raw, redact, limits),
     }
     for name, function in functions.items():
         con.create_function(

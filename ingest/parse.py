@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from ingest.otlp_sql import build_query, register
 from ingest.sources import Chunk
+from ingest.values import NO_LIMITS, AttributeLimits
 
 BATCHES = 32  # Arrow batches per chunk: DuckDB scans batches in parallel, one thread each
 
@@ -32,9 +33,13 @@ class Problem:
     line: int
     error: str
     record: str | None = None  # the record's text, or the rejected span as JSON
+    landed: bool = False  # the span landed nonetheless (cut by the attribute limits)
 
     def as_json(self) -> dict:
-        return {"line": self.line, "error": self.error, "record": self.record}
+        out = {"line": self.line, "error": self.error, "record": self.record}
+        if self.landed:
+            out["landed"] = True
+        return out
 
 
 def redactor(patterns: Sequence[str]):
@@ -91,12 +96,18 @@ def _span_count(message: object) -> int | None:
 class SpanParser:
     """Owns the DuckDB connection and the prepared query text for one ingest run."""
 
-    def __init__(self, dimension_keys: dict[str, list[str]], redact: Sequence[str], threads: int):
+    def __init__(
+        self,
+        dimension_keys: dict[str, list[str]],
+        redact: Sequence[str],
+        threads: int,
+        limits: AttributeLimits = NO_LIMITS,
+    ):
         self.sql, self.params = build_query(dimension_keys, redact)
         # No DuckDB progress bar: ingest has its own, and only on a terminal.
         self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
         self.con.execute("set enable_progress_bar = false")
-        register(self.con, redactor(redact))
+        register(self.con, redactor(redact), limits)
 
     def close(self) -> None:
         self.con.close()

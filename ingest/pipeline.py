@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.lake import LakeWriter
+from ingest.limits import TimeBounds, screen_spans
 from ingest.quarantine import Quarantine
 from ingest.sources import Chunk, read_chunks
 from ingest.workers import InlineParser, Parsed, ParserPool
@@ -67,8 +68,10 @@ def land_chunks(
     writer: LakeWriter,
     quarantine: Quarantine,
     on_spans: Callable[[int], None],
+    bounds: TimeBounds,
 ) -> None:
-    """Parse every chunk of ``path`` into ``writer``; problems go to ``quarantine``.
+    """Parse every chunk of ``path`` into ``writer``; problems go to ``quarantine``, with
+    the spans whose times are out of ``bounds`` (judged at ``writer.landed_at``).
 
     Raises what a stage raised (SourceError for an undecodable file) after stopping
     the other stages.
@@ -92,7 +95,7 @@ def land_chunks(
                 stop.set()
 
     def hand_on(future: Future[Parsed]) -> None:
-        table, problems = future.result()
+        table, problems = screen_spans(*future.result(), writer.landed_at, bounds)
         quarantine.add(problems)
         if table is not None and table.num_rows:
             tables.put(table)

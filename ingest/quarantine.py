@@ -1,8 +1,9 @@
 """Quarantine: what could not land, kept under HOME/quarantine/ with the reason.
 
 Granularity: a record (JSON line or frame) that is not valid UTF-8 or JSON, or
-not OTLP trace data, and a span with invalid ids or times, are set aside on their
-own; the rest of the file lands. A file that cannot be decoded at all (corrupt
+not OTLP trace data, and a span with invalid or implausible ids or times, are set
+aside on their own; the rest of the file lands. A span cut by the attribute limits
+lands cut, and is kept here whole (its rejects line has ``"landed": true``). A file that cannot be decoded at all (corrupt
 or truncated gzip/zstd, an invalid single JSON document) or that yields nothing
 but problems is quarantined whole.
 
@@ -10,7 +11,9 @@ Layout, per source file (``<name>`` is the source's file name, ``<sha>`` the
 first 12 hex digits of its content hash):
 
 - ``<name>.<sha>.rejects.jsonl``: one line per rejected record or span,
-  ``{"line", "error", "record"}`` (``record``: the line's text, or the span as JSON);
+  ``{"line", "error", "record"}`` (``record``: the line's text, or the span as JSON),
+  and per span landed cut ``{"line", "error", "record", "landed": true}`` (``record``:
+  an OTLP message holding the whole span as sent);
 - ``<name>.<sha>`` : a copy of a file quarantined whole;
 - ``<name>.<sha>.reason.json``: the sidecar naming the source, its hash, when,
   the number of problems by kind and the first problems with their line numbers.
@@ -55,7 +58,8 @@ class Quarantine:
         self.source = source
         self.sha256 = sha256
         self.base = f"{source.name}.{sha256[:12]}"
-        self.count = 0
+        self.count = 0  # problems of what did not land
+        self.cut = 0  # spans landed cut by the attribute limits (kept whole here)
         self.kinds: Counter[str] = Counter()
         self.first: list[dict] = []
         self._handle = None
@@ -79,7 +83,10 @@ class Quarantine:
             self._handle = self._tmp_rejects().open("wb")
         for problem in problems:
             self._handle.write(orjson.dumps(problem.as_json()) + b"\n")
-            self.count += 1
+            if problem.landed:
+                self.cut += 1
+            else:
+                self.count += 1
             self.kinds[_kind(problem.error)] += 1
             if len(self.first) < FIRST_PROBLEMS:
                 self.first.append({"line": problem.line, "error": problem.error})
@@ -92,6 +99,7 @@ class Quarantine:
             "whole_file": whole,
             "error": error,
             "problems": self.count,
+            "landed_cut": self.cut,
             "problems_by_kind": dict(self.kinds.most_common()),
             "first_problems": self.first,
             "content": content,
@@ -109,7 +117,10 @@ class Quarantine:
         self._handle = None
         os.replace(self._tmp_rejects(), self.rejects_path)
         first = self.first[0]
-        summary = f"{self.count} record(s) or span(s) rejected; first at line {first['line']}: {first['error']}"
+        summary = f"{self.count} record(s) or span(s) rejected"
+        if self.cut:
+            summary += f", {self.cut} span(s) landed cut by the attribute limits"
+        summary += f"; first at line {first['line']}: {first['error']}"
         self._reason(False, summary, self.rejects_path.name)
         return self.reason_path.name
 

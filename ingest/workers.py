@@ -37,6 +37,7 @@ import pyarrow as pa
 from fleetsignals.errors import FleetsignalsError
 from ingest.parse import Problem, SpanParser
 from ingest.sources import Chunk
+from ingest.values import AttributeLimits
 
 Parsed = tuple[pa.Table | None, list[Problem]]
 _LENGTH = struct.Struct(">Q")
@@ -81,7 +82,13 @@ class InlineParser:
 class ParserPool:
     """Parses chunks in ``workers`` processes; results come back as Futures."""
 
-    def __init__(self, dimension_keys: dict[str, list[str]], redact: Sequence[str], workers: int):
+    def __init__(
+        self,
+        dimension_keys: dict[str, list[str]],
+        redact: Sequence[str],
+        workers: int,
+        limits: AttributeLimits,
+    ):
         self.idle: queue.Queue[subprocess.Popen] = queue.Queue()
         self.processes = []
         for _ in range(workers):
@@ -92,7 +99,7 @@ class ParserPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-            _send(process.stdin, (dimension_keys, list(redact)))
+            _send(process.stdin, (dimension_keys, list(redact), limits))
             self.processes.append(process)
             self.idle.put(process)
         # One thread per worker waits on its pipe (the GIL is released while it waits).
@@ -138,10 +145,10 @@ def _serve() -> None:
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
-        dimension_keys, redact = _receive(source)
+        dimension_keys, redact, limits = _receive(source)
     except EOFError:
         return
-    with SpanParser(dimension_keys, redact, threads=1) as parser:
+    with SpanParser(dimension_keys, redact, threads=1, limits=limits) as parser:
         while True:
             try:
                 chunk = _receive(source)

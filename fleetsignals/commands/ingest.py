@@ -21,9 +21,12 @@ def command(env: Env, paths: tuple[Path, ...]) -> None:
     file exporter) or one JSON document per file; plain, gzip, zstd, or the file
     exporter's length-prefixed zstd frames; also a JSON array of those messages,
     and Jaeger API responses ({"result": ...}). Content already landed is skipped.
-    Bad records or files go to HOME/quarantine/ with the reason; the rest lands,
-    and the exit status is 1 when anything was quarantined (now, or before:
-    content quarantined before is not retried; its reason is named on stderr).
+    Bad records or files go to HOME/quarantine/ with the reason, as do spans with
+    implausible times (ingest.max_future, max_past, max_duration); the rest lands.
+    Attribute values and lists over the attribute limits land cut, each such span
+    kept whole in the quarantine. The exit status is 1 when anything was quarantined
+    (now, or before: content quarantined before is not retried; its reason is named
+    on stderr).
     """
     summary = land_paths(list(paths), env.home, env.config, progress=sys.stderr.isatty())
     for reason in summary.reasons:

@@ -1,5 +1,6 @@
 -- One row per run (= trace), in-flight runs included. Status and ended_at are judged at
--- the lake's watermark (latest span end landed), never the wall clock; retention's
+-- the lake's watermark (latest span end landed, each end counted no later than its
+-- landing: int_build_watermarks), never the wall clock; retention's
 -- decision is joined in (null reason and weight 1 while undecided).
 {{ config(materialized='view') }}
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import orjson
 import pytest
-from ingest_inputs import jsonl, lake_rows, request, span, synthetic_lines, write
+from ingest_inputs import attr, jsonl, lake_rows, request, span, synthetic_lines, write
 
 import ingest.land
 from fleetsignals.home import Home
 from ingest.land import land_paths
 from ingest.manifest import read_manifest
+
+YEAR_2200_NS = 7_258_118_400_000_000_000
+LIMITS = "ingest: {attribute_value_length_limit: 100}"
 
 
 def inbox(root):
@@ -29,6 +33,8 @@ def inbox(root):
         "e-copy.jsonl": good,  # the same content as a-good: lands once
         "f-not-otlp.jsonl": b'{"hello": "world"}\n',
         "g-bad-span.jsonl": jsonl([request(spans)]),
+        "h-future-span.jsonl": jsonl([request([span(8, 1), span(8, 2, start_ns=YEAR_2200_NS)])]),
+        "i-long-value.jsonl": jsonl([request([span(7, 1, attributes=[attr("a", "x" * 500)])])]),
     }
     for name, data in files.items():
         write(root / name, data)
@@ -39,7 +45,7 @@ def land_all(tmp_path, name, config, monkeypatch, batched: bool):
     if not batched:
         monkeypatch.setattr(ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
     home = Home(tmp_path / name)
-    summary = land_paths([tmp_path / "inbox"], home, config())
+    summary = land_paths([tmp_path / "inbox"], home, config(LIMITS))
     rows = sorted(  # files b and a hold the same spans: order by source too
         ({k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)),
         key=lambda r: (r["trace_id"], r["span_id"], r["source_sha256"]),
@@ -49,7 +55,10 @@ def land_all(tmp_path, name, config, monkeypatch, batched: bool):
         key=lambda e: e["source"].rsplit("/", 1)[-1],  # a batch may finish its files out of order
     )
     rejects = {
-        p.name: [orjson.loads(x)["line"] for x in p.read_bytes().splitlines()]
+        p.name: [
+            (orjson.loads(x)["line"], re.split("[:(]", orjson.loads(x)["error"])[0].strip())
+            for x in p.read_bytes().splitlines()
+        ]
         for p in home.quarantine.glob("*.rejects.jsonl")
     }
     monkeypatch.undo()
@@ -60,7 +69,7 @@ def land_all(tmp_path, name, config, monkeypatch, batched: bool):
 def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
     inbox(tmp_path / "inbox")
     summary, rows, entries, rejects = land_all(tmp_path, "home", config, monkeypatch, batched)
-    assert (summary.files, summary.skipped, summary.quarantined) == (4, 1, 4)
+    assert (summary.files, summary.skipped, summary.quarantined) == (6, 1, 6)
     by_name = {e["source"].rsplit("/", 1)[-1]: e for e in entries}
     assert by_name["a-good.jsonl"]["spans"] == 300
     assert by_name["b-bad-line.jsonl"]["spans"] == 300 - 50
@@ -68,9 +77,16 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
     assert by_name["d-corrupt.jsonl.gz"]["status"] == "quarantined"
     assert by_name["f-not-otlp.jsonl"]["status"] == "quarantined"
     assert by_name["g-bad-span.jsonl"]["spans"] == 1
+    assert by_name["h-future-span.jsonl"]["spans"] == 1
+    assert (by_name["i-long-value.jsonl"]["spans"], by_name["i-long-value.jsonl"]["cut"]) == (1, 1)
     assert "e-copy.jsonl" not in by_name
-    assert sorted(rejects.values()) == [[1], [3]]  # lines of the bad record and span
-    assert len(rows) == 300 + 250 + 1
+    assert sorted(rejects.values()) == [  # lines and kinds of the bad records and spans
+        [(1, "attributes cut in the lake")],
+        [(1, "end before start")],
+        [(1, "end time in the future")],
+        [(3, "invalid JSON")],
+    ]
+    assert len(rows) == 300 + 250 + 1 + 1 + 1
 
 
 @pytest.mark.parametrize("batch_bytes", [None, 20_000], ids=["one-batch", "several-batches"])

@@ -7,27 +7,32 @@ import sys
 
 import orjson
 import pytest
-from ingest_inputs import lake_rows, synthetic_lines, write
+from ingest_inputs import attr, lake_rows, request, span, synthetic_lines, write
 
 import ingest.sources
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from ingest.land import land_paths
 
-IN_PROCESS = "ingest: {workers: 2, processes_from_mib: 100000}"
-PROCESSES = "ingest: {workers: 2, processes_from_mib: 0}"
+LIMIT = "attribute_value_length_limit: 100"
+IN_PROCESS = "ingest: {workers: 2, processes_from_mib: 100000, " + LIMIT + "}"
+PROCESSES = "ingest: {workers: 2, processes_from_mib: 0, " + LIMIT + "}"
+YEAR_2200_NS = 7_258_118_400_000_000_000
 
 
 @pytest.fixture
 def source(tmp_path, monkeypatch):
-    """A file of many small chunks, with bad records in several of them."""
+    """A file of many small chunks, with bad records in several of them, a span from the
+    future and one over the attribute length limit."""
     monkeypatch.setattr(ingest.sources, "CHUNK_BYTES", 32 << 10)
     data, ids = synthetic_lines(6_000, per_line=40, seed=11, step_ns=2_000_000_000)
     lines = data.splitlines()
     for at in (3, 70, 140):
         lines[at] = lines[at][: len(lines[at]) // 2]  # truncated records
+    lines[100] = orjson.dumps(request([span(5, 0), span(5, 1, start_ns=YEAR_2200_NS)]))
+    lines[120] = orjson.dumps(request([span(6, 0, attributes=[attr("a", "x" * 500)])]))
     path = write(tmp_path / "big.jsonl", b"\n".join(lines) + b"\n")
-    return path, len(ids) - 3 * 40
+    return path, len(ids) - 5 * 40 + 2
 
 
 def landed(tmp_path, name: str, path, config_text: str, config) -> tuple[list[dict], list[dict]]:
@@ -38,6 +43,8 @@ def landed(tmp_path, name: str, path, config_text: str, config) -> tuple[list[di
     rejects = [
         orjson.loads(x) for x in (home.quarantine / sidecar["content"]).read_bytes().splitlines()
     ]
+    for reject in rejects:  # each home judged times at its own landing time
+        reject["error"] = reject["error"].split(" after its file landed at ")[0]
     rows = [{k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)]
     return rows, rejects
 
@@ -48,7 +55,9 @@ def test_processes_land_what_in_process_parsing_lands(source, tmp_path, config) 
     pool_rows, pool_rejects = landed(tmp_path, "pool", path, PROCESSES, config)
     assert len(inline_rows) == good
     assert pool_rows == inline_rows
-    assert [r["line"] for r in pool_rejects] == [4, 71, 141]
+    assert [r["line"] for r in pool_rejects] == [4, 71, 101, 121, 141]
+    assert pool_rejects[2]["error"].startswith("end time in the future")
+    assert pool_rejects[3]["landed"] is True  # cut in the lake, kept whole here
     assert pool_rejects == inline_rejects
 
 
