@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from alerts.state import open_state
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
+from fleetsignals.retention.policies import HASH_SPACE
 from fleetsignals.snapshot import connect_snapshot
 
 START = datetime(2026, 11, 26, 0, 0)
@@ -75,6 +77,19 @@ def _reasons(home: Home) -> dict[str, str]:
     return dict(rows)
 
 
+def _weights(home: Home) -> dict[str, float]:
+    files = [str(p) for p in (home.facts / "retention").glob("*.parquet")]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "select run_id, sample_weight from read_parquet($f)", {"f": files}
+        ).fetchall()
+    return dict(rows)
+
+
+def _u(run_id: str) -> float:
+    return int(hashlib.md5(run_id.encode()).hexdigest()[:15], 16) / HASH_SPACE
+
+
 def _runs(home: Home) -> dict[str, tuple]:
     with connect_snapshot(home) as con:
         rows = con.execute(
@@ -98,7 +113,18 @@ def test_runs_a_signal_flags_are_kept_as_anomaly(template: Path, tmp_path: Path)
     window = {
         r for r in reasons if runs[r][2] == "coder" and runs[r][3] <= high and runs[r][4] > low
     }
-    assert window and all(reasons[r] in ("anomaly", "cost_tail", "error") for r in window)
+    # The coder group was named without evidence rule (an analyst's signal): its runs are
+    # not flagged, they are sampled at min(1, max(10 %, 20 / n)) with weight 1 / that rate.
+    assert window and not any(reasons[r] == "anomaly" and r not in deep for r in window)
+    rest = [r for r in window if r not in deep]
+    rate = min(1.0, max(0.10, 20 / len(rest)))
+    weights = _weights(home)
+    for r in rest:
+        if reasons[r] not in ("error", "cost_tail"):
+            assert reasons[r] == ("sampled" if _u(r) < rate else "pruned"), r
+            assert weights[r] == (pytest.approx(1 / rate) if _u(r) < rate else 0.0)
+    # The group's own rate, above the uniform 10 %, kept runs the uniform sample would not.
+    assert rate > 0.10 and any(0.10 <= _u(r) < rate for r in rest if reasons[r] == "sampled")
     # Outside the flagged window the coder's healthy shallow runs are sampled as usual.
     others = {
         r
