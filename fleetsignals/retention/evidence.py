@@ -25,9 +25,10 @@ Rules (``kind``):
   greater than that evaluation's numeric column ``threshold`` (the baseline quantile the
   signal compared against). Shipped: ``p95_cost_jump`` (cost_usd > base_p95),
   ``depth_tail`` (step_count > base_p95).
-- ``anomalous``: runs of the group that ended in the window and that
-  ``fct_run_anomaly_scores`` marks ``is_anomalous`` (score beyond the baseline's own
-  99.5th percentile). Shipped: ``fingerprint_drift``.
+- ``anomalous``: runs of the group that ended in the window whose score in
+  ``fct_run_anomaly_scores`` is above the P95 of the group's scores over the 24 hours
+  before the alert (the outlying runs, as a cost jump's runs above the baseline P95), or
+  that it marks ``is_anomalous``. Shipped: ``fingerprint_drift``.
 - ``none``: no evidence runs; the group is only sampled. The default for any other
   signal whose instances name a group without ``run_id`` (an analyst's own signal): its
   failed, timed-out and cost-tail runs are kept by those policies anyway.
@@ -48,6 +49,10 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.retention.policies import quote
 
 KINDS = ("failed_call", "above", "anomalous", "none")
+# anomalous: the baseline of a drift (fct_run_anomaly_scores scores a window's runs against
+# the 24 hours before it) and the fewest scores whose P95 is worth comparing with (1 / 5 %).
+BASELINE = timedelta(hours=24)
+MIN_BASELINE = 20
 
 
 @dataclass(frozen=True)
@@ -236,11 +241,23 @@ def _insert_evidence_of_group(
     ended = "r.end_for_retention > $low and r.end_for_retention <= $high"
     window = {"low": alert.low, "high": alert.high, "signal": alert.signal}
     if rule.kind == "anomalous" and scores is not None:
+        # The drift's outlying runs: above the baseline P95 of the group's own scores (as a
+        # cost jump's runs above the baseline P95 cost), or marked is_anomalous. The
+        # baseline is the group's runs of the BASELINE before the alert's first window;
+        # with fewer than MIN_BASELINE scores a P95 means nothing and only the marks count.
+        bound = con.execute(
+            "select case when count(s.anomaly_score) >= $least "
+            "then quantile_cont(s.anomaly_score, 0.95) end "
+            f"from {scores} as s inner join wh_runs as r on r.run_id = s.run_id "
+            f"where {match} and r.ended_at > $start and r.ended_at <= $low",
+            {**params, "low": alert.low, "start": alert.low - BASELINE, "least": MIN_BASELINE},
+        ).fetchone()[0]
         con.execute(
             "insert into flags select r.run_id, $signal from runs as r "
+            f"inner join {scores} as s on s.run_id = r.run_id "
             f"where {match} and {ended} "
-            f"and r.run_id in (select run_id from {scores} where is_anomalous)",
-            {**params, **window},
+            "and (s.is_anomalous or s.anomaly_score > $bound)",
+            {**params, **window, "bound": bound},
         )
     elif rule.kind == "above" and rule.column in run_columns:
         bounds = [(t - alert.lookback, t, b) for t, b in alert.times if b is not None]

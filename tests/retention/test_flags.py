@@ -188,3 +188,54 @@ def test_runs_an_anomaly_mart_marks_are_kept(template: Path, tmp_path: Path) -> 
     reasons = _reasons(home)
     assert reasons[healthy[1]] == reasons[healthy[2]] == "anomaly"
     assert sum(v == "anomaly" for v in reasons.values()) == 2
+
+
+DRIFT = """/* ---
+description: the coder agent's behaviour drifts from 01:00 to 01:10 (test signal)
+every: 5m
+params:
+  window_minutes: 10
+--- */
+select agent_name, 1.0 as value
+from (select distinct agent_name from fct_runs)
+where agent_name = 'coder'
+    and $eval_at >= timestamp '2026-11-26 01:00:00'
+    and $eval_at < timestamp '2026-11-26 01:10:00'
+    and $window_minutes > 0
+"""
+
+
+def test_a_drift_keeps_the_runs_above_its_baseline_p95_score(
+    template: Path, tmp_path: Path
+) -> None:
+    """fingerprint_drift's evidence: runs of the group in its windows whose anomaly score
+    is above the P95 of the group's scores over the 24 h before, not the whole group."""
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    (Path(config["signal_dirs"][0]) / "fingerprint_drift.sql").write_text(DRIFT)
+    snapshot = next(home.snapshots.glob("*.duckdb"))
+    with duckdb.connect(str(snapshot)) as con:
+        # A score that varies from run to run: cost, with no run marked is_anomalous.
+        con.execute(
+            "create table fct_run_anomaly_scores as select run_id, agent_name, ended_at, "
+            "cost_usd as anomaly_score, false as is_anomalous from fct_runs"
+        )
+        low = datetime(2026, 11, 26, 0, 50)  # first window (00:50, 01:00], last ends 01:05
+        bound = con.execute(
+            "select quantile_cont(cost_usd, 0.95) from fct_runs "
+            "where agent_name = 'coder' and ended_at > $start and ended_at <= $low",
+            {"low": low, "start": low - timedelta(hours=24)},
+        ).fetchone()[0]
+        window = dict(
+            con.execute(
+                "select run_id, cost_usd > $bound from fct_runs where agent_name = 'coder' "
+                "and ended_at > $low and ended_at <= $high and status = 'ok' and step_count < 10",
+                {"bound": bound, "low": low, "high": datetime(2026, 11, 26, 1, 5)},
+            ).fetchall()
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    above = [r for r, is_above in window.items() if is_above]
+    below = [r for r, is_above in window.items() if not is_above]
+    assert above and len(below) > 3 * len(above)
+    assert all(reasons[r] in ("anomaly", "cost_tail") for r in above)
+    assert not any(reasons[r] == "anomaly" for r in below)
