@@ -27,8 +27,9 @@ Rules (``kind``):
   ``depth_tail`` (step_count > base_p95).
 - ``anomalous``: runs of the group that ended in the window whose score in
   ``fct_run_anomaly_scores`` is above the P95 of the group's scores over the 24 hours
-  before the alert (the outlying runs, as a cost jump's runs above the baseline P95), or
-  that it marks ``is_anomalous``. Shipped: ``fingerprint_drift``.
+  before the alert (the outlying runs, as a cost jump's runs above the baseline P95;
+  without 20 such scores, the P95 of the group's scores during the alert), or that it
+  marks ``is_anomalous``. Shipped: ``fingerprint_drift``.
 - ``none``: no evidence runs; the group is only sampled. The default for any other
   signal whose instances name a group without ``run_id`` (an analyst's own signal): its
   failed, timed-out and cost-tail runs are kept by those policies anyway.
@@ -243,15 +244,13 @@ def _insert_evidence_of_group(
     if rule.kind == "anomalous" and scores is not None:
         # The drift's outlying runs: above the baseline P95 of the group's own scores (as a
         # cost jump's runs above the baseline P95 cost), or marked is_anomalous. The
-        # baseline is the group's runs of the BASELINE before the alert's first window;
-        # with fewer than MIN_BASELINE scores a P95 means nothing and only the marks count.
-        bound = con.execute(
-            "select case when count(s.anomaly_score) >= $least "
-            "then quantile_cont(s.anomaly_score, 0.95) end "
-            f"from {scores} as s inner join wh_runs as r on r.run_id = s.run_id "
-            f"where {match} and r.ended_at > $start and r.ended_at <= $low",
-            {**params, "low": alert.low, "start": alert.low - BASELINE, "least": MIN_BASELINE},
-        ).fetchone()[0]
+        # baseline is the group's scored runs of the BASELINE before the alert's first
+        # window. A pair alerting soon after its scoring began has no such baseline: then
+        # the P95 of the group's scores during the alert (its top 5 %). A P95 of fewer
+        # than MIN_BASELINE scores means nothing: then only the marks count.
+        bound = _score_p95(con, scores, match, params, alert.low - BASELINE, alert.low)
+        if bound is None:
+            bound = _score_p95(con, scores, match, params, alert.low, alert.high)
         con.execute(
             "insert into flags select r.run_id, $signal from runs as r "
             f"inner join {scores} as s on s.run_id = r.run_id "
@@ -283,3 +282,21 @@ def _insert_evidence_of_group(
             )
         finally:
             con.unregister("evidence_bounds")
+
+
+def _score_p95(
+    con: duckdb.DuckDBPyConnection,
+    scores: str,
+    match: str,
+    params: dict[str, str],
+    start: datetime,
+    end: datetime,
+) -> float | None:
+    """P95 of the anomaly scores of the group's runs that ended in (start, end], if enough."""
+    return con.execute(
+        "select case when count(s.anomaly_score) >= $least "
+        "then quantile_cont(s.anomaly_score, 0.95) end "
+        f"from {scores} as s inner join wh_runs as r on r.run_id = s.run_id "
+        f"where {match} and r.ended_at > $start and r.ended_at <= $end",
+        {**params, "start": start, "end": end, "least": MIN_BASELINE},
+    ).fetchone()[0]
