@@ -166,7 +166,7 @@ def main() -> None:
             f"({100 * (spans_after - spans_before) / spans_before:+.1f} %); "
             f"files: {files_before} -> {files_after}"
         )
-        print("\n".join("  " + line for line in summary.lines()[1:8]))
+        print("\n".join("  " + line for line in summary.lines()[1:]))
         print(
             f"second run: decided {sum(c.runs for c in again.decided.values())}, "
             f"rewrote {again.partitions_rewritten} partitions"

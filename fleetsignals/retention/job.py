@@ -218,6 +218,21 @@ def _span_counts(con: duckdb.DuckDBPyConnection, lake: Path, summary: RetentionS
         summary.decided[reason].bytes += round(os.path.getsize(name) * spans / per_file[name])
 
 
+def _flag_counts(con: duckdb.DuckDBPyConnection, summary: RetentionSummary) -> None:
+    """Which signal (or anomaly table) the anomaly runs are evidence of; group samples."""
+    summary.anomaly_by_signal = dict(
+        con.execute(
+            "select f.signal, count(distinct f.run_id) from flags as f "
+            "inner join new_decisions as d on d.run_id = f.run_id "
+            "where d.retention_reason = 'anomaly' group by f.signal order by f.signal"
+        ).fetchall()
+    )
+    summary.group_sampled = con.execute(
+        "select count(*) from new_decisions as d where d.retention_reason = 'sampled' "
+        "and d.run_id in (select run_id from group_rates)"
+    ).fetchone()[0]
+
+
 def retain(
     home: Home,
     config: Config,
@@ -268,6 +283,7 @@ def _run(
         con.register("new_arrow", new)
         con.execute("create temp table new_decisions as select * from new_arrow")
         con.unregister("new_arrow")
+        _flag_counts(con, summary)
         latest = batches + (1 if new.num_rows else 0)
         if new.num_rows and not summary.dry_run:
             # Facts first: a pruned run must be rebuildable from the archive before its

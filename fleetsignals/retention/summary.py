@@ -34,6 +34,10 @@ class RetentionSummary:
     lake_bytes_after: int = 0
     recovered: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. a signal that failed to evaluate
+    # Anomaly runs per signal (or anomaly table) that flagged them (a run may count twice),
+    # and sampled runs that belong to a flagged group (sampled at its rate).
+    anomaly_by_signal: dict[str, int] = field(default_factory=dict)
+    group_sampled: int = 0
 
     @property
     def bytes_saved(self) -> int:
@@ -62,6 +66,13 @@ class RetentionSummary:
             f"{verb} the spans of {kept} of {total} newly decided runs "
             f"({100 * kept / runs:.1f} %) and {100 * kept_bytes / size:.1f} % of their span bytes"
         )
+        if self.anomaly_by_signal:
+            by = ", ".join(f"{k} {v}" for k, v in self.anomaly_by_signal.items())
+            out.append(f"anomaly runs by what flagged them: {by}")
+        if self.group_sampled:
+            out.append(
+                f"sampled runs of flagged groups (at their group rate): {self.group_sampled}"
+            )
         estimate = "~" if self.dry_run else ""
         out.append(
             f"partitions rewritten: {self.partitions_rewritten} "

@@ -236,3 +236,5 @@ def test_the_summary_reports_runs_and_bytes_per_reason(retained: dict) -> None:
         assert summary.decided[reason].runs > 0 and summary.decided[reason].bytes > 0
     lines = "\n".join(summary.lines())
     assert "bytes %" in lines and "of their span bytes" in lines
+    assert {"correlated_failure", "p95_cost_jump"} <= set(summary.anomaly_by_signal)
+    assert summary.group_sampled > 0 and "sampled runs of flagged groups" in lines
