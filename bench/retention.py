@@ -234,10 +234,18 @@ def _check_rules(runs: dict, decided: dict, summary) -> None:
     weighted = sum(w for _, w in decided.values())
     true_tokens = sum((runs[r][4] or 0) for r in decided)
     est_tokens = sum((runs[r][4] or 0) * w for r, (_, w) in decided.items())
+    # Standard errors of the Horvitz-Thompson totals, estimated from the sample itself:
+    # sqrt(sum over sampled runs of (1 - p) / p^2 x^2), p = 1 / weight.
+    se_n = sum(w * w - w for _, w in decided.values() if w > 1) ** 0.5
+    se_tokens = (
+        sum((w * w - w) * (runs[r][4] or 0) ** 2 for r, (_, w) in decided.items() if w > 1) ** 0.5
+    )
     print(
         f"weights: sum(sample_weight) = {weighted:,.0f} for {n:,} decided runs "
-        f"({100 * (weighted - n) / n:+.1f} %); input tokens estimated from kept runs "
-        f"{est_tokens:,.0f} vs {true_tokens:,.0f} ({100 * (est_tokens / true_tokens - 1):+.1f} %)"
+        f"({100 * (weighted - n) / n:+.1f} %, {(weighted - n) / se_n:+.1f} standard errors); "
+        f"input tokens estimated from kept runs {est_tokens:,.0f} vs {true_tokens:,.0f} "
+        f"({100 * (est_tokens / true_tokens - 1):+.1f} %, "
+        f"{(est_tokens - true_tokens) / se_tokens:+.1f} standard errors)"
     )
     del summary
 
