@@ -161,12 +161,14 @@ def _label_match(labels: dict[str, str], run_columns: set[str]) -> tuple[str, di
 
 
 def _wh_table(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    # fetchall, never fetchone: DuckDB 2.0 counts a result read with fetchone as unfinished,
+    # and the relation API (decide) then refuses to run on the connection.
     found = con.execute(
         "select table_schema from information_schema.tables "
         "where table_catalog = 'wh' and table_name = $name order by table_schema = 'main' desc",
         {"name": name},
-    ).fetchone()
-    return f"wh.{quote(found[0])}.{quote(name)}" if found else None
+    ).fetchall()
+    return f"wh.{quote(found[0][0])}.{quote(name)}" if found else None
 
 
 def insert_evidence(
@@ -221,7 +223,7 @@ def insert_evidence(
             _insert_evidence_of_group(con, alert, rule, match, params, scores, run_columns)
         rest = con.execute(
             "select count(*) from group_members where run_id not in (select run_id from flags)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if rest:
             rate = min(1.0, max(group_rate, min_runs / rest))
             con.execute(
@@ -299,4 +301,4 @@ def _score_p95(
         f"from {scores} as s inner join wh_runs as r on r.run_id = s.run_id "
         f"where {match} and r.ended_at > $start and r.ended_at <= $end",
         {**params, "start": start, "end": end, "least": MIN_BASELINE},
-    ).fetchone()[0]
+    ).fetchall()[0][0]

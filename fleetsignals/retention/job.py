@@ -230,7 +230,7 @@ def _flag_counts(con: duckdb.DuckDBPyConnection, summary: RetentionSummary) -> N
     summary.group_sampled = con.execute(
         "select count(*) from new_decisions as d where d.retention_reason = 'sampled' "
         "and d.run_id in (select run_id from group_rates)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def retain(
