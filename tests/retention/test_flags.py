@@ -239,3 +239,61 @@ def test_a_drift_keeps_the_runs_above_its_baseline_p95_score(
     assert above and len(below) > 3 * len(above)
     assert all(reasons[r] in ("anomaly", "cost_tail") for r in above)
     assert not any(reasons[r] == "anomaly" for r in below)
+
+
+COSTLY = """/* ---
+description: the coder agent's costly runs from 01:00 to 01:10 (test signal)
+every: 5m
+--- */
+select agent_name, 1.0 as value, bound
+from (
+    select agent_name, quantile_cont(cost_usd, 0.8) as bound from fct_runs group by agent_name
+)
+where agent_name = 'coder'
+    and $eval_at >= timestamp '2026-11-26 01:00:00'
+    and $eval_at < timestamp '2026-11-26 01:10:00'
+"""
+
+
+def test_an_analysts_signal_gets_the_evidence_rule_configured_for_it(
+    template: Path, tmp_path: Path
+) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    (Path(config["signal_dirs"][0]) / "coder_costly.sql").write_text(COSTLY)
+    config.data["retention"]["evidence"] = {
+        "coder_costly": {"kind": "above", "column": "cost_usd", "threshold": "bound"}
+    }
+    with connect_snapshot(home) as con:
+        window = dict(
+            con.execute(
+                "select run_id, cost_usd > (select quantile_cont(cost_usd, 0.8) from fct_runs "
+                "    where agent_name = 'coder') "
+                "from fct_runs where agent_name = 'coder' and status = 'ok' and step_count < 10 "
+                "and ended_at > $low and ended_at <= $high",
+                {"low": datetime(2026, 11, 26, 0, 55), "high": datetime(2026, 11, 26, 1, 5)},
+            ).fetchall()
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    above = [r for r, is_above in window.items() if is_above]
+    below = [r for r, is_above in window.items() if not is_above]
+    assert above and below
+    assert all(reasons[r] in ("anomaly", "cost_tail") for r in above)
+    assert not any(reasons[r] == "anomaly" for r in below)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        ({"s": {"kind": "bigger"}}, "retention.evidence.s: give kind, one of failed_call"),
+        ({"s": {"kind": "above", "column": "cost_usd"}}, "kind above needs column"),
+        ({"s": {"kind": "none", "colour": 1}}, "unknown key 'colour'"),
+        (["s"], "retention.evidence must map a signal name to a rule"),
+    ],
+)
+def test_bad_evidence_rules_fail_with_a_message(evidence: object, message: str) -> None:
+    from fleetsignals.errors import FleetsignalsError
+    from fleetsignals.retention.evidence import parse_rules
+
+    with pytest.raises(FleetsignalsError, match=message):
+        parse_rules(evidence)
