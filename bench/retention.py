@@ -9,6 +9,7 @@ fleet's end (so every finished run is decided), and prints:
 - checks of the rules against the warehouse and the generator's ground truth: every
   failed or timed-out run kept, the top ceil(1 %) by cost per agent and hour kept, the
   uniform sample exactly the hash rule, no running run decided, facts unchanged;
+- the share of runs kept as anomaly and of healthy (ok) runs kept;
 - how well weights estimate the whole fleet from what is left;
 - the kept share of each labelled incident's runs.
 Figures, never pass/fail.
@@ -165,7 +166,7 @@ def main() -> None:
             f"({100 * (spans_after - spans_before) / spans_before:+.1f} %); "
             f"files: {files_before} -> {files_after}"
         )
-        print("\n".join("  " + line for line in summary.lines()[1:8]))
+        print("\n".join("  " + line for line in summary.lines()[1:]))
         print(
             f"second run: decided {sum(c.runs for c in again.decided.values())}, "
             f"rewrote {again.partitions_rewritten} partitions"
@@ -206,10 +207,13 @@ def _check_rules(runs: dict, decided: dict, summary) -> None:
             required += 1
             if decided[run_id][0] == "pruned":
                 missed.append(run_id)
+    # Sampled runs fall under their own rate (1 / weight: 10 %, or a flagged group's own
+    # rate, which is higher); pruned runs never fall under the uniform 10 %.
     hash_wrong = sum(
         1
-        for run_id, (reason, _) in decided.items()
-        if reason in ("sampled", "pruned") and (reason == "sampled") != (_u(run_id) < 0.10)
+        for run_id, (reason, weight) in decided.items()
+        if (reason == "sampled" and not _u(run_id) < 1 / weight)
+        or (reason == "pruned" and _u(run_id) < 0.10)
     )
     running = sum(1 for r, v in runs.items() if v[0] == "running" and r in decided)
     print(
@@ -219,13 +223,29 @@ def _check_rules(runs: dict, decided: dict, summary) -> None:
         f"undecided: {len(runs) - len(decided)}"
     )
     n = len(decided)
+    ok = [r for r in decided if runs[r][0] == "ok"]
+    ok_kept = sum(1 for r in ok if decided[r][0] != "pruned")
+    anomaly = sum(1 for reason, _ in decided.values() if reason == "anomaly")
+    print(
+        f"kept: {100 * anomaly / n:.1f} % of decided runs as anomaly; healthy (ok) runs kept "
+        f"{ok_kept}/{len(ok)} ({100 * ok_kept / max(len(ok), 1):.1f} %; the uniform sample "
+        "is 10 % plus the cost tail)"
+    )
     weighted = sum(w for _, w in decided.values())
     true_tokens = sum((runs[r][4] or 0) for r in decided)
     est_tokens = sum((runs[r][4] or 0) * w for r, (_, w) in decided.items())
+    # Standard errors of the Horvitz-Thompson totals, estimated from the sample itself:
+    # sqrt(sum over sampled runs of (1 - p) / p^2 x^2), p = 1 / weight.
+    se_n = sum(w * w - w for _, w in decided.values() if w > 1) ** 0.5
+    se_tokens = (
+        sum((w * w - w) * (runs[r][4] or 0) ** 2 for r, (_, w) in decided.items() if w > 1) ** 0.5
+    )
     print(
         f"weights: sum(sample_weight) = {weighted:,.0f} for {n:,} decided runs "
-        f"({100 * (weighted - n) / n:+.1f} %); input tokens estimated from kept runs "
-        f"{est_tokens:,.0f} vs {true_tokens:,.0f} ({100 * (est_tokens / true_tokens - 1):+.1f} %)"
+        f"({100 * (weighted - n) / n:+.1f} %, {(weighted - n) / se_n:+.1f} standard errors); "
+        f"input tokens estimated from kept runs {est_tokens:,.0f} vs {true_tokens:,.0f} "
+        f"({100 * (est_tokens / true_tokens - 1):+.1f} %, "
+        f"{(est_tokens - true_tokens) / se_tokens:+.1f} standard errors)"
     )
     del summary
 

@@ -166,9 +166,22 @@ DEFAULTS: dict[str, Any] = {
         # Re-evaluate signals over the decided period to find the runs they flagged
         # (besides the live alert state); false reads the alert state only.
         "reevaluate_signals": True,
-        # Also keep the runs of a group (agent_name, prompt_variant, ...) that an alert
-        # without a run_id label named, while they were in its window (docs/retention.md).
+        # Alerts without a run_id label name a group (agent_name, prompt_variant, tool_name):
+        # keep its evidence runs whole (reason anomaly: the failing calls of a correlated
+        # failure, the runs above the baseline P95 of a cost jump or depth tail, the
+        # outlying runs of a drift) and sample its other runs with weights (reason
+        # sampled); false: only runs named by run_id or an anomaly table (docs/retention.md).
         "flag_groups": True,
+        # A flagged group's other runs are kept with probability
+        # min(1, max(group_sample_rate, group_min_runs / their number)), weight 1 / that;
+        # null means sample_rate.
+        "group_sample_rate": None,
+        "group_min_runs": 20,
+        # Evidence rules of your own group-naming signals, by signal name (the shipped ones
+        # are built in), e.g. {my_signal: {kind: above, column: cost_usd, threshold:
+        # base_p95}}; kinds: failed_call, above, anomalous, none (the default for signals
+        # not listed: the group is only sampled).
+        "evidence": {},
         # Replaced lake files wait this long in lake/_retention/trash before deletion.
         "trash_for": "1h",
     },

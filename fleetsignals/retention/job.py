@@ -30,7 +30,8 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.retention import facts
-from fleetsignals.retention.flags import collect_flags, insert_group_flags
+from fleetsignals.retention.evidence import insert_evidence, parse_rules
+from fleetsignals.retention.flags import collect_flags
 from fleetsignals.retention.policies import Policies, decide_sql, parse_policies
 from fleetsignals.retention.rewrite import (
     Workspace,
@@ -126,30 +127,37 @@ def _decide(
         "where run_id not in (select run_id from decided)"
     ).fetchone()
     con.execute("create or replace temp table flags (run_id varchar, signal varchar)")
+    con.execute(
+        "create or replace temp table group_rates (run_id varchar, signal varchar, rate double)"
+    )
     if span[0] is None:
         return _empty_decisions()
     retention = config["retention"]
     if any(p.type == "signal_flagged" or _has_flag(p) for p in policies.keep + policies.drop):
+        rules = parse_rules(retention["evidence"])
         # Signals run on their own sandboxed snapshot connection, as `evaluate` runs them.
         with connect_sandbox(home, config) as snapshot:
-            run_flags, groups = collect_flags(
+            run_flags, alerts = collect_flags(
                 home,
                 snapshot,
                 list(config["signal_dirs"]),
                 span[0],
                 span[1] + parse_duration(retention["grace"]),
-                columns,
                 reevaluate=bool(retention["reevaluate_signals"]),
                 progress=say,
                 notes=notes,
                 timeout=parse_duration(config["alerts"]["query_timeout"]).total_seconds(),
                 limit=int(config["alerts"]["instance_limit"]),
+                rules=rules,
             )
         con.register("run_flags_arrow", run_flags)
         con.execute("insert into flags select run_id, signal from run_flags_arrow")
         con.unregister("run_flags_arrow")
         if retention["flag_groups"]:
-            insert_group_flags(con, groups)
+            say(f"finding the evidence of {len(alerts)} group alerts")
+            insert_evidence(
+                con, alerts, rules, columns, policies.group_rate, policies.group_min_runs
+            )
     sql, params = decide_sql(policies)
     return con.sql(
         f"select d.run_id, d.retention_reason, d.sample_weight from ({sql}) as d "
@@ -192,14 +200,38 @@ def _span_counts(con: duckdb.DuckDBPyConnection, lake: Path, summary: RetentionS
     ]
     if not files:
         return
+    # Bytes per reason: each file's bytes shared out in proportion to its spans (Parquet
+    # cannot say which bytes belong to which run; spans of one run are alike in size).
     rows = con.execute(
-        "select d.retention_reason, count(*) "
-        "from read_parquet($files, hive_partitioning = false, union_by_name = true) as s "
-        "inner join new_decisions as d on s.trace_id = d.run_id group by all",
+        "select s.filename, d.retention_reason, count(*) "
+        "from read_parquet($files, hive_partitioning = false, union_by_name = true, "
+        "    filename = true) as s "
+        "left join new_decisions as d on s.trace_id = d.run_id group by all",
         {"files": files},
     ).fetchall()
-    for reason, spans in rows:
-        summary.decided[reason].spans = spans
+    per_file: dict[str, int] = {}
+    for name, _reason, spans in rows:
+        per_file[name] = per_file.get(name, 0) + spans
+    for name, reason, spans in rows:
+        if reason is None:
+            continue
+        summary.decided[reason].spans += spans
+        summary.decided[reason].bytes += round(os.path.getsize(name) * spans / per_file[name])
+
+
+def _flag_counts(con: duckdb.DuckDBPyConnection, summary: RetentionSummary) -> None:
+    """Which signal (or anomaly table) the anomaly runs are evidence of; group samples."""
+    summary.anomaly_by_signal = dict(
+        con.execute(
+            "select f.signal, count(distinct f.run_id) from flags as f "
+            "inner join new_decisions as d on d.run_id = f.run_id "
+            "where d.retention_reason = 'anomaly' group by f.signal order by f.signal"
+        ).fetchall()
+    )
+    summary.group_sampled = con.execute(
+        "select count(*) from new_decisions as d where d.retention_reason = 'sampled' "
+        "and d.run_id in (select run_id from group_rates)"
+    ).fetchall()[0][0]
 
 
 def retain(
@@ -252,6 +284,7 @@ def _run(
         con.register("new_arrow", new)
         con.execute("create temp table new_decisions as select * from new_arrow")
         con.unregister("new_arrow")
+        _flag_counts(con, summary)
         latest = batches + (1 if new.num_rows else 0)
         if new.num_rows and not summary.dry_run:
             # Facts first: a pruned run must be rebuildable from the archive before its

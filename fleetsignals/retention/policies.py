@@ -73,6 +73,10 @@ class Policies:
     drop: tuple[Policy, ...] = ()
     window: timedelta = timedelta(hours=1)
     columns_used: frozenset[str] = field(default_factory=frozenset)
+    # The other runs of a group an alert named are sampled at
+    # min(1, max(group_rate, group_min_runs / their number)) (docs/retention.md).
+    group_rate: float = 0.10
+    group_min_runs: int = 20
 
 
 def default_policies(sample_rate: float, cost_tail_quantile: float) -> list[dict[str, Any]]:
@@ -257,11 +261,17 @@ def parse_policies(retention: dict[str, Any]) -> Policies:
             "retention.policies: every probabilistic policy needs the same hash_salt"
         )
     windows = [p.window for p in parsed if p.window]
+    group_rate = retention.get("group_sample_rate")
+    if group_rate is None:
+        group_rate = retention.get("sample_rate", 0.10)
+    group_rate = _number("group_sample_rate", group_rate, 0, 1, "group_sample_rate")
     return Policies(
         keep=tuple(p for p in parsed if p.type != "drop"),
         drop=tuple(p for p in parsed if p.type == "drop"),
         window=max([timedelta(hours=1), *windows]),
         columns_used=frozenset(set().union(*(_columns(p) for p in parsed))),
+        group_rate=group_rate,
+        group_min_runs=int(retention.get("group_min_runs", 20)),
     )
 
 
@@ -356,7 +366,27 @@ def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
         if rate is None:
             keeps.append((f"({c.condition(p)}) as keep_{i}", p.reason or "anomaly"))
         else:
-            rates.append((f"({c.condition(p)}) as sample_{i}", c.bind(rate)))
+            rates.append(
+                (
+                    f"({c.condition(p)}) as sample_{i}",
+                    f"case when sample_{i} then {c.bind(rate)} else 0.0 end",
+                )
+            )
+        if p.type == "signal_flagged":
+            # The other runs of a group its signals named: a sample at the group's rate
+            # (the same hash, so the inclusion probability is the largest rate).
+            only = (
+                f" and list_contains({c.bind(p.settings['signals'])}, g.signal)"
+                if p.settings["signals"] is not None
+                else ""
+            )
+            rates.append(
+                (
+                    "coalesce((select max(g.rate) from group_rates as g "
+                    f"where g.run_id = runs.run_id{only}), 0.0) as group_rate_{i}",
+                    f"group_rate_{i}",
+                )
+            )
     salt = next(
         (p.settings["hash_salt"] for p in _walk(policies.keep) if p.type == "probabilistic"), ""
     )
@@ -371,9 +401,7 @@ def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
     for sql, reason in keeps:
         alias = sql.rsplit(" as ", 1)[1]
         whens.append(f"when {alias} then {c.bind(reason)}")
-    rate_terms = [
-        f"case when {sql.rsplit(' as ', 1)[1]} then {bound} else 0.0 end" for sql, bound in rates
-    ]
+    rate_terms = [term for _, term in rates]
     best_rate = f"greatest({', '.join(rate_terms)}, 0.0)" if rate_terms else "0.0"
     sql = f"""
     with matched as (

@@ -13,6 +13,7 @@ from fleetsignals.timeutil import format_time
 class Count:
     runs: int = 0
     spans: int = 0
+    bytes: int = 0  # of the lake files, shared out per span (see job._span_counts)
 
 
 @dataclass
@@ -33,6 +34,10 @@ class RetentionSummary:
     lake_bytes_after: int = 0
     recovered: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. a signal that failed to evaluate
+    # Anomaly runs per signal (or anomaly table) that flagged them (a run may count twice),
+    # and sampled runs that belong to a flagged group (sampled at its rate).
+    anomaly_by_signal: dict[str, int] = field(default_factory=dict)
+    group_sampled: int = 0
 
     @property
     def bytes_saved(self) -> int:
@@ -44,14 +49,30 @@ class RetentionSummary:
         out = [
             f"{head}decided runs that ended before {format_time(self.ready_before)} "
             f"(at {format_time(self.at)})",
-            f"{'reason':<10} {'runs':>8} {'spans':>10}",
+            f"{'reason':<10} {'runs':>8} {'runs %':>7} {'spans':>10} {'bytes':>10} {'bytes %':>7}",
         ]
+        runs = sum(c.runs for c in self.decided.values()) or 1
+        size = sum(c.bytes for c in self.decided.values()) or 1
         for reason in REASONS:
             c = self.decided[reason]
-            out.append(f"{reason:<10} {c.runs:>8} {c.spans:>10}")
+            out.append(
+                f"{reason:<10} {c.runs:>8} {100 * c.runs / runs:>7.1f} {c.spans:>10} "
+                f"{_mib(c.bytes):>10} {100 * c.bytes / size:>7.1f}"
+            )
         kept = sum(self.decided[r].runs for r in KEEP_REASONS)
+        kept_bytes = sum(self.decided[r].bytes for r in KEEP_REASONS)
         total = kept + self.decided["pruned"].runs
-        out.append(f"{verb} the spans of {kept} of {total} newly decided runs")
+        out.append(
+            f"{verb} the spans of {kept} of {total} newly decided runs "
+            f"({100 * kept / runs:.1f} %) and {100 * kept_bytes / size:.1f} % of their span bytes"
+        )
+        if self.anomaly_by_signal:
+            by = ", ".join(f"{k} {v}" for k, v in self.anomaly_by_signal.items())
+            out.append(f"anomaly runs by what flagged them: {by}")
+        if self.group_sampled:
+            out.append(
+                f"sampled runs of flagged groups (at their group rate): {self.group_sampled}"
+            )
         estimate = "~" if self.dry_run else ""
         out.append(
             f"partitions rewritten: {self.partitions_rewritten} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from alerts.state import open_state
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
+from fleetsignals.retention.policies import HASH_SPACE
 from fleetsignals.snapshot import connect_snapshot
 
 START = datetime(2026, 11, 26, 0, 0)
@@ -75,6 +77,19 @@ def _reasons(home: Home) -> dict[str, str]:
     return dict(rows)
 
 
+def _weights(home: Home) -> dict[str, float]:
+    files = [str(p) for p in (home.facts / "retention").glob("*.parquet")]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "select run_id, sample_weight from read_parquet($f)", {"f": files}
+        ).fetchall()
+    return dict(rows)
+
+
+def _u(run_id: str) -> float:
+    return int(hashlib.md5(run_id.encode()).hexdigest()[:15], 16) / HASH_SPACE
+
+
 def _runs(home: Home) -> dict[str, tuple]:
     with connect_snapshot(home) as con:
         rows = con.execute(
@@ -98,7 +113,18 @@ def test_runs_a_signal_flags_are_kept_as_anomaly(template: Path, tmp_path: Path)
     window = {
         r for r in reasons if runs[r][2] == "coder" and runs[r][3] <= high and runs[r][4] > low
     }
-    assert window and all(reasons[r] in ("anomaly", "cost_tail", "error") for r in window)
+    # The coder group was named without evidence rule (an analyst's signal): its runs are
+    # not flagged, they are sampled at min(1, max(10 %, 20 / n)) with weight 1 / that rate.
+    assert window and not any(reasons[r] == "anomaly" and r not in deep for r in window)
+    rest = [r for r in window if r not in deep]
+    rate = min(1.0, max(0.10, 20 / len(rest)))
+    weights = _weights(home)
+    for r in rest:
+        if reasons[r] not in ("error", "cost_tail"):
+            assert reasons[r] == ("sampled" if _u(r) < rate else "pruned"), r
+            assert weights[r] == (pytest.approx(1 / rate) if _u(r) < rate else 0.0)
+    # The group's own rate, above the uniform 10 %, kept runs the uniform sample would not.
+    assert rate > 0.10 and any(0.10 <= _u(r) < rate for r in rest if reasons[r] == "sampled")
     # Outside the flagged window the coder's healthy shallow runs are sampled as usual.
     others = {
         r
@@ -162,3 +188,112 @@ def test_runs_an_anomaly_mart_marks_are_kept(template: Path, tmp_path: Path) -> 
     reasons = _reasons(home)
     assert reasons[healthy[1]] == reasons[healthy[2]] == "anomaly"
     assert sum(v == "anomaly" for v in reasons.values()) == 2
+
+
+DRIFT = """/* ---
+description: the coder agent's behaviour drifts from 01:00 to 01:10 (test signal)
+every: 5m
+params:
+  window_minutes: 10
+--- */
+select agent_name, 1.0 as value
+from (select distinct agent_name from fct_runs)
+where agent_name = 'coder'
+    and $eval_at >= timestamp '2026-11-26 01:00:00'
+    and $eval_at < timestamp '2026-11-26 01:10:00'
+    and $window_minutes > 0
+"""
+
+
+def test_a_drift_keeps_the_runs_above_its_baseline_p95_score(
+    template: Path, tmp_path: Path
+) -> None:
+    """fingerprint_drift's evidence: runs of the group in its windows whose anomaly score
+    is above the P95 of the group's scores over the 24 h before, not the whole group."""
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    (Path(config["signal_dirs"][0]) / "fingerprint_drift.sql").write_text(DRIFT)
+    snapshot = next(home.snapshots.glob("*.duckdb"))
+    with duckdb.connect(str(snapshot)) as con:
+        # A score that varies from run to run: cost, with no run marked is_anomalous.
+        con.execute(
+            "create table fct_run_anomaly_scores as select run_id, agent_name, ended_at, "
+            "cost_usd as anomaly_score, false as is_anomalous from fct_runs"
+        )
+        low = datetime(2026, 11, 26, 0, 50)  # first window (00:50, 01:00], last ends 01:05
+        bound = con.execute(
+            "select quantile_cont(cost_usd, 0.95) from fct_runs "
+            "where agent_name = 'coder' and ended_at > $start and ended_at <= $low",
+            {"low": low, "start": low - timedelta(hours=24)},
+        ).fetchone()[0]
+        window = dict(
+            con.execute(
+                "select run_id, cost_usd > $bound from fct_runs where agent_name = 'coder' "
+                "and ended_at > $low and ended_at <= $high and status = 'ok' and step_count < 10",
+                {"bound": bound, "low": low, "high": datetime(2026, 11, 26, 1, 5)},
+            ).fetchall()
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    above = [r for r, is_above in window.items() if is_above]
+    below = [r for r, is_above in window.items() if not is_above]
+    assert above and len(below) > 3 * len(above)
+    assert all(reasons[r] in ("anomaly", "cost_tail") for r in above)
+    assert not any(reasons[r] == "anomaly" for r in below)
+
+
+COSTLY = """/* ---
+description: the coder agent's costly runs from 01:00 to 01:10 (test signal)
+every: 5m
+--- */
+select agent_name, 1.0 as value, bound
+from (
+    select agent_name, quantile_cont(cost_usd, 0.8) as bound from fct_runs group by agent_name
+)
+where agent_name = 'coder'
+    and $eval_at >= timestamp '2026-11-26 01:00:00'
+    and $eval_at < timestamp '2026-11-26 01:10:00'
+"""
+
+
+def test_an_analysts_signal_gets_the_evidence_rule_configured_for_it(
+    template: Path, tmp_path: Path
+) -> None:
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    (Path(config["signal_dirs"][0]) / "coder_costly.sql").write_text(COSTLY)
+    config.data["retention"]["evidence"] = {
+        "coder_costly": {"kind": "above", "column": "cost_usd", "threshold": "bound"}
+    }
+    with connect_snapshot(home) as con:
+        window = dict(
+            con.execute(
+                "select run_id, cost_usd > (select quantile_cont(cost_usd, 0.8) from fct_runs "
+                "    where agent_name = 'coder') "
+                "from fct_runs where agent_name = 'coder' and status = 'ok' and step_count < 10 "
+                "and ended_at > $low and ended_at <= $high",
+                {"low": datetime(2026, 11, 26, 0, 55), "high": datetime(2026, 11, 26, 1, 5)},
+            ).fetchall()
+        )
+    retain(home, config, AT)
+    reasons = _reasons(home)
+    above = [r for r, is_above in window.items() if is_above]
+    below = [r for r, is_above in window.items() if not is_above]
+    assert above and below
+    assert all(reasons[r] in ("anomaly", "cost_tail") for r in above)
+    assert not any(reasons[r] == "anomaly" for r in below)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        ({"s": {"kind": "bigger"}}, "retention.evidence.s: give kind, one of failed_call"),
+        ({"s": {"kind": "above", "column": "cost_usd"}}, "kind above needs column"),
+        ({"s": {"kind": "none", "colour": 1}}, "unknown key 'colour'"),
+        (["s"], "retention.evidence must map a signal name to a rule"),
+    ],
+)
+def test_bad_evidence_rules_fail_with_a_message(evidence: object, message: str) -> None:
+    from fleetsignals.errors import FleetsignalsError
+    from fleetsignals.retention.evidence import parse_rules
+
+    with pytest.raises(FleetsignalsError, match=message):
+        parse_rules(evidence)

@@ -35,6 +35,7 @@ def _runs(con: duckdb.DuckDBPyConnection, n: int = 2000, agents: int = 2) -> Non
         {"t0": T0, "n": n, "agents": agents},
     )
     con.execute("create table flags (run_id varchar, signal varchar)")
+    con.execute("create table group_rates (run_id varchar, signal varchar, rate double)")
 
 
 def _decide(con: duckdb.DuckDBPyConnection, retention: dict) -> dict[str, tuple[str, float]]:
