@@ -219,5 +219,15 @@ def run_demo(
         f"   fleetsignals --home {home.root} backtest --start {format_time(truth.start)} "
         f"--end {format_time(truth.end)} --signal p95_cost_jump"
     )
-    say(f"   ground truth: {truth.path}; docs: docs/architecture.md, docs/signals.md")
+    say(
+        f'   fleetsignals --home {home.root} sql "select * from dim_data_clock"   '
+        "# the data's now: 'the last hour' is the last hour of data; ready queries "
+        "(cost by tenant and model, top runs, unpriced calls): docs/warehouse.md, "
+        "Common questions"
+    )
+    say(
+        f"   ground truth: {truth.path} and {truth.runs_path} (per run; its cost_usd "
+        "equals fct_runs.cost_usd)"
+    )
+    say("   docs: docs/architecture.md, docs/signals.md, docs/warehouse.md")
     return card
