@@ -74,7 +74,7 @@ def named_columns(text: str, columns: dict[str, set[str]]) -> list[tuple[str, st
         header, body = rows[0], rows[1:]
         if header[0] == "table":
             for row in body:
-                (relation,) = BACKTICKED.findall(row[0])
+                relation = row[0].strip("`")  # the convention: one backticked relation
                 named.append((relation, "*"))
                 named += [(relation, c) for c in re.findall(r"[a-z_][a-z0-9_]*", row[1])]
                 for cell in row[2:]:
@@ -99,6 +99,8 @@ def test_the_conventions_find_the_column_lists(columns: dict[str, set[str]]) -> 
     """Guards the parser: the docs' main column lists are seen (else the test above is void)."""
     warehouse = {t for t, _ in named_columns((DOCS / "warehouse.md").read_text(), columns)}
     assert {"spans", "fct_runs", "fct_llm_calls", "fct_tool_calls", "dim_data_clock"} <= warehouse
+    fingerprints = named_columns((DOCS / "fingerprints.md").read_text(), columns)
+    assert ("fct_run_fingerprints", "recovery_rate") in fingerprints
     ingest = named_columns((DOCS / "ingest.md").read_text(), columns)
     assert ("spans", "reported_cost_usd") in ingest
     assert ("spans", "cost_usd") not in ingest  # the lake file's name, not the table's
