@@ -203,7 +203,8 @@ def run_demo(
         kept = retain(home, config, at=truth.end + timedelta(hours=2))
         for line in kept.lines():
             say("   " + line)
-        build(home, config)
+    with stage("build again: fct_runs gets each run's retention_reason and sample_weight", say):
+        build(home, config, progress=progress)
     report_path = Path(home.root / "report.html")
     with stage("report", say):
         write_report(home, config, report_path, progress=progress, backtest=result)
