@@ -99,6 +99,9 @@ def test_the_conventions_find_the_column_lists(columns: dict[str, set[str]]) -> 
     """Guards the parser: the docs' main column lists are seen (else the test above is void)."""
     warehouse = {t for t, _ in named_columns((DOCS / "warehouse.md").read_text(), columns)}
     assert {"spans", "fct_runs", "fct_llm_calls", "fct_tool_calls", "dim_data_clock"} <= warehouse
+    assert ("fct_windows_60m", "duration_ms_p99") in named_columns(
+        (DOCS / "warehouse.md").read_text(), columns
+    )
     fingerprints = named_columns((DOCS / "fingerprints.md").read_text(), columns)
     assert ("fct_run_fingerprints", "recovery_rate") in fingerprints
     ingest = named_columns((DOCS / "ingest.md").read_text(), columns)
