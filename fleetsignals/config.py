@@ -19,8 +19,13 @@ import yaml
 
 from fleetsignals.errors import FleetsignalsError
 
+# The signals that ship with fleetsignals (the repository's signals/ directory).
+SHIPPED_SIGNALS = Path(__file__).resolve().parents[1] / "signals"
+
 DEFAULTS: dict[str, Any] = {
     # Directories holding signals (<name>.sql), relative to the working directory.
+    # Unset: ./signals when the working directory has one, else the shipped signals
+    # (SHIPPED_SIGNALS), so every command works from any directory.
     "signal_dirs": ["signals"],
     # dimension -> attribute keys tried before the built-in defaults (see DIMENSION_KEYS).
     "dimensions": {},
@@ -326,6 +331,8 @@ def load_config(path: str | Path | None = None) -> Config:
         if not isinstance(given, dict):
             raise FleetsignalsError(f"{chosen}: the config must be a mapping of keys to values")
     data = _merge(DEFAULTS, _expand_env(given, where), where)
+    if "signal_dirs" not in given and not Path("signals").is_dir():
+        data["signal_dirs"] = [str(SHIPPED_SIGNALS)]
     return Config(
         data=data,
         path=Path(chosen) if chosen else None,

@@ -54,15 +54,31 @@ def firing_episodes(records: list[dict[str, Any]], every: timedelta) -> list[Epi
     return episodes
 
 
-def matches(episode: Episode, incident: Any) -> bool:
-    """An episode detects an incident when the signal is the incident's, the labels they
-    share agree (a stuck-run alert also carries run_id), and it fires in the window."""
-    if episode.signal != incident.signal:
-        return False
+def overlaps(episode: Episode, incident: Any) -> bool:
+    """The episode starts in the incident's window (or soon after) with agreeing labels."""
     shared = set(episode.labels) & set(incident.labels)
     if any(episode.labels[k] != incident.labels[k] for k in shared):
         return False
     return incident.start <= episode.start <= incident.end + DETECTION_SLACK
+
+
+def matches(episode: Episode, incident: Any) -> bool:
+    """An episode detects an incident when the signal is the incident's, the labels they
+    share agree (a stuck-run alert also carries run_id), and it fires in the window."""
+    return episode.signal == incident.signal and overlaps(episode, incident)
+
+
+def explain(episode: Episode, incidents: list[Any]) -> str:
+    """Why an alert that detected no incident fired: another incident's side effect
+    (same labels, same time: a loop or a failing tool also changes the behaviour
+    fingerprint), the control incident (which no signal should flag), or nothing known."""
+    for incident in incidents:
+        if set(episode.labels) & set(incident.labels) and overlaps(episode, incident):
+            return f"side effect of {incident.name} (same labels, during it)"
+    for incident in incidents:
+        if incident.signal is None and overlaps(episode, incident):
+            return f"false alarm during {incident.name}, which no signal should flag"
+    return "false alarm: no labelled incident then"
 
 
 @dataclass
@@ -90,19 +106,23 @@ def score(episodes: list[Episode], incidents: list[Any]) -> Scorecard:
 
 def rotate_hourly(files: list[Path], out: Path) -> Path:
     """Join the generator's minute files into hourly ones, as a Collector rotating hourly
-    would write them: ingest pays a fixed cost per file, and the demo has 720 files."""
+    would write them: ingest pays a fixed cost per file, and the demo has 720 files.
+
+    Rewritten on every run (an earlier demo's hours may belong to another fleet) and
+    kept afterwards: the ingest manifest names them as its sources."""
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("traces-*.jsonl"):
+        old.unlink()
     hours: dict[str, list[Path]] = {}
     for path in sorted(files):
         hours.setdefault(path.name[: len("traces-20261101T00")], []).append(path)
     for prefix, minutes in hours.items():
         target = out / f"{prefix}.jsonl"
-        if not target.exists():
-            partial = target.with_suffix(".partial")
-            with partial.open("wb") as sink:
-                for minute in minutes:
-                    sink.write(minute.read_bytes())
-            partial.replace(target)
+        partial = target.with_suffix(".partial")
+        with partial.open("wb") as sink:
+            for minute in minutes:
+                sink.write(minute.read_bytes())
+        partial.replace(target)
     return out
 
 
@@ -125,7 +145,7 @@ def run_demo(
     """Generate, ingest, build, backtest, retain and report; print what happened."""
     from alerts.backtest import run_backtest
     from fleetsignals.generate import generate_fleet
-    from fleetsignals.report import write_report
+    from fleetsignals.report import report_steps, write_report
     from fleetsignals.retention import retain
     from fleetsignals.warehouse import build
     from ingest.land import land_paths
@@ -143,15 +163,28 @@ def run_demo(
                 f"{format_time(incident.end)}  {target}"
             )
     with stage("ingest the dumps into the Parquet lake", say):
-        hourly = rotate_hourly(truth.files, home.root / "demo" / "hourly")
-        landed = land_paths([hourly], home, config, progress=progress, settle_seconds=0)
+        hourly_dir = rotate_hourly(truth.files, home.root / "demo" / "hourly")
+        hourly = sorted(hourly_dir.glob("traces-*.jsonl"))
+        say(
+            f"   joined the {len(truth.files)} minute files into {len(hourly)} hourly files in "
+            f"{hourly_dir} (as a Collector rotating hourly writes them; ingest pays a fixed "
+            "cost per file); they stay there: the lake's manifest names them as sources"
+        )
+        landed = land_paths([hourly_dir], home, config, progress=progress, settle_seconds=0)
         say("   " + landed.line())
     with stage("build the warehouse (dbt)", say):
         built = build(home, config, progress=progress)
         say(f"   {built.models} models, {built.runs} runs in fct_runs; snapshot {built.snapshot}")
     every = timedelta(minutes=5)
-    with stage("backtest every signal at 5-minute steps", say):
-        result = run_backtest(home, config, truth.start, truth.end, every, progress=progress)
+    # The steps the report replays (the data's range on the 5-minute clock grid): the
+    # report then reuses this backtest instead of running the same one again.
+    steps = report_steps(home) or [truth.start, truth.end]
+    with stage(
+        f"backtest every signal at 5-minute steps, {format_time(steps[0])} .. "
+        f"{format_time(steps[-1])}",
+        say,
+    ):
+        result = run_backtest(home, config, steps[0], steps[-1], every, progress=progress)
         for problem in result.problems:
             say(f"   problem: {problem}")
     card = score(firing_episodes(result.records, every), truth.incidents)
@@ -160,17 +193,21 @@ def run_demo(
         say(f"   DETECTED {incident.name:<16} by {episode.signal:<18} after {delay:.0f} min")
     for incident in card.missed:
         say(f"   MISSED   {incident.name:<16} (expected {incident.signal})")
+    if card.other:
+        say("   alerts that detected no incident (first firing, labels, why):")
     for episode in card.other:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(episode.labels.items()))
         say(f"   OTHER    {episode.signal:<18} {format_time(episode.start)}  {labels}")
+        say(f"            {explain(episode, truth.incidents)}")
     with stage("retain: tail-based sampling of stored traces", say):
         kept = retain(home, config, at=truth.end + timedelta(hours=2))
         for line in kept.lines():
             say("   " + line)
-        build(home, config)
+    with stage("build again: fct_runs gets each run's retention_reason and sample_weight", say):
+        build(home, config, progress=progress)
     report_path = Path(home.root / "report.html")
     with stage("report", say):
-        write_report(home, config, report_path, progress=progress)
+        write_report(home, config, report_path, progress=progress, backtest=result)
         say(f"   {report_path}")
     say("")
     say("Where to look next:")
@@ -183,5 +220,15 @@ def run_demo(
         f"   fleetsignals --home {home.root} backtest --start {format_time(truth.start)} "
         f"--end {format_time(truth.end)} --signal p95_cost_jump"
     )
-    say(f"   ground truth: {truth.path}; docs: docs/architecture.md, docs/signals.md")
+    say(
+        f'   fleetsignals --home {home.root} sql "select * from dim_data_clock"   '
+        "# the data's now: 'the last hour' is the last hour of data; ready queries "
+        "(cost by tenant and model, top runs, unpriced calls): docs/warehouse.md, "
+        "Common questions"
+    )
+    say(
+        f"   ground truth: {truth.path} and {truth.runs_path} (per run; its cost_usd "
+        "equals fct_runs.cost_usd)"
+    )
+    say("   docs: docs/architecture.md, docs/signals.md, docs/warehouse.md")
     return card

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.otlp_sql import build_query, register
-from ingest.sources import Chunk
+from ingest.sources import Chunk, json_error
 from ingest.values import NO_LIMITS, AttributeLimits
 
 BATCHES = 32  # Arrow batches per chunk: DuckDB scans batches in parallel, one thread each
@@ -181,7 +181,7 @@ class SpanParser:
                 orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 keep[i] = False
-                problems.append(Problem(int(chunk.line_nos[i]), f"invalid JSON: {exc}", _text(raw)))
+                problems.append(Problem(int(chunk.line_nos[i]), json_error(raw, exc), _text(raw)))
         return _subset(chunk, keep)
 
     def _run_one_by_one(self, chunk: Chunk, problems: list[Problem]) -> pa.Table | None:
@@ -209,7 +209,7 @@ class SpanParser:
             try:
                 message = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:  # DuckDB read it, orjson does not: say so
-                problems.append(Problem(int(line_no), f"invalid JSON: {exc}", _text(raw)))
+                problems.append(Problem(int(line_no), json_error(raw, exc), _text(raw)))
                 continue
             count = _span_count(message)
             if count == 0:

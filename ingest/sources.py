@@ -201,6 +201,32 @@ def _is_json(line: bytes) -> bool:
     return True
 
 
+def is_truncated(raw: bytes, exc: orjson.JSONDecodeError) -> bool:
+    """The parser ran out of text mid-value: the JSON was cut short, not malformed.
+
+    (A cut JSON line reads as "unexpected control character" when the cut falls inside
+    a string, because the line's newline then ends the string: position says more.)"""
+    return exc.pos >= len(raw.decode("utf-8", errors="replace").rstrip())
+
+
+def json_error(raw: bytes, exc: orjson.JSONDecodeError, what: str = "record") -> str:
+    """One line for JSON that does not parse; "truncated" when it stops mid-value."""
+    if is_truncated(raw, exc):
+        return (
+            f"truncated JSON: the {what} stops mid-value after {len(raw.rstrip())} bytes "
+            "(the file was cut short, or was still being written)"
+        )
+    return f"invalid JSON{' document' if what == 'document' else ''}: {exc}"
+
+
+def _has_json_lines(data: bytes, sample: int = 200) -> bool:
+    """Some of the first lines are JSON on their own: JSON lines whose first two lines were
+    bad, to be reported line by line. A pretty-printed document's lines are fragments."""
+    head = data[: 1 << 20].split(b"\n", sample)[:sample]  # not a split of the whole file
+    lines = (line for line in head if line.strip())
+    return any(map(_is_json, lines))
+
+
 def _whole(blocks: Iterator[bytes], head: bytes) -> bytes:
     parts = [head]
     size = len(head)
@@ -304,10 +330,13 @@ def _raw_chunks(path: Path) -> Iterator[Chunk]:
                 whole = _whole(blocks, head)
                 try:
                     records = _document_records(orjson.loads(whole))
-                except orjson.JSONDecodeError:
-                    # Not one valid document after all: report it line by line.
-                    yield from _line_chunks([whole])
-                    return
+                except orjson.JSONDecodeError as exc:
+                    if _has_json_lines(whole):  # JSON lines whose first lines are bad
+                        yield from _line_chunks([whole])
+                        return
+                    # One document: its lines are fragments, so a per-line report would
+                    # list every line; the file is set aside whole, with one reason.
+                    raise SourceError(json_error(whole, exc, "document")) from None
                 # An array's records are numbered by element (its "line" in quarantine reports).
                 yield from _line_chunks([records])
                 return

@@ -46,3 +46,11 @@ def test_the_command_s_home_wins_over_the_group_s(tmp_path: Path) -> None:
     args = ["--home", str(tmp_path / "group"), "sql", "--home", str(tmp_path / "mine"), "select 1"]
     done = CliRunner().invoke(cli, args)
     assert str(tmp_path / "mine") in str(done.exception)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_duration_options_say_their_format(name: str) -> None:
+    """A DURATION option's help shows what a duration looks like (5m, 1h30m)."""
+    for param in cli.commands[name].params:
+        if getattr(param, "metavar", None) == "DURATION":
+            assert "e.g." in (param.help or "") and "5m" in (param.help or ""), param.name

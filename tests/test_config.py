@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from alerts.definitions import load_signals
 from fleetsignals.config import DEFAULTS, load_config
 from fleetsignals.errors import FleetsignalsError
 
@@ -63,3 +66,21 @@ def test_the_cli_says_it_in_one_line(tmp_path, run_process) -> None:
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "'ingest.workers' must be a number" in done.stderr
+
+
+def test_the_shipped_signals_are_found_from_any_directory(tmp_path, monkeypatch) -> None:
+    """`fleetsignals --home DIR backtest ...` from outside the repository still has signals."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLEETSIGNALS_CONFIG", raising=False)
+    (shipped,) = load_config(None)["signal_dirs"]
+    assert (Path(shipped) / "stuck_agent.sql").is_file()
+    (tmp_path / "signals").mkdir()  # a signals dir where the command runs is the default
+    assert load_config(None)["signal_dirs"] == ["signals"]
+    assert load(tmp_path, "signal_dirs: [mine]\n")["signal_dirs"] == ["mine"]
+
+
+def test_signals_from_another_directory_run(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLEETSIGNALS_CONFIG", raising=False)
+    loaded, problems = load_signals(load_config(None)["signal_dirs"])
+    assert problems == [] and "stuck_agent" in {s.name for s in loaded}

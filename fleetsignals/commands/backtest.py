@@ -16,7 +16,13 @@ from fleetsignals.timeutil import format_time, parse_duration, parse_time
 @click.command()
 @click.option("--start", required=True, metavar="TIME", help="First evaluation time (ISO-8601).")
 @click.option("--end", required=True, metavar="TIME", help="Last evaluation time (inclusive).")
-@click.option("--every", default="5m", show_default=True, metavar="DURATION", help="Step.")
+@click.option(
+    "--every",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="Step between evaluations: a number and a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m.",
+)
 @click.option(
     "--signal", "signals", multiple=True, metavar="NAME", help="Only these signals (repeatable)."
 )

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import orjson
 
 from fleetsignals.cli_env import Env, pass_env
 from ingest.land import land_paths
@@ -30,9 +31,18 @@ def command(env: Env, paths: tuple[Path, ...]) -> None:
     """
     summary = land_paths(list(paths), env.home, env.config, progress=sys.stderr.isatty())
     for reason in summary.reasons:
-        click.echo(f"quarantined: see {env.home.root / reason}", err=True)
+        click.echo(f"quarantined: {_reason_line(env.home.root / reason)}", err=True)
     for reason in summary.reasons_before:
         click.echo(f"quarantined before, not retried: see {env.home.root / reason}", err=True)
     click.echo(summary.line())
     if summary.quarantined or summary.quarantined_before:
         sys.exit(1)
+
+
+def _reason_line(path: Path) -> str:
+    """The source, why it was quarantined, and where the details are, on one line."""
+    try:
+        reason = orjson.loads(path.read_bytes())
+        return f"{reason['source']}: {reason['error']} (see {path})"
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return f"see {path}"

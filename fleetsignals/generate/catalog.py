@@ -2,8 +2,9 @@
 
 Prices are list prices in USD per million tokens (input, cached input, output) as
 published by the providers in 2025-2026; they only feed the informational
-``cost_usd_list`` column of ``runs.parquet``. The warehouse prices runs with its own
-seed table.
+``cost_usd_list`` column of ``runs.parquet`` (and size the cost incidents). The
+warehouse prices runs with its own dated seed table; ``runs.parquet``'s ``cost_usd``
+applies that table (``pricing.py``).
 """
 
 from __future__ import annotations

@@ -191,4 +191,6 @@ def describe(result: truth.GroundTruth) -> list[str]:
         if not inc.run_ids:
             lines.append("    (no run in scope: raise --runs-per-minute or --hours)")
     lines.append(f"ground truth: {result.path} and {result.runs_path}")
+    # Not OUT: its truth files are not traces, and would be quarantined.
+    lines.append(f"next: fleetsignals ingest {result.dumps}")
     return lines

@@ -18,6 +18,7 @@ from fleetsignals.generate.catalog import (
     TOOL_BY_NAME,
 )
 from fleetsignals.generate.otlp import STATUS_ERROR, STATUS_OK, exception_event, span_json
+from fleetsignals.generate.pricing import call_cost
 from fleetsignals.generate.shape import Agent
 from fleetsignals.generate.toolargs import draw_arguments, vary_arguments
 
@@ -40,11 +41,12 @@ class SpanRec:
     input_tokens: int
     output_tokens: int
     cache_read: int
-    cost: float
+    cost: float  # at the catalog's list prices (runs.parquet cost_usd_list)
     model: str | None
     tool: str | None
     dims: dict[str, str]
     json: dict
+    priced_cost: float | None = 0.0  # as the warehouse prices it; None: no price row
 
 
 @dataclass(slots=True)
@@ -103,7 +105,7 @@ class RunSimulator:
 
     def _emit(self, op, parent, span_id, name, kind, attrs, start, end, status, message, dims,
               scope, *, error=False, tokens=(0, 0, 0), cost=0.0, model=None, tool=None,
-              events=None):  # fmt: skip
+              events=None, priced_cost=0.0):  # fmt: skip
         js = span_json(
             trace_id=self.plan.run_id, span_id=span_id, parent_id=parent, name=name, kind=kind,
             start_ns=start, end_ns=end, attributes=attrs, status=status, message=message,
@@ -111,7 +113,7 @@ class RunSimulator:
         )  # fmt: skip
         self.spans.append(
             SpanRec(self.index, self.plan.resource, scope, start, end, op, parent is None, error,
-                    tokens[0], tokens[1], tokens[2], cost, model, tool, dims, js)
+                    tokens[0], tokens[1], tokens[2], cost, model, tool, dims, js, priced_cost)
         )  # fmt: skip
 
     # -- steps ---------------------------------------------------------------
@@ -179,6 +181,10 @@ class RunSimulator:
             # Cache writes cost 1.25x the input price (Anthropic): the extra quarter here.
             cost = ((tokens_in - cache) * m.input_price + cache * m.cached_price
                     + tokens_out * m.output_price + 0.25 * cache_write * m.input_price) / 1e6  # fmt: skip
+            provider = {"openinference": m.oi_provider, "legacy": m.legacy_system}.get(
+                self.agent.vocab, m.provider
+            )
+            priced = call_cost(model, provider, start, (tokens_in, tokens_out, cache, cache_write))
             events = None if ok else [exception_event(self.t, err, f"{err}: request failed")]
             scope = (
                 self.agent.scope if self.agent.vocab == "openinference" else LLM_SCOPES[m.provider]
@@ -186,7 +192,7 @@ class RunSimulator:
             self._emit("llm", parent, span_id, name, kind, attrs, start, self.t,
                        STATUS_ERROR if not ok else 0, "" if ok else f"{err}: request failed", dims,
                        scope, error=not ok, tokens=(tokens_in, tokens_out, cache), cost=cost,
-                       model=model, events=events)  # fmt: skip
+                       model=model, events=events, priced_cost=priced)  # fmt: skip
             self.llm_calls += 1
             if ok:
                 self.totals[0] += tokens_in

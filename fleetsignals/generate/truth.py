@@ -4,7 +4,9 @@ them (``runs.parquet``) and the incident windows (``ground_truth.json``).
 Per-run facts follow the contract's rules, applied to the spans that were
 written: a run's dimension comes from its root span, else from the earliest
 span that carries it, else from the resource; steps are LLM plus tool calls;
-tokens and cost are summed over LLM calls only; ``model`` is the model of most
+tokens and cost are summed over LLM calls only (``cost_usd`` with the warehouse's
+price table and rules, see ``pricing.py``; ``cost_usd_list`` at the catalog's list
+prices); ``model`` is the model of most
 LLM calls (ties: the alphabetically first); a run whose root was not written is
 ``running`` with no ``ended_at``.
 """
@@ -52,6 +54,7 @@ RUNS_SCHEMA = pa.schema(
         ("input_tokens", pa.int64()),
         ("output_tokens", pa.int64()),
         ("cache_read_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
         ("cost_usd_list", pa.float64()),
         ("incident", pa.string()),
     ]
@@ -169,7 +172,7 @@ class RunFacts:
     """One run's facts, accumulated from its spans as they are written."""
 
     __slots__ = ("root", "root_dims", "first_dims", "llm", "tools", "tool_errors", "tokens", "cost",
-                 "models", "first_start")  # fmt: skip
+                 "priced_cost", "unpriced", "models", "first_start")  # fmt: skip
 
     def __init__(self) -> None:
         self.root: tuple[int, bool] | None = None  # end, error
@@ -178,6 +181,8 @@ class RunFacts:
         self.llm = self.tools = self.tool_errors = 0
         self.tokens = [0, 0, 0]
         self.cost = 0.0
+        self.priced_cost = 0.0
+        self.unpriced = 0
         self.models: Counter[str] = Counter()
         self.first_start: int | None = None
 
@@ -198,6 +203,10 @@ class RunFacts:
             self.tokens[1] += s.output_tokens
             self.tokens[2] += s.cache_read
             self.cost += s.cost
+            if s.priced_cost is None:
+                self.unpriced += 1
+            else:
+                self.priced_cost += s.priced_cost
             self.models[s.model or ""] += 1
         elif s.op == "tool":
             self.tools += 1
@@ -238,6 +247,8 @@ def run_rows(
         cols["input_tokens"].append(f.tokens[0])
         cols["output_tokens"].append(f.tokens[1])
         cols["cache_read_tokens"].append(f.tokens[2])
+        # Unknown when any call is unpriced, as in fct_runs (a partial sum reads as cheap).
+        cols["cost_usd"].append(None if f.unpriced else f.priced_cost)
         cols["cost_usd_list"].append(round(f.cost, 9))
         cols["incident"].append(plan.incident)
     return cols

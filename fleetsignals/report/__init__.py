@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from alerts.backtest import BacktestResult
 from fleetsignals import __version__
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
@@ -29,13 +30,13 @@ from fleetsignals.report import (
     savings,
     sections,
 )
-from fleetsignals.report.firing import replay_alerts
+from fleetsignals.report.firing import replay_alerts, replay_steps
 from fleetsignals.report.page import Page
 from fleetsignals.report.window import Window, resolve_window
 from fleetsignals.snapshot import current_snapshot
 from fleetsignals.timeutil import format_time
 
-__all__ = ["write_report"]
+__all__ = ["report_steps", "write_report"]
 
 
 def write_report(
@@ -45,12 +46,14 @@ def write_report(
     start: datetime | None = None,
     end: datetime | None = None,
     progress: bool = False,
+    backtest: BacktestResult | None = None,
 ) -> Path:
     """Write the report of runs that started in [start, end] to ``out``; returns its path.
 
     The window defaults to the data's range, capped at its last 24 hours. Reads the
     current snapshot only (never the writer's database); alert periods come from a
-    backtest of every signal over the window.
+    backtest of every signal over the window (``backtest``, when the caller already ran
+    one at exactly `report_steps`, else run here).
     """
     say = _progress(progress)
     snapshot = current_snapshot(home)  # one clear error when nothing was built yet
@@ -68,11 +71,19 @@ def write_report(
             _empty(page)
         else:
             say(f"report: {window.text()}: querying the warehouse")
-            _fill(page, con, home, config, window, say, progress)
+            _fill(page, con, home, config, window, say, progress, backtest)
     out = Path(out)
     _write_atomic(out, page.render())
     say(f"report: wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
     return out
+
+
+def report_steps(home: Home) -> list[datetime]:
+    """The evaluation times a default-window report replays signals at (none without runs):
+    a caller that backtests exactly these can hand its result to `write_report`."""
+    with duckdb.connect(str(current_snapshot(home)), read_only=True) as con:
+        window = resolve_window(con, None, None)
+    return replay_steps(window) if window else []
 
 
 def _fill(
@@ -83,6 +94,7 @@ def _fill(
     window: Window,
     say: Callable[[str], None],
     progress: bool,
+    backtest: BacktestResult | None,
 ) -> None:
     totals = overview.query_totals(con, window)
     hourly = overview.query_hourly(con, window)
@@ -92,7 +104,7 @@ def _fill(
     prints = fingerprints.query_fingerprints(con, window)
     kept = savings.query_savings(con, home)
     say("report: replaying signals over the window for alert periods")
-    firing = replay_alerts(home, config, window, progress)
+    firing = replay_alerts(home, config, window, progress, backtest)
     flagged = {
         e["labels"]["run_id"]: e["signal"] for e in firing.episodes if "run_id" in e["labels"]
     }

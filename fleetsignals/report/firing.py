@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.backtest import run_backtest
+from alerts.backtest import BacktestResult, run_backtest, step_times
 from alerts.records import episodes
 from fleetsignals.config import Config
 from fleetsignals.home import Home
@@ -30,16 +30,33 @@ class Firing:
     steps: int = 0
 
 
-def replay_alerts(home: Home, config: Config, window: Window, progress: bool) -> Firing:
+def replay_steps(window: Window) -> list[datetime]:
+    """The evaluation times the report replays: 5-minute steps on the clock grid in the window."""
+    first = _ceil_to_step(window.start)
+    return step_times(first, window.end, STEP) if first <= window.end else []
+
+
+def replay_alerts(
+    home: Home,
+    config: Config,
+    window: Window,
+    progress: bool,
+    backtest: BacktestResult | None = None,
+) -> Firing:
     """Firing episodes of every signal at 5-minute steps on the clock grid in the window.
 
-    An episode's ``end`` is the first step it no longer fired; a still-firing one ends
-    at the window's end (``open`` true).
+    ``backtest``: a backtest of every signal the caller already ran (the demo); used
+    instead of replaying when its steps are exactly these, since the same steps from a
+    fresh state give the same records. An episode's ``end`` is the first step it no
+    longer fired; a still-firing one ends at the window's end (``open`` true).
     """
-    first = _ceil_to_step(window.start)
-    if first > window.end:
+    steps = replay_steps(window)
+    if not steps:
         return Firing()
-    result = run_backtest(home, config, first, window.end, STEP, progress=progress)
+    if backtest is not None and backtest.steps == steps:
+        result = backtest
+    else:
+        result = run_backtest(home, config, steps[0], window.end, STEP, progress=progress)
     found = episodes(result.records, result.steps)
     for episode in found:
         episode["open"] = episode["end"] is None

@@ -22,6 +22,8 @@ def test_generate_prints_a_summary(run_cli, tmp_path: Path) -> None:
     assert windows["stuck_runs"][0] == "2026-11-01T01:00:00Z"
     assert doc["params"]["hours"] == 2 and doc["seed"] == 9
     assert (out / "runs.parquet").is_file() and any((out / "dumps").iterdir())
+    # What to ingest: the dumps, not OUT (whose truth files would be quarantined).
+    assert result.output.splitlines()[-1] == f"next: fleetsignals ingest {out / 'dumps'}"
 
 
 def test_no_incidents(run_cli, tmp_path: Path) -> None:

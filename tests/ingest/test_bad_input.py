@@ -46,7 +46,9 @@ def test_truncated_json_line(home, land, tmp_path) -> None:
     assert reason["source"] == str((tmp_path / "in.jsonl").resolve())
     assert reason["whole_file"] is False
     assert reason["first_problems"][0]["line"] == 2
-    assert "invalid JSON" in reason["first_problems"][0]["error"]
+    # Cut inside a string, the line's newline ends the string: "unexpected control
+    # character" would send the user looking for a bad byte. Say what happened.
+    assert reason["first_problems"][0]["error"].startswith("truncated JSON: the record stops")
     (reject,) = rejects_of(home, reason)
     assert reject["line"] == 2 and reject["record"] == truncated.decode()
     assert_good_landed(home)
@@ -56,7 +58,46 @@ def test_truncated_last_line_of_a_file(home, land, tmp_path) -> None:
     data = jsonl(GOOD)
     summary = land(write(tmp_path / "in.jsonl", data[:-40]))  # cut inside the last message
     assert (summary.spans, summary.rejected) == (2, 1)
-    assert reason_of(home, summary)["first_problems"][0]["line"] == 2
+    (problem,) = reason_of(home, summary)["first_problems"]
+    assert problem["line"] == 2
+    assert problem["error"].startswith("truncated JSON: the record stops mid-value after")
+
+
+@pytest.mark.parametrize(
+    "cut", [b'{"resourceSpans": [{"resource": {"attributes": [{"key": "service.na', b'{"a": 12']
+)
+def test_a_line_cut_anywhere_says_truncated(home, land, tmp_path, cut) -> None:
+    summary = land(write(tmp_path / "in.jsonl", jsonl(GOOD) + cut))
+    (problem,) = reason_of(home, summary)["first_problems"]
+    assert problem["line"] == 3 and problem["error"].startswith("truncated JSON")
+
+
+def test_malformed_json_is_not_called_truncated(home, land, tmp_path) -> None:
+    summary = land_lines(land, tmp_path, [good_lines()[0], b'{"a": 1}}', good_lines()[1]])
+    (problem,) = reason_of(home, summary)["first_problems"]
+    assert problem["error"].startswith("invalid JSON: unexpected content after document")
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.99])
+def test_truncated_pretty_document_is_one_reason(home, land, tmp_path, fraction) -> None:
+    """A pretty-printed document cut short: one whole-file reason that says truncated,
+    not a per-line error for each of its hundreds of lines."""
+    data = orjson.dumps(request([span(1, i) for i in range(40)]), option=orjson.OPT_INDENT_2)
+    summary = land(write(tmp_path / "doc.json", data[: int(len(data) * fraction)]))
+    assert (summary.files, summary.spans, summary.quarantined) == (0, 0, 1)
+    reason = reason_of(home, summary)
+    assert reason["whole_file"] is True
+    assert reason["error"].startswith("truncated JSON: the document stops mid-value after")
+    assert lake_rows(home) == []
+
+
+def test_malformed_pretty_document_is_one_reason(home, land, tmp_path) -> None:
+    data = orjson.dumps(request([span(1, i) for i in range(40)]), option=orjson.OPT_INDENT_2)
+    broken = data.replace(b'"spanId"', b'"spanId" "x"', 1)
+    summary = land(write(tmp_path / "doc.json", broken))
+    reason = reason_of(home, summary)
+    assert reason["whole_file"] is True
+    assert reason["error"].startswith("invalid JSON document: unexpected character")
 
 
 def test_binary_garbage_file(home, land, tmp_path) -> None:
@@ -175,7 +216,10 @@ def test_cli_exit_status_and_summary(home, run_cli, tmp_path) -> None:
     result = run_cli("ingest", str(bad), str(good))
     assert result.exit_code == 1
     assert "1 already landed (skipped); 1 quarantined" in result.output
-    assert "quarantine" in result.stderr
+    # The reason is on stderr, not only in the sidecar file it names.
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("quarantined:")]
+    assert f"{bad.resolve()}: invalid JSON document: unexpected character" in line
+    assert line.endswith(".reason.json)")
 
 
 def test_cli_missing_path(home, run_cli, tmp_path) -> None:

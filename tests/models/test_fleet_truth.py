@@ -98,17 +98,24 @@ def test_ended_at_matches_truth_for_finished_runs(fleet: tuple[Home, Path]) -> N
     assert bad == 0
 
 
-def test_cost_is_close_to_generator_list_prices(fleet: tuple[Home, Path]) -> None:
-    """The generator prices its calls with its own list; ours is a different, dated table,
-    so totals agree only roughly; no run is unpriced (every generated model is listed)."""
+def test_cost_equals_truth_run_by_run(fleet: tuple[Home, Path]) -> None:
+    """The truth prices calls with the warehouse's seed and rules (dated rows, cache reads
+    and writes at their own prices), so a user validating costs finds them equal."""
     home, truth = fleet
-    ours, theirs, unpriced = compare(
+    total, differing, unpriced, sample = compare(
         home,
         truth,
         """
-        select sum(f.cost_usd), sum(t.cost_usd_list), count(*) filter (where f.cost_usd is null)
+        select
+            count(*),
+            count(*) filter (
+                where abs(coalesce(f.cost_usd, -1) - coalesce(t.cost_usd, -1)) > 1e-9
+            ),
+            count(*) filter (where f.cost_usd is null or t.cost_usd is null),
+            list([f.run_id, f.cost_usd::varchar, t.cost_usd::varchar])
+                filter (where abs(coalesce(f.cost_usd, -1) - coalesce(t.cost_usd, -1)) > 1e-9)[1:3]
         from truth as t join w.fct_runs as f using (run_id)
         """,
     )[0]
-    assert unpriced == 0
-    assert 0.5 < ours / theirs < 2.0
+    assert (differing, unpriced) == (0, 0), sample
+    assert total > 250
