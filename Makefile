@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services clean
+.PHONY: demo test lint services wheel-check clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 test: $(STAMP) services lint
 	$(BIN)/pytest
+
+# The wheel as a user installs it: a new venv, a small demo in an empty folder (CI runs it).
+wheel-check: $(STAMP)
+	bash scripts/check-wheel.sh $(BIN)/python
 
 clean:
 	rm -rf $(VENV) target logs warehouse

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.definitions import SignalProblem, load_signals
-from alerts.engine import is_due
-from alerts.evaluation import evaluate_signal
-from alerts.lifecycle import Instance, advance, template_problem
-from alerts.records import Record, active_records
-from alerts.settings import AlertSettings
+from fleetsignals.alerts.definitions import SignalProblem, load_signals
+from fleetsignals.alerts.engine import is_due
+from fleetsignals.alerts.evaluation import evaluate_signal
+from fleetsignals.alerts.lifecycle import Instance, advance, template_problem
+from fleetsignals.alerts.records import Record, active_records
+from fleetsignals.alerts.settings import AlertSettings
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home

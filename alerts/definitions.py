@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from alerts.templates import template_fields
+from fleetsignals.alerts.templates import template_fields
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.sandbox import QueryGuard, check_query
 from fleetsignals.timeutil import parse_duration

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from alerts.definitions import Signal, SignalProblem, load_signals
-from alerts.evaluation import evaluate_signal
-from alerts.lifecycle import advance, template_problem
-from alerts.outbox import DeliveryReport, deliver, enqueue
-from alerts.records import Record, active_records
-from alerts.settings import AlertSettings
-from alerts.sinks import Batch, Sink, build_sinks
-from alerts.state import (
+from fleetsignals.alerts.definitions import Signal, SignalProblem, load_signals
+from fleetsignals.alerts.evaluation import evaluate_signal
+from fleetsignals.alerts.lifecycle import advance, template_problem
+from fleetsignals.alerts.outbox import DeliveryReport, deliver, enqueue
+from fleetsignals.alerts.records import Record, active_records
+from fleetsignals.alerts.settings import AlertSettings
+from fleetsignals.alerts.sinks import Batch, Sink, build_sinks
+from fleetsignals.alerts.state import (
     forget_signals,
     last_evaluations,
     load_instances,

@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from alerts.definitions import Signal, is_numeric_type
-from alerts.identity import check_identities
+from fleetsignals.alerts.definitions import Signal, is_numeric_type
+from fleetsignals.alerts.identity import check_identities
 from fleetsignals.sandbox import QueryGuard
 from fleetsignals.timeutil import format_time
 

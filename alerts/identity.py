@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from alerts.definitions import Signal
+from fleetsignals.alerts.definitions import Signal
 
 ALERTNAME, SEVERITY = "alertname", "severity"
 _FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1

@@ -33,10 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alerts.definitions import Signal
-from alerts.evaluation import Sample
-from alerts.identity import ALERTNAME, SEVERITY, final_labels, fingerprint
-from alerts.templates import TemplateError, render
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.evaluation import Sample
+from fleetsignals.alerts.identity import ALERTNAME, SEVERITY, final_labels, fingerprint
+from fleetsignals.alerts.templates import TemplateError, render
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 RESOLVED_RETENTION = timedelta(minutes=15)

@@ -22,9 +22,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.sinks import Batch, DeliveryError, PermanentDeliveryError, Sink
-from alerts.sinks.redact import scrub
-from alerts.state import open_state, transaction
+from fleetsignals.alerts.sinks import Batch, DeliveryError, PermanentDeliveryError, Sink
+from fleetsignals.alerts.sinks.redact import scrub
+from fleetsignals.alerts.state import open_state, transaction
 from fleetsignals.home import Home
 from fleetsignals.timeutil import parse_time
 

@@ -10,8 +10,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from alerts.definitions import Signal
-from alerts.lifecycle import FIRING, PENDING, Instance, annotations, record_labels
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.lifecycle import FIRING, PENDING, Instance, annotations, record_labels
 from fleetsignals.timeutil import format_time
 
 Record = dict[str, Any]

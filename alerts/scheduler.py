@@ -24,10 +24,10 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from alerts.engine import evaluate_live
-from alerts.outbox import deliver
-from alerts.settings import DURATION_HELP, AlertSettings
-from alerts.sinks import build_sinks
+from fleetsignals.alerts.engine import evaluate_live
+from fleetsignals.alerts.outbox import deliver
+from fleetsignals.alerts.settings import DURATION_HELP, AlertSettings
+from fleetsignals.alerts.sinks import build_sinks
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
@@ -107,7 +107,7 @@ class Runner:
         if not files:
             log.debug("ingest: no new files in %s", self.settings.inbox)
             return
-        from ingest.land import land_paths
+        from fleetsignals.ingest.land import land_paths
 
         started = time.perf_counter()
         # Already filtered by settle time; land them all.

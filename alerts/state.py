@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from alerts.lifecycle import Instance, Notice
+from fleetsignals.alerts.lifecycle import Instance, Notice
 from fleetsignals.home import Home
 
 SCHEMA = """

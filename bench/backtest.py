@@ -21,8 +21,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alerts.backtest import run_backtest, step_times
-from alerts.definitions import load_signals
+from fleetsignals.alerts.backtest import run_backtest, step_times
+from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot

@@ -7,7 +7,7 @@ The current load is the realistic path: fleetsignals.generate writes OTLP/JSON m
 files of a healthy fleet, once (``--runs-per-minute`` is the generator's nominal rate: it
 follows a daily curve, and runs have ~12 spans; at this hour 2,300 gives the issue's
 ~75,000 spans per 5 minutes), and every cycle lands the next 5 minutes of
-them (ingest.land), builds incrementally in-process (fleetsignals.warehouse.build) and
+them (fleetsignals.ingest.land), builds incrementally in-process (fleetsignals.warehouse.build) and
 evaluates every shipped signal at the cycle's time (alerts.engine.evaluate_live, no
 notices). History is synthesized straight into the lake (fleetsignals.warehouse.synthetic,
 as bench/build.py does) at ``--history-runs-per-minute``, then built once with a full
@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import ingest.land  # noqa: E402
-from alerts.engine import evaluate_live  # noqa: E402
+import fleetsignals.ingest.land  # noqa: E402
+from fleetsignals.alerts.engine import evaluate_live  # noqa: E402
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.generate import generate_fleet  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
@@ -60,7 +60,7 @@ class Clock:
 
 CLOCK = Clock()
 # Ingest reads "now" through this name only: the landed files carry the cycle's time.
-ingest.land.parse_time = CLOCK.parse_time
+fleetsignals.ingest.land.parse_time = CLOCK.parse_time
 
 
 def split_dumps(dumps: Path, root: Path, cycles: int) -> list[Path]:
@@ -109,7 +109,9 @@ class History:
         CLOCK.now = at
         row = {}
         t0 = time.monotonic()
-        landed = ingest.land.land_paths([dumps], self.home, self.config, settle_seconds=0)
+        landed = fleetsignals.ingest.land.land_paths(
+            [dumps], self.home, self.config, settle_seconds=0
+        )
         row["ingest"] = time.monotonic() - t0
         t0 = time.monotonic()
         build(self.home, self.config)

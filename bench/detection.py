@@ -37,16 +37,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alerts.backtest import run_backtest  # noqa: E402
-from alerts.definitions import load_signals  # noqa: E402
-from alerts.evaluation import evaluate_signal  # noqa: E402
+from fleetsignals.alerts.backtest import run_backtest  # noqa: E402
+from fleetsignals.alerts.definitions import load_signals  # noqa: E402
+from fleetsignals.alerts.evaluation import evaluate_signal  # noqa: E402
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.generate import generate_fleet  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
+from fleetsignals.ingest.land import land_paths  # noqa: E402
 from fleetsignals.snapshot import connect_snapshot  # noqa: E402
 from fleetsignals.timeutil import parse_time  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
-from ingest.land import land_paths  # noqa: E402
 
 SHIPPED = ("correlated_failure", "depth_tail", "p95_cost_jump", "stuck_agent")
 START = datetime(2026, 11, 1)

@@ -170,7 +170,7 @@ def baseline(path: Path) -> float:
 _FLOOR_CHILD = """
 import os, sys, time
 import duckdb
-from ingest.otlp_sql import TRACES_DATA
+from fleetsignals.ingest.otlp_sql import TRACES_DATA
 sql = (
     "copy (select unnest(ss.spans, recursive := true) from ("
     " select unnest(rs.scopeSpans) as ss from ("
@@ -216,7 +216,7 @@ import sys, time
 from pathlib import Path
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
-from ingest.land import land_paths
+from fleetsignals.ingest.land import land_paths
 started = time.perf_counter()
 summary = land_paths([Path(sys.argv[1])], Home(Path(sys.argv[2])), load_config(None))
 print(time.perf_counter() - started, summary.spans, summary.quarantined)

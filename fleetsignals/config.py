@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.resources import shipped_signals
 
 # The signals that ship with fleetsignals (the repository's signals/ directory).
-SHIPPED_SIGNALS = Path(__file__).resolve().parents[1] / "signals"
+SHIPPED_SIGNALS = shipped_signals()
 
 DEFAULTS: dict[str, Any] = {
     # Directories holding signals (<name>.sql), relative to the working directory.

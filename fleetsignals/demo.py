@@ -143,12 +143,12 @@ def run_demo(
     seed: int = 7,
 ) -> Scorecard:
     """Generate, ingest, build, backtest, retain and report; print what happened."""
-    from alerts.backtest import run_backtest
+    from fleetsignals.alerts.backtest import run_backtest
     from fleetsignals.generate import generate_fleet
+    from fleetsignals.ingest.land import land_paths
     from fleetsignals.report import report_steps, write_report
     from fleetsignals.retention import retain
     from fleetsignals.warehouse import build
-    from ingest.land import land_paths
 
     home.ensure()
     fleet_dir = home.root / "demo" / "fleet"

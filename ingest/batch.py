@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.parse import Problem, SpanParser
-from ingest.sources import CHUNK_BYTES, Chunk
+from fleetsignals.ingest.parse import Problem, SpanParser
+from fleetsignals.ingest.sources import CHUNK_BYTES, Chunk
 
 SMALL_FILE_BYTES = 1 << 20  # files up to this size on disk are batched
 BATCH_BYTES = CHUNK_BYTES  # a batch is closed at this much input

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.schema import SPAN_SCHEMA
+from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; tens of thousands each suit it
 BUFFER_ROWS = 64_000  # rows held across partitions before the largest is flushed (memory)

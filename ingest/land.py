@@ -27,17 +27,17 @@ from pathlib import Path
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
+from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
+from fleetsignals.ingest.lake import LakeWriter, remove_temporaries
+from fleetsignals.ingest.limits import Limits, screen_spans
+from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
+from fleetsignals.ingest.parse import SpanParser
+from fleetsignals.ingest.pipeline import land_chunks
+from fleetsignals.ingest.progress import Progress
+from fleetsignals.ingest.quarantine import Quarantine
+from fleetsignals.ingest.sources import Chunk, SourceError, discover, read_chunks, sha256_file
+from fleetsignals.ingest.workers import InlineParser, ParserPool
 from fleetsignals.timeutil import format_time, parse_duration, parse_time
-from ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
-from ingest.lake import LakeWriter, remove_temporaries
-from ingest.limits import Limits, screen_spans
-from ingest.manifest import ManifestIndex, manifest_index
-from ingest.parse import SpanParser
-from ingest.pipeline import land_chunks
-from ingest.progress import Progress
-from ingest.quarantine import Quarantine
-from ingest.sources import Chunk, SourceError, discover, read_chunks, sha256_file
-from ingest.workers import InlineParser, ParserPool
 
 
 @dataclass

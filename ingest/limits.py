@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.ingest.parse import Problem
+from fleetsignals.ingest.values import AttributeLimits
 from fleetsignals.timeutil import format_time, parse_duration
-from ingest.parse import Problem
-from ingest.values import AttributeLimits
 
 _EPOCH = datetime(1970, 1, 1)
 _JSON_COLUMNS = ("attributes", "resource_attributes", "scope_attributes", "events", "links")

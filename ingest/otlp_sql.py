@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from ingest.values import (
+from fleetsignals.ingest.values import (
     NO_LIMITS,
     AttributeLimits,
     Redactor,
@@ -34,7 +34,7 @@ from ingest.values import (
     events_json,
     links_json,
 )
-from ingest.vocabulary import (
+from fleetsignals.ingest.vocabulary import (
     AGENT_OPERATIONS,
     DIMENSIONS,
     LLM_OPERATIONS,

@@ -19,9 +19,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.otlp_sql import build_query, register
-from ingest.sources import Chunk, json_error
-from ingest.values import NO_LIMITS, AttributeLimits
+from fleetsignals.ingest.otlp_sql import build_query, register
+from fleetsignals.ingest.sources import Chunk, json_error
+from fleetsignals.ingest.values import NO_LIMITS, AttributeLimits
 
 BATCHES = 32  # Arrow batches per chunk: DuckDB scans batches in parallel, one thread each
 

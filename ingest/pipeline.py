@@ -16,11 +16,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from ingest.lake import LakeWriter
-from ingest.limits import TimeBounds, screen_spans
-from ingest.quarantine import Quarantine
-from ingest.sources import Chunk, read_chunks
-from ingest.workers import InlineParser, Parsed, ParserPool
+from fleetsignals.ingest.lake import LakeWriter
+from fleetsignals.ingest.limits import TimeBounds, screen_spans
+from fleetsignals.ingest.quarantine import Quarantine
+from fleetsignals.ingest.sources import Chunk, read_chunks
+from fleetsignals.ingest.workers import InlineParser, Parsed, ParserPool
 
 IN_FLIGHT = 2  # chunks queued between stages
 _DONE = object()

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import orjson
 
+from fleetsignals.ingest.lake import fsync_dir
+from fleetsignals.ingest.parse import Problem
 from fleetsignals.timeutil import format_time, parse_time
-from ingest.lake import fsync_dir
-from ingest.parse import Problem
 
 FIRST_PROBLEMS = 20
 

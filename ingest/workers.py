@@ -7,7 +7,7 @@ with its own single-threaded DuckDB connection; the parent reads and splits the
 file and writes Parquet. Small files (the scheduler's minute dumps) are parsed
 in-process, as starting workers costs more than it saves there.
 
-A worker is ``python -m ingest.workers``, fed pickled chunks on stdin and answering
+A worker is ``python -m fleetsignals.ingest.workers``, fed pickled chunks on stdin and answering
 on stdout, each message prefixed by its length. Not multiprocessing: its spawn
 start re-runs the caller's main script in every worker, which would deadlock on
 the ingest lock when a user's script calls ``land_paths`` without a
@@ -35,9 +35,9 @@ from typing import IO, Any
 import pyarrow as pa
 
 from fleetsignals.errors import FleetsignalsError
-from ingest.parse import Problem, SpanParser
-from ingest.sources import Chunk
-from ingest.values import AttributeLimits
+from fleetsignals.ingest.parse import Problem, SpanParser
+from fleetsignals.ingest.sources import Chunk
+from fleetsignals.ingest.values import AttributeLimits
 
 Parsed = tuple[pa.Table | None, list[Problem]]
 _LENGTH = struct.Struct(">Q")
@@ -95,7 +95,7 @@ class ParserPool:
             process = subprocess.Popen(
                 # -P: the working directory is not put on sys.path, so a folder named
                 # `ingest` where the user runs fleetsignals cannot shadow this package.
-                [sys.executable, "-P", "-m", "ingest.workers"],
+                [sys.executable, "-P", "-m", "fleetsignals.ingest.workers"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from fleetsignals.config import Config, load_config
 from fleetsignals.home import Home
-from ingest.schema import SPAN_SCHEMA
+from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 EPOCH = datetime(1970, 1, 1)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.definitions import load_signals
+from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.config import DEFAULTS, load_config
 from fleetsignals.errors import FleetsignalsError
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.sinks.alertmanager import AlertmanagerSink
-from alerts.sinks.base import Batch, DeliveryError, PermanentDeliveryError, Sink
-from alerts.sinks.file import FileSink
-from alerts.sinks.slack import SlackSink
-from alerts.sinks.stdout import StdoutSink
-from alerts.sinks.webhook import WebhookSink
+from fleetsignals.alerts.sinks.alertmanager import AlertmanagerSink
+from fleetsignals.alerts.sinks.base import Batch, DeliveryError, PermanentDeliveryError, Sink
+from fleetsignals.alerts.sinks.file import FileSink
+from fleetsignals.alerts.sinks.slack import SlackSink
+from fleetsignals.alerts.sinks.stdout import StdoutSink
+from fleetsignals.alerts.sinks.webhook import WebhookSink
 from fleetsignals.errors import FleetsignalsError
 
 KINDS: dict[str, type[Sink]] = {

@@ -22,10 +22,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.lifecycle import RESOLVED
-from alerts.sinks.base import Batch, alert_object, firing_or_resolved
-from alerts.sinks.http import HTTP_OPTIONS, HttpSink, post_json
-from alerts.sinks.labels import prometheus_labels
+from fleetsignals.alerts.lifecycle import RESOLVED
+from fleetsignals.alerts.sinks.base import Batch, alert_object, firing_or_resolved
+from fleetsignals.alerts.sinks.http import HTTP_OPTIONS, HttpSink, post_json
+from fleetsignals.alerts.sinks.labels import prometheus_labels
 from fleetsignals.timeutil import format_time, parse_time
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.definitions import Signal
-from alerts.lifecycle import (
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.lifecycle import (
     FIRING,
     RESOLVED,
     Instance,

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alerts.sinks.base import Batch, DeliveryError, Sink, notice_record
+from fleetsignals.alerts.sinks.base import Batch, DeliveryError, Sink, notice_record
 
 
 class FileSink(Sink):

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from alerts.sinks.base import DeliveryError, PermanentDeliveryError, Sink
-from alerts.sinks.redact import address, scrub, url_secrets
+from fleetsignals.alerts.sinks.base import DeliveryError, PermanentDeliveryError, Sink
+from fleetsignals.alerts.sinks.redact import address, scrub, url_secrets
 
 HTTP_OPTIONS = frozenset({"url", "headers", "basic_auth", "authorization"})
 

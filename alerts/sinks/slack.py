@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from alerts.lifecycle import annotations
-from alerts.sinks.base import Batch
-from alerts.sinks.http import HttpSink
+from fleetsignals.alerts.lifecycle import annotations
+from fleetsignals.alerts.sinks.base import Batch
+from fleetsignals.alerts.sinks.http import HttpSink
 from fleetsignals.timeutil import format_time
 
 # Characters that would end or split a Slack link (<url|text>), or any whitespace.

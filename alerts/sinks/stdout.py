@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from alerts.sinks.base import Batch, Sink, notice_record
+from fleetsignals.alerts.sinks.base import Batch, Sink, notice_record
 
 
 def _quoted(text: str) -> str:

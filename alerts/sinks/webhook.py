@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alerts.lifecycle import FIRING, fingerprint
-from alerts.sinks.base import Batch, alert_object
-from alerts.sinks.http import HTTP_OPTIONS, HttpSink
-from alerts.sinks.labels import prometheus_labels
+from fleetsignals.alerts.lifecycle import FIRING, fingerprint
+from fleetsignals.alerts.sinks.base import Batch, alert_object
+from fleetsignals.alerts.sinks.http import HTTP_OPTIONS, HttpSink
+from fleetsignals.alerts.sinks.labels import prometheus_labels
 
 
 def _common(maps: list[dict[str, str]]) -> dict[str, str]:

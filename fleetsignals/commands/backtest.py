@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from alerts.backtest import run_backtest
-from alerts.records import episodes, json_line, labels_text, table, value_text
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.records import episodes, json_line, labels_text, table, value_text
 from fleetsignals.cli_env import Env, pass_env
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_duration, parse_time

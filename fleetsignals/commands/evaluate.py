@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from alerts.engine import evaluate_live
-from alerts.records import instances_table, json_line
+from fleetsignals.alerts.engine import evaluate_live
+from fleetsignals.alerts.records import instances_table, json_line
 from fleetsignals.cli_env import Env, pass_env
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_time

@@ -9,7 +9,7 @@ import click
 import orjson
 
 from fleetsignals.cli_env import Env, pass_env
-from ingest.land import land_paths
+from fleetsignals.ingest.land import land_paths
 
 
 @click.command()

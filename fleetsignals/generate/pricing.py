@@ -19,7 +19,9 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-SEED = Path(__file__).resolve().parents[2] / "seeds" / "model_prices.csv"
+from fleetsignals.resources import project_dir
+
+SEED = project_dir() / "seeds" / "model_prices.csv"
 EPOCH = datetime(1970, 1, 1)
 
 

@@ -18,8 +18,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.lake import TMP_MARK, fsync_dir
-from ingest.manifest import ManifestIndex
+from fleetsignals.ingest.lake import TMP_MARK, fsync_dir
+from fleetsignals.ingest.manifest import ManifestIndex
 
 BACKLOG_EVERY = 1.0  # seconds between rescans of the inbox for the backlog
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

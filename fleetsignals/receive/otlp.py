@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 # One reader of ids for ingest and the receiver. ingest/values.py keeps it private.
-from ingest.values import _id as read_id
+from fleetsignals.ingest.values import _id as read_id
 
 _HEX = re.compile(r"[0-9a-f]+")
 PROTOBUF = "application/x-protobuf"

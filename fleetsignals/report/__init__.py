@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from alerts.backtest import BacktestResult
 from fleetsignals import __version__
+from fleetsignals.alerts.backtest import BacktestResult
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home

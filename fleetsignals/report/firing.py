@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.backtest import BacktestResult, run_backtest, step_times
-from alerts.records import episodes
+from fleetsignals.alerts.backtest import BacktestResult, run_backtest, step_times
+from fleetsignals.alerts.records import episodes
 from fleetsignals.config import Config
 from fleetsignals.home import Home
 from fleetsignals.report.window import Window

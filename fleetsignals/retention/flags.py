@@ -81,8 +81,8 @@ def _evaluated_samples(
     timeout: float | None,
     limit: int | None,
 ) -> tuple[list[Instance], dict[str, timedelta]]:
-    from alerts.definitions import load_signals
-    from alerts.evaluation import evaluate_signal
+    from fleetsignals.alerts.definitions import load_signals
+    from fleetsignals.alerts.evaluation import evaluate_signal
 
     dirs = [d for d in signal_dirs if Path(d).is_dir()]
     if not dirs:

@@ -24,10 +24,11 @@ import duckdb
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
+from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse.publish import publish_snapshot
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = project_dir()
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
 _manifest_cache: dict[str, Any] = {}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.schema import SPAN_SCHEMA
+from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 AGENTS = ["planner", "researcher", "coder", "support"]
 MODELS = ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash", "some-unpriced-model"]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from alertfixtures import T0, Receiver, free_port, write_signal
 
-from alerts.lifecycle import fingerprint
-from alerts.sinks.alertmanager import postable
+from fleetsignals.alerts.lifecycle import fingerprint
+from fleetsignals.alerts.sinks.alertmanager import postable
 from fleetsignals.timeutil import format_time, parse_time
 
 BINARY = "/usr/bin/prometheus-alertmanager"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from alerts.backtest import run_backtest
-from alerts.engine import evaluate_live
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.engine import evaluate_live
 from fleetsignals.config import load_config
 from fleetsignals.generate import generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, write_signal
 
-from alerts.definitions import load_signals
+from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.snapshot import connect_snapshot
 

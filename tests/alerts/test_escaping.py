@@ -13,8 +13,8 @@ import pytest
 from alertfixtures import T0, Receiver, publish_snapshot, write_signal
 from test_alertmanager import alertmanager, alerts_in  # noqa: F401 (a fixture)
 
-from alerts.lifecycle import fingerprint
-from alerts.sinks.labels import prometheus_labels
+from fleetsignals.alerts.lifecycle import fingerprint
+from fleetsignals.alerts.sinks.labels import prometheus_labels
 from fleetsignals.timeutil import format_time, parse_time
 
 HOSTILE = '<!channel> <https://example.invalid|open runbook> <@U123> & co\n{"forged": true}'

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
-from alerts.definitions import Signal
-from alerts.engine import evaluate_live
-from alerts.evaluation import evaluate_signal
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.engine import evaluate_live
+from fleetsignals.alerts.evaluation import evaluate_signal
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.timeutil import format_time
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
-from alerts.identity import fingerprint
-from alerts.state import state_path
+from fleetsignals.alerts.identity import fingerprint
+from fleetsignals.alerts.state import state_path
 from fleetsignals.timeutil import format_time
 
 

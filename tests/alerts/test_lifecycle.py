@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.definitions import Signal
-from alerts.evaluation import Sample
-from alerts.identity import check_identities
-from alerts.lifecycle import (
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.evaluation import Sample
+from fleetsignals.alerts.identity import check_identities
+from fleetsignals.alerts.lifecycle import (
     FIRING,
     PENDING,
     RESOLVED,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, free_port, write_signal
 
-from alerts.outbox import deliver
-from alerts.sinks import build_sinks
-from alerts.state import state_path
+from fleetsignals.alerts.outbox import deliver
+from fleetsignals.alerts.sinks import build_sinks
+from fleetsignals.alerts.state import state_path
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_time
 

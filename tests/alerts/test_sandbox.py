@@ -22,11 +22,11 @@ import duckdb
 import pytest
 from alertfixtures import T0, write_signal
 
-from alerts.backtest import run_backtest
-from alerts.definitions import Signal, load_signals
-from alerts.engine import evaluate_live
-from alerts.evaluation import Evaluation, evaluate_signal
-from alerts.state import load_instances, open_state
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.definitions import Signal, load_signals
+from fleetsignals.alerts.engine import evaluate_live
+from fleetsignals.alerts.evaluation import Evaluation, evaluate_signal
+from fleetsignals.alerts.state import load_instances, open_state
 from fleetsignals.config import load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
@@ -237,7 +237,7 @@ def test_a_timed_out_signal_is_not_rerun_by_a_backtest(
     write_signal(signal_dir, "slow", slow)
     write_signal(signal_dir, "quick", "select 'a' as x, 1 as value where $eval_at is not null")
     _, config = make_config(alerts={"query_timeout": "0.3s"})
-    caplog.set_level(logging.INFO, logger="alerts.evaluation")
+    caplog.set_level(logging.INFO, logger="fleetsignals.alerts.evaluation")
     result = bounded(
         lambda: run_backtest(home, config, T0, T0 + timedelta(minutes=50), timedelta(minutes=5))
     )

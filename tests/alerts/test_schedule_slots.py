@@ -7,9 +7,9 @@ from pathlib import Path
 
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
-from alerts.backtest import run_backtest
-from alerts.definitions import Signal
-from alerts.engine import is_due
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.definitions import Signal
+from fleetsignals.alerts.engine import is_due
 
 BASE = datetime(2026, 11, 20, 12, 0)
 

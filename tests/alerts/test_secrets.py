@@ -18,11 +18,11 @@ import pytest
 import yaml
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, free_port, write_signal
 
-from alerts.outbox import deliver
-from alerts.scheduler import Runner
-from alerts.sinks import build_sinks
-from alerts.sinks.redact import address, scrub
-from alerts.state import state_path
+from fleetsignals.alerts.outbox import deliver
+from fleetsignals.alerts.scheduler import Runner
+from fleetsignals.alerts.sinks import build_sinks
+from fleetsignals.alerts.sinks.redact import address, scrub
+from fleetsignals.alerts.state import state_path
 from fleetsignals.cli_env import Env
 from fleetsignals.commands.run import configure_logging
 from fleetsignals.config import load_config

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alertfixtures import write_signal
 
-from alerts.state import state_path
+from fleetsignals.alerts.state import state_path
 
 # Fires on even minutes, resolves on odd ones: every evaluation changes state and enqueues.
 FLAPPING = "select 'x' as kind, 1 as value where minute($eval_at) % 2 = 0"
@@ -22,7 +22,7 @@ LOOP = """
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from alerts.engine import evaluate_live
+from fleetsignals.alerts.engine import evaluate_live
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
-from alerts.definitions import Signal, load_signals
-from alerts.lifecycle import FIRING, Instance, annotations
-from alerts.templates import TemplateError, render
+from fleetsignals.alerts.definitions import Signal, load_signals
+from fleetsignals.alerts.lifecycle import FIRING, Instance, annotations
+from fleetsignals.alerts.templates import TemplateError, render
 from fleetsignals.timeutil import format_time
 
 

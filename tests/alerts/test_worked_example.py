@@ -8,8 +8,8 @@ from pathlib import Path
 
 from alertfixtures import T0, publish_snapshot
 
-from alerts.backtest import run_backtest
-from alerts.records import episodes
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.records import episodes
 from fleetsignals.config import load_config
 from fleetsignals.snapshot import connect_snapshot
 

@@ -16,8 +16,8 @@ from lakefiles import config_with, span, trace_id, write_spans
 from fleetsignals.config import Config
 from fleetsignals.generate import GroundTruth, generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 __all__ = ["span", "trace_id", "write_spans"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alerts.backtest import backtest
+from fleetsignals.alerts.backtest import backtest
 from fleetsignals.fingerprints.reference import RunCalls, ToolCall, run_features
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 # After an incident ends, its runs stay in the longest current window this long.
 WINDOW = timedelta(minutes=60)

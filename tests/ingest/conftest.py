@@ -10,7 +10,7 @@ import pytest
 
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
-from ingest.land import IngestSummary, land_paths
+from fleetsignals.ingest.land import IngestSummary, land_paths
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from ingest_inputs import attr, jsonl, lake_rows, request, span, synthetic_lines, write
 
-import ingest.land
+import fleetsignals.ingest.land
 from fleetsignals.home import Home
-from ingest.land import land_paths
-from ingest.manifest import read_manifest
+from fleetsignals.ingest.land import land_paths
+from fleetsignals.ingest.manifest import read_manifest
 
 YEAR_2200_NS = 7_258_118_400_000_000_000
 LIMITS = "ingest: {attribute_value_length_limit: 100}"
@@ -43,7 +43,7 @@ def inbox(root):
 
 def land_all(tmp_path, name, config, monkeypatch, batched: bool):
     if not batched:
-        monkeypatch.setattr(ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
+        monkeypatch.setattr(fleetsignals.ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
     home = Home(tmp_path / name)
     summary = land_paths([tmp_path / "inbox"], home, config(LIMITS))
     rows = sorted(  # files b and a hold the same spans: order by source too
@@ -84,7 +84,7 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
         [(1, "attributes cut in the lake")],
         [(1, "end before start")],
         [(1, "end time in the future")],
-        [(3, "invalid JSON")],
+        [(3, "truncated JSON")],
     ]
     assert len(rows) == 300 + 250 + 1 + 1 + 1
 
@@ -93,7 +93,7 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
 def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes) -> None:
     inbox(tmp_path / "inbox")
     if batch_bytes:
-        monkeypatch.setattr(ingest.land, "BATCH_BYTES", batch_bytes)
+        monkeypatch.setattr(fleetsignals.ingest.land, "BATCH_BYTES", batch_bytes)
     batched = land_all(tmp_path, "batched", config, monkeypatch, True)
     alone = land_all(tmp_path, "alone", config, monkeypatch, False)
     for got, expected in zip(batched[1:], alone[1:], strict=True):

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from ingest_inputs import REPO, synthetic_lines, write
 
-from ingest.manifest import read_manifest
+from fleetsignals.ingest.manifest import read_manifest
 
 EXE = str(Path(sys.executable).with_name("fleetsignals"))
 HOUR = 3_600_000_000_000

@@ -7,8 +7,8 @@ import shutil
 import orjson
 from ingest_inputs import jsonl, lake_rows, request, span, write
 
-import ingest.land
-from ingest.manifest import read_manifest
+import fleetsignals.ingest.land
+from fleetsignals.ingest.manifest import read_manifest
 
 GOOD = [request([span(1, 0), span(1, 1)]), request([span(2, 2)])]
 
@@ -76,7 +76,7 @@ def test_torn_manifest_line_is_tolerated(home, land, tmp_path) -> None:
     line = orjson.dumps({"sha256": "x" * 64, "source": str(b), "spans": 1})
     with home.manifest.open("ab") as handle:
         handle.write(line[: len(line) // 2])
-    ingest.manifest._INDEXES.clear()  # a fresh process
+    fleetsignals.ingest.manifest._INDEXES.clear()  # a fresh process
     summary = land(b, a)
     assert (summary.files, summary.skipped) == (1, 1)
     entries = read_manifest(home.manifest)
@@ -91,10 +91,12 @@ def test_unchanged_files_are_not_hashed_again(home, land, tmp_path, monkeypatch)
     ]
     land(tmp_path / "inbox")
     hashed = []
-    real = ingest.land.sha256_file
-    monkeypatch.setattr(ingest.land, "sha256_file", lambda p: hashed.append(p) or real(p))
-    ingest.land._HASHES.clear()
-    ingest.manifest._INDEXES.clear()  # even a fresh process knows them from the manifest
+    real = fleetsignals.ingest.land.sha256_file
+    monkeypatch.setattr(
+        fleetsignals.ingest.land, "sha256_file", lambda p: hashed.append(p) or real(p)
+    )
+    fleetsignals.ingest.land._HASHES.clear()
+    fleetsignals.ingest.manifest._INDEXES.clear()  # even a fresh process knows them from the manifest
     summary = land(tmp_path / "inbox")
     assert (summary.files, summary.skipped, hashed) == (0, 5, [])
     paths[0].write_bytes(paths[0].read_bytes() + b"\n")  # changed: hashed again, same spans

@@ -10,8 +10,8 @@ from ingest_inputs import T0, attr, jsonl, lake_rows, request, span, write
 
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from ingest.land import land_paths
-from ingest.manifest import read_manifest
+from fleetsignals.ingest.land import land_paths
+from fleetsignals.ingest.manifest import read_manifest
 
 YEAR_2200_NS = 7_258_118_400_000_000_000
 MINUTE_NS = 60 * 1_000_000_000
@@ -197,8 +197,8 @@ def test_a_control_character_cannot_forge_the_cut_mark(home, land, tmp_path) -> 
 
 def test_fast_and_checked_conversions_agree() -> None:
     """Lists too short to break a limit skip the checks: both paths must convert alike."""
-    from ingest.parse import redactor
-    from ingest.values import NO_LIMITS, _Converter, attributes_json
+    from fleetsignals.ingest.parse import redactor
+    from fleetsignals.ingest.values import NO_LIMITS, _Converter, attributes_json
 
     nested = {"kvlistValue": {"values": [attr("inner", 1), {"key": "no value"}]}}
     items = [

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from ingest_inputs import attr, lake_rows, request, span, synthetic_lines, write
 
-import ingest.sources
+import fleetsignals.ingest.sources
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from ingest.land import land_paths
+from fleetsignals.ingest.land import land_paths
 
 LIMIT = "attribute_value_length_limit: 100"
 IN_PROCESS = "ingest: {workers: 2, processes_from_mib: 100000, " + LIMIT + "}"
@@ -24,7 +24,7 @@ YEAR_2200_NS = 7_258_118_400_000_000_000
 def source(tmp_path, monkeypatch):
     """A file of many small chunks, with bad records in several of them, a span from the
     future and one over the attribute length limit."""
-    monkeypatch.setattr(ingest.sources, "CHUNK_BYTES", 32 << 10)
+    monkeypatch.setattr(fleetsignals.ingest.sources, "CHUNK_BYTES", 32 << 10)
     data, ids = synthetic_lines(6_000, per_line=40, seed=11, step_ns=2_000_000_000)
     lines = data.splitlines()
     for at in (3, 70, 140):
@@ -67,7 +67,7 @@ from pathlib import Path
 from fleetsignals.config import load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from ingest.land import land_paths
+from fleetsignals.ingest.land import land_paths
 summary = land_paths([Path(sys.argv[1])], Home(Path(sys.argv[2])), load_config(Path(sys.argv[3])))
 print(summary.spans)
 """
@@ -110,11 +110,11 @@ def test_a_worker_killed_mid_file_is_a_clear_error_and_a_rerun_lands(
     says what happened, and a rerun lands it whole."""
     import signal
 
-    import ingest.workers
+    import fleetsignals.ingest.workers
 
     path, good = source
     home = Home(tmp_path / "home")
-    original = ingest.workers.ParserPool._parse
+    original = fleetsignals.ingest.workers.ParserPool._parse
     calls = []
 
     def kill_on_third(self, chunk):
@@ -124,7 +124,7 @@ def test_a_worker_killed_mid_file_is_a_clear_error_and_a_rerun_lands(
             self.processes[1].send_signal(signal.SIGKILL)
         return original(self, chunk)
 
-    monkeypatch.setattr(ingest.workers.ParserPool, "_parse", kill_on_third)
+    monkeypatch.setattr(fleetsignals.ingest.workers.ParserPool, "_parse", kill_on_third)
     with pytest.raises(FleetsignalsError, match="worker process died"):
         land_paths([path], home, config(PROCESSES))
     assert lake_rows(home) == []

@@ -53,7 +53,7 @@ def synthetic_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, Path]:
     """A generated fleet (OTLP dumps) ingested and built; returns (home, runs.parquet)."""
     from fleetsignals.generate import generate_fleet
-    from ingest.land import land_paths
+    from fleetsignals.ingest.land import land_paths
 
     root = tmp_path_factory.mktemp("fleet")
     out = root / "fleet"

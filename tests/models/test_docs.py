@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from alerts.definitions import load_signals
+from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot
 

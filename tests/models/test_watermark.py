@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 from .conftest import START, config_with, query, span, trace_id, write_spans
 

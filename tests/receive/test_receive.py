@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from receivefixtures import T0, TIMEOUT, json_request, lake_rows, wait_for
 
-from alerts.scheduler import Runner
+from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.config import load_config
 
 

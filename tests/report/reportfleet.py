@@ -10,9 +10,9 @@ from fleetsignals.config import Config, load_config
 from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import GroundTruth, generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.retention import retain
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 1)

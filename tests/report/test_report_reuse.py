@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from reportfleet import Fleet
 
-from alerts.backtest import BacktestResult, run_backtest
+from fleetsignals.alerts.backtest import BacktestResult, run_backtest
 from fleetsignals.report import report_steps
 from fleetsignals.report.firing import replay_alerts
 from fleetsignals.report.window import resolve_window

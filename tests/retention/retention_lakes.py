@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.schema import SPAN_SCHEMA
+from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 
 def trace_id(n: int) -> str:

@@ -19,17 +19,17 @@ import duckdb
 import pytest
 import yaml
 
-from alerts.definitions import load_signals
-from alerts.evaluation import evaluate_signal
+from fleetsignals.alerts.definitions import load_signals
+from fleetsignals.alerts.evaluation import evaluate_signal
 from fleetsignals.config import load_config
 from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.retention import retain
 from fleetsignals.retention.policies import HASH_SPACE
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 1)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from retention_lakes import publish_runs, synthetic_home
 
-from alerts.state import open_state
+from fleetsignals.alerts.state import open_state
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain

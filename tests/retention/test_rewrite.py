@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from retention_lakes import lake_spans, partition_dir, spans, trace_id, write_file
 
+from fleetsignals.ingest.schema import SPAN_SCHEMA
 from fleetsignals.retention.rewrite import (
     CRASH_ENV,
     PAUSE_ENV,
@@ -28,7 +29,6 @@ from fleetsignals.retention.rewrite import (
     rewrite_partition,
     span_files,
 )
-from ingest.schema import SPAN_SCHEMA
 
 HOUR = datetime(2026, 11, 26, 5, 0)
 DRIVER = Path(__file__).with_name("rewrite_driver.py")

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alerts.backtest import run_backtest
+from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.config import Config, load_config
 from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import GroundTruth, Incident, generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-from ingest.land import land_paths
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ("correlated_failure", "depth_tail", "p95_cost_jump", "stuck_agent")

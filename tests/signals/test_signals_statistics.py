@@ -16,8 +16,8 @@ import duckdb
 import pytest
 from scipy import stats
 
-from alerts.definitions import Signal, load_signals
-from alerts.evaluation import Sample, evaluate_signal
+from fleetsignals.alerts.definitions import Signal, load_signals
+from fleetsignals.alerts.evaluation import Sample, evaluate_signal
 
 SIGNALS = Path(__file__).resolve().parents[2] / "signals"
 T = datetime(2026, 11, 1, 12, 0)

@@ -1,0 +1,3 @@
+"""fleetsignals: an analytical warehouse that watches fleets of LLM agents."""
+
+__version__ = "0.1.0"

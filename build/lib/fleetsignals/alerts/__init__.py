@@ -1,0 +1,1 @@
+"""Signal evaluation, alert state, notification sinks and the scheduler."""

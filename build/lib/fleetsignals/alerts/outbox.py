@@ -1,0 +1,154 @@
+"""The durable outbox: at-least-once delivery of notifications to every sink.
+
+Notifications are rendered and written to the ``outbox`` table in the same
+transaction as the state change that caused them, then delivered in order,
+per sink. A failed delivery stays queued and is retried with exponential
+backoff (``alerts.retry_initial`` doubling up to ``alerts.retry_max``), and
+later notifications for that sink wait behind it, so a firing is never
+overtaken by its own resolution. A sink that is down delays alerts, never
+loses them; that includes a receiver answering 401, 403 or 404 (wrong credentials
+or address: its operator fixes them). Only a payload the receiver rejects as
+malformed (any other HTTP 4xx but 408/429) is set aside as dead, with its error,
+so it cannot block the queue forever.
+Errors are logged and stored (``last_error``) scrubbed of the sink's secrets: its URL
+shows as scheme://host[:port] only (``alerts.sinks.redact``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fleetsignals.alerts.sinks import Batch, DeliveryError, PermanentDeliveryError, Sink
+from fleetsignals.alerts.sinks.redact import scrub
+from fleetsignals.alerts.state import open_state, transaction
+from fleetsignals.home import Home
+from fleetsignals.timeutil import parse_time
+
+log = logging.getLogger(__name__)
+
+# How long a sender holds a claimed row before another process may retry it.
+LEASE = timedelta(minutes=2)
+# Delivered rows are kept this long for inspection, then deleted.
+KEEP_DELIVERED = timedelta(days=7)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def enqueue(con: sqlite3.Connection, sinks: list[Sink], batch: Batch, now: datetime) -> int:
+    """Render the batch for every sink and queue it (call inside the state transaction)."""
+    rows = [
+        (sink.name, now.isoformat(), json.dumps(payload), now.isoformat())
+        for sink in sinks
+        for payload in sink.render(batch)
+    ]
+    con.executemany(
+        "insert into outbox (sink, created_at, payload, next_attempt_at) values (?, ?, ?, ?)", rows
+    )
+    return len(rows)
+
+
+def _claim(con: sqlite3.Connection, sink: str, now: datetime) -> tuple[int, str, int] | None:
+    """The sink's oldest queued row if it is due, leased to us; None if none or backing off."""
+    with transaction(con):
+        row = con.execute(
+            "select id, payload, attempts, next_attempt_at from outbox "
+            "where sink = ? and delivered_at is null and dead_at is null "
+            "order by id limit 1",
+            (sink,),
+        ).fetchone()
+        if row is None or datetime.fromisoformat(row[3]) > now:
+            return None
+        con.execute(
+            "update outbox set next_attempt_at = ? where id = ?",
+            ((now + LEASE).isoformat(), row[0]),
+        )
+    return row[0], row[1], row[2]
+
+
+def _backoff(attempts: int, initial: timedelta, ceiling: timedelta) -> timedelta:
+    return min(initial * (2 ** max(attempts - 1, 0)), ceiling)
+
+
+def deliver(
+    home: Home,
+    sinks: list[Sink],
+    retry_initial: timedelta = timedelta(seconds=10),
+    retry_max: timedelta = timedelta(minutes=10),
+    now: datetime | None = None,
+) -> DeliveryReport:
+    """Send every due queued notification, oldest first per sink; returns what happened."""
+    report = DeliveryReport()
+    with open_state(home) as con:
+        for sink in sinks:
+            while True:
+                moment = now or parse_time("now")
+                claimed = _claim(con, sink.name, moment)
+                if claimed is None:
+                    break
+                row_id, payload, attempts = claimed
+                try:
+                    sink.send(json.loads(payload))
+                except PermanentDeliveryError as raised:
+                    error = scrub(str(raised), sink.secrets())
+                    log.error("sink %s rejected notification %d: %s", sink.name, row_id, error)
+                    with transaction(con):
+                        con.execute(
+                            "update outbox set attempts = attempts + 1, last_error = ?, "
+                            "dead_at = ? where id = ?",
+                            (error, moment.isoformat(), row_id),
+                        )
+                    report.dead += 1
+                    report.errors.append(f"{sink.name}: {error} (notification set aside)")
+                    continue
+                except DeliveryError as raised:
+                    error = scrub(str(raised), sink.secrets())
+                    wait = _backoff(attempts + 1, retry_initial, retry_max)
+                    with transaction(con):
+                        con.execute(
+                            "update outbox set attempts = attempts + 1, next_attempt_at = ?, "
+                            "last_error = ? where id = ?",
+                            ((moment + wait).isoformat(), error, row_id),
+                        )
+                    log.warning("sink %s: %s; retrying in %s", sink.name, error, wait)
+                    report.failed += 1
+                    report.errors.append(f"{sink.name}: {error} (queued, retry in {wait})")
+                    break
+                with transaction(con):
+                    con.execute(
+                        "update outbox set attempts = attempts + 1, delivered_at = ?, "
+                        "last_error = null where id = ?",
+                        (parse_time("now").isoformat(), row_id),
+                    )
+                report.delivered += 1
+        with transaction(con):
+            cutoff = (parse_time("now") - KEEP_DELIVERED).isoformat()
+            con.execute("delete from outbox where delivered_at < ?", (cutoff,))
+        report.pending = pending_count(con)
+        known = {s.name for s in sinks}
+        orphans = con.execute(
+            "select sink, count(*) from outbox where delivered_at is null and dead_at is null "
+            "group by sink"
+        ).fetchall()
+        for name, count in orphans:
+            if name not in known:
+                log.warning(
+                    "%d notifications queued for sink %r, which is not configured", count, name
+                )
+    return report
+
+
+def pending_count(con: sqlite3.Connection) -> int:
+    return con.execute(
+        "select count(*) from outbox where delivered_at is null and dead_at is null"
+    ).fetchone()[0]

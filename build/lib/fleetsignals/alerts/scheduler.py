@@ -1,0 +1,278 @@
+"""`fleetsignals run`: ingest the inbox, build, evaluate and retain on intervals (APScheduler).
+
+Every job runs on ONE worker thread, each with ``max_instances=1`` and
+``coalesce=True``: jobs never overlap, and a slow build delays the next cycle
+instead of stacking runs behind it. All state lives on disk (lake manifest,
+warehouse, alert state and outbox), so a restart resumes where the last run
+stopped. SIGTERM or SIGINT stops cleanly: the job in progress finishes (its
+remaining stages are skipped), nothing new starts; a second signal exits at
+once, which is also safe since every stage commits atomically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from fleetsignals.alerts.engine import evaluate_live
+from fleetsignals.alerts.outbox import deliver
+from fleetsignals.alerts.settings import DURATION_HELP, AlertSettings
+from fleetsignals.alerts.sinks import build_sinks
+from fleetsignals.config import Config
+from fleetsignals.errors import FleetsignalsError
+from fleetsignals.home import Home
+from fleetsignals.timeutil import parse_duration, parse_time
+
+log = logging.getLogger("fleetsignals.run")
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    inbox: Path
+    ingest_every: timedelta
+    build_every: timedelta
+    retain_every: timedelta
+    # A file modified more recently than this may still be being written.
+    settle: timedelta
+
+    @classmethod
+    def from_config(cls, home: Home, config: Config) -> SchedulerSettings:
+        section = config["scheduler"]
+
+        def duration(key: str) -> timedelta:
+            try:
+                value = parse_duration(section[key])
+            except FleetsignalsError:
+                raise FleetsignalsError(f"config scheduler.{key}: {DURATION_HELP}") from None
+            if value <= timedelta(0) and key != "settle":
+                raise FleetsignalsError(f"config scheduler.{key} must be a positive duration")
+            return value
+
+        return cls(
+            inbox=Path(section["inbox"]) if section["inbox"] else home.inbox,
+            ingest_every=duration("ingest_every"),
+            build_every=duration("build_every"),
+            retain_every=duration("retain_every"),
+            settle=max(duration("settle"), parse_duration(config["ingest"]["settle"])),
+        )
+
+
+class Runner:
+    """The jobs and their shared bookkeeping."""
+
+    def __init__(self, home: Home, config: Config) -> None:
+        self.home = home
+        self.config = config
+        self.settings = SchedulerSettings.from_config(home, config)
+        self.alert_settings = AlertSettings.from_config(config)
+        self.sinks = build_sinks(config["notify"], self.alert_settings.send_timeout)
+        self.stopping = threading.Event()
+        # path -> (size, mtime_ns) already handed to ingest, so unchanged files are not
+        # re-read every minute (landing is idempotent anyway, by content hash).
+        self.landed: dict[Path, tuple[int, int]] = {}
+
+    def inbox_files(self) -> list[Path]:
+        """Settled, non-hidden files in the inbox that changed since we last landed them."""
+        if not self.settings.inbox.is_dir():
+            return []
+        cutoff = time.time() - self.settings.settle.total_seconds()
+        found = []
+        for path in sorted(self.settings.inbox.rglob("*")):
+            if any(part.startswith(".") for part in path.relative_to(self.settings.inbox).parts):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if not path.is_file() or stat.st_mtime > cutoff or path.suffix in (".tmp", ".part"):
+                continue
+            if self.landed.get(path) != (stat.st_size, stat.st_mtime_ns):
+                found.append(path)
+        return found
+
+    def ingest(self) -> None:
+        if self.stopping.is_set():
+            return
+        files = self.inbox_files()
+        if not files:
+            log.debug("ingest: no new files in %s", self.settings.inbox)
+            return
+        from fleetsignals.ingest.land import land_paths
+
+        started = time.perf_counter()
+        # Already filtered by settle time; land them all.
+        summary = land_paths(files, self.home, self.config, progress=False, settle_seconds=0)
+        # Remember what landed, unless some file changed while it was read (which one is
+        # not reported): then all are offered again, and landing skips what it already has.
+        for path in files if not summary.unsettled else []:
+            try:
+                stat = path.stat()
+                self.landed[path] = (stat.st_size, stat.st_mtime_ns)
+            except FileNotFoundError:
+                pass
+        log.info(
+            "ingest: %d files, %d skipped, %d spans landed, %d quarantined in %.1fs",
+            summary.files,
+            summary.skipped,
+            summary.spans,
+            summary.quarantined,
+            time.perf_counter() - started,
+        )
+
+    def cycle(self) -> None:
+        """Build, then evaluate due signals and deliver notifications."""
+        if self.stopping.is_set():
+            return
+        from fleetsignals.warehouse import build
+
+        started = time.perf_counter()
+        try:
+            build(self.home, self.config, full_refresh=False, progress=False)
+        except Exception as exc:
+            # Evaluating a stale snapshot at "now" would see missing data as healthy and
+            # resolve alerts falsely, so this cycle only retries deliveries.
+            if isinstance(exc, FleetsignalsError):
+                log.error("build failed: %s; skipping this cycle's evaluation", exc)
+            else:
+                log.exception("build failed; skipping this cycle's evaluation")
+            self.retry_deliveries()
+            return
+        built = time.perf_counter()
+        if self.stopping.is_set():
+            log.info("cycle: build %.1fs; stopping before evaluation", built - started)
+            return
+        outcome = evaluate_live(self.home, self.config, due_only=True)
+        done = time.perf_counter()
+        states: dict[str, int] = {}
+        for record in outcome.records:
+            states[record["state"]] = states.get(record["state"], 0) + 1
+        delivery = outcome.delivery
+        log.info(
+            "cycle: build %.1fs, evaluate %.1fs (%d signals, %d pending, %d firing, "
+            "%d notifications, %d failed signals); delivered %d, queued %d",
+            built - started,
+            done - built,
+            len(outcome.evaluated),
+            states.get("pending", 0),
+            states.get("firing", 0),
+            outcome.notices,
+            len(outcome.problems),
+            delivery.delivered if delivery else 0,
+            delivery.pending if delivery else 0,
+        )
+        for problem in outcome.problems:
+            log.error("signal failed: %s", problem)
+        if done - started > self.settings.build_every.total_seconds():
+            log.warning(
+                "cycle took %.1fs, longer than scheduler.build_every (%s): cycles run back "
+                "to back, each one later than scheduled",
+                done - started,
+                self.settings.build_every,
+            )
+
+    def retry_deliveries(self) -> None:
+        if self.sinks:
+            report = deliver(
+                self.home,
+                self.sinks,
+                self.alert_settings.retry_initial,
+                self.alert_settings.retry_max,
+            )
+            log.info("outbox: delivered %d, queued %d", report.delivered, report.pending)
+
+    def retain(self) -> None:
+        if self.stopping.is_set():
+            return
+        if importlib.util.find_spec("fleetsignals.retention") is None:
+            log.info("retain: fleetsignals.retention is not available; skipped")
+            return
+        from fleetsignals.retention import retain
+
+        started = time.perf_counter()
+        summary = retain(self.home, self.config, parse_time("now"))
+        lines = "; ".join(summary.lines()) if hasattr(summary, "lines") else str(summary)
+        log.info("retain: %.1fs: %s", time.perf_counter() - started, lines)
+
+    def guarded(self, name: str, job) -> None:
+        """Run a job; an error is logged and the scheduler carries on with the next one."""
+        try:
+            job()
+        except FleetsignalsError as exc:
+            log.error("%s failed: %s", name, exc)
+        except Exception:
+            log.exception("%s failed", name)
+
+
+def run(home: Home, config: Config) -> None:
+    """Run until SIGTERM or SIGINT."""
+    runner = Runner(home, config)
+    settings = runner.settings
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        timezone="UTC",
+    )
+    now = datetime.now().astimezone()
+    jobs = [
+        ("ingest", runner.ingest, settings.ingest_every, timedelta(0)),
+        ("cycle", runner.cycle, settings.build_every, timedelta(seconds=0.5)),
+        ("retain", runner.retain, settings.retain_every, settings.retain_every),
+    ]
+    for name, job, every, delay in jobs:
+        scheduler.add_job(
+            runner.guarded,
+            "interval",
+            args=(name, job),
+            seconds=every.total_seconds(),
+            next_run_time=now + delay,
+            id=name,
+            name=name,
+        )
+    stop_requests = []
+
+    def request_stop(signum: int, _frame) -> None:
+        stop_requests.append(signum)
+        if len(stop_requests) > 1:
+            log.warning("second stop signal: exiting now")
+            os._exit(1)
+        log.info(
+            "%s received: finishing the current job, then stopping", signal.Signals(signum).name
+        )
+        runner.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info(
+        "fleetsignals run: home %s, inbox %s; ingest every %s, build+evaluate every %s, "
+        "retain every %s",
+        home.root,
+        settings.inbox,
+        settings.ingest_every,
+        settings.build_every,
+        settings.retain_every,
+    )
+    receiver = None
+    if config["receive"]["enabled"]:  # OTLP/HTTP into the inbox (fleetsignals/receive/)
+        from fleetsignals.receive.server import Receiver
+
+        receiver = Receiver(home, config).start()
+    scheduler.start()
+    try:
+        while not runner.stopping.wait(0.5):
+            pass
+    finally:
+        if receiver is not None:
+            receiver.stop()
+        scheduler.shutdown(wait=True)
+    log.info("stopped cleanly")

@@ -1,0 +1,42 @@
+"""``file``: notifications appended as JSON lines to ``path``.
+
+Each line: notification (firing|repeat|resolved), signal, severity, state,
+eval_at, labels, value, summary, starts_at, ends_at, fingerprint.
+A relative path is taken from the working directory. Delivery is at least
+once: after a kill between writing and recording, a line may repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fleetsignals.alerts.sinks.base import Batch, DeliveryError, Sink, notice_record
+
+
+class FileSink(Sink):
+    kind = "file"
+    allowed = frozenset({"path"})
+
+    def __init__(self, name: str, options: dict[str, Any], timeout: float) -> None:
+        super().__init__(name, options, timeout)
+        if not options.get("path"):
+            raise ValueError("needs path: the JSON-lines file to append to")
+        self.path = Path(options["path"])
+
+    def render(self, batch: Batch) -> list[Any]:
+        records = [notice_record(batch, n) for n in batch.notices]
+        return [records] if records else []
+
+    def send(self, payload: Any) -> None:
+        text = "".join(json.dumps(record) + "\n" for record in payload)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise DeliveryError(f"cannot append to {self.path}: {exc.strerror}") from None

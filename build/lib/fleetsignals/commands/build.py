@@ -1,0 +1,36 @@
+"""`fleetsignals build`."""
+
+from __future__ import annotations
+
+import click
+
+from fleetsignals.cli_env import Env, pass_env
+
+
+@click.command()
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every table from all history (after changing dimensions or prices).",
+)
+@pass_env
+def command(env: Env, full_refresh: bool) -> None:
+    """Build the warehouse from the lake (runs the dbt project) and publish a snapshot.
+
+    Incremental by default: only runs with spans landed since the last build are
+    recomputed. `--full-refresh` rebuilds from all spans still in the lake plus the
+    archived facts of pruned runs; run it after changing `dimensions:` or price rows.
+    Readers (`sql`, `evaluate`, the report) keep using the previous snapshot meanwhile.
+    """
+    from fleetsignals.warehouse import build
+
+    summary = build(env.home, env.config, full_refresh=full_refresh, progress=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    kind = "full refresh" if full_refresh else "incremental build"
+    click.echo(
+        f"{kind}: {summary.models} models, {summary.tests} tests, {summary.runs} runs, "
+        f"{summary.unpriced_models} unpriced models in {summary.seconds:.1f}s "
+        f"(dbt {summary.dbt_seconds:.1f}s, publish {summary.publish_seconds:.1f}s); "
+        f"snapshot {summary.snapshot}"
+    )

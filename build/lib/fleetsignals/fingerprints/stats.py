@@ -1,0 +1,116 @@
+"""Two-sample tests on per-run behavioural vectors: Hotelling's T² on whitened components.
+
+Why Hotelling and not an energy distance or a classifier: measured in
+``bench/fingerprint.py`` and docs/fingerprints.md. In short, the drifts that
+matter (tool mix, output length, step count) move the mean of the per-run
+vector, where Hotelling's test is the most powerful invariant test, and it
+costs well under a millisecond where a permutation test costs a second per pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+# Components whose variance is below this share of the total are numerically
+# zero (tool shares sum to one, so one direction always has no variance).
+_RANK_TOLERANCE = 1e-6
+# Eigenvalues are floored at this share of the mean eigenvalue: a direction in
+# which the runs hardly vary would otherwise turn rounding noise into a huge
+# distance. Flooring only shrinks distances, so the test stays conservative.
+_EIGEN_FLOOR = 0.01
+# Scale given to a feature that never varies in the baseline (shares are in [0, 1]).
+_SCALE_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class Whitener:
+    """Maps vectors to coordinates in which a covariance is the identity (degenerate axes dropped)."""
+
+    center: np.ndarray
+    keep: np.ndarray  # features that vary at all
+    scale: np.ndarray
+    axes: np.ndarray  # eigenvectors (kept features x components)
+    variances: np.ndarray  # eigenvalues, floored
+
+    @classmethod
+    def fit(cls, center: np.ndarray, cov: np.ndarray, *, keep_degenerate: bool = False) -> Whitener:
+        """Whiten by ``cov``. With ``keep_degenerate``, directions without variance are kept
+        with floored variance, so a vector that leaves them (a run using a tool its baseline
+        never used) is far away instead of invisible; a test of means drops them instead."""
+        cov = np.atleast_2d(cov)
+        scale = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        keep = scale > 1e-12  # constant everywhere: carries no information
+        if keep_degenerate:
+            scale = np.where(keep, scale, _SCALE_FLOOR)
+            keep = np.ones_like(keep)
+        if not keep.any():
+            return cls(center, keep, scale, np.zeros((0, 0)), np.zeros(0))
+        corr = cov[np.ix_(keep, keep)] / np.outer(scale[keep], scale[keep])
+        values, vectors = np.linalg.eigh(corr)
+        if not keep_degenerate:
+            usable = values > _RANK_TOLERANCE * values.sum()
+            values, vectors = values[usable], vectors[:, usable]
+        values = np.maximum(values, _EIGEN_FLOOR * max(values.mean(), 1e-12))
+        return cls(center, keep, scale, vectors, values)
+
+    @property
+    def dimensions(self) -> int:
+        return len(self.variances)
+
+    def squared_distances(self, x: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance of each row of ``x`` from the center."""
+        if self.dimensions == 0:
+            return np.zeros(len(np.atleast_2d(x)))
+        z = (np.atleast_2d(x) - self.center)[:, self.keep] / self.scale[self.keep]
+        projected = z @ self.axes
+        return np.sum(projected**2 / self.variances, axis=1)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of comparing current runs with baseline runs."""
+
+    n_current: int
+    n_baseline: int
+    distance: float  # bias-corrected Mahalanobis distance between means, in per-run SDs
+    statistic: float  # Hotelling's T²
+    p_value: float
+    dimensions: int  # components the test used
+
+
+def pooled_covariance(baseline: np.ndarray, current: np.ndarray) -> np.ndarray:
+    m, n = len(baseline), len(current)
+    return (
+        np.atleast_2d(np.cov(baseline, rowvar=False, ddof=1)) * (m - 1)
+        + np.atleast_2d(np.cov(current, rowvar=False, ddof=1)) * (n - 1)
+    ) / (m + n - 2)
+
+
+def hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
+    """Hotelling's two-sample T² test with pooled covariance, on the non-degenerate components.
+
+    Features are scaled by their pooled standard deviation, the pooled
+    correlation matrix is eigen-decomposed, numerically empty directions are
+    dropped, and T² is referred to its F distribution. ``distance`` subtracts
+    the squared distance that sampling noise alone adds on average
+    (p·(1/n + 1/m)), so it estimates the true shift whatever the sample sizes.
+    """
+    m, n = len(baseline), len(current)
+    if m < 2 or n < 2:
+        raise ValueError("each sample needs at least two runs")
+    mean_b = baseline.mean(axis=0)
+    whitener = Whitener.fit(mean_b, pooled_covariance(baseline, current))
+    p = whitener.dimensions
+    if p == 0:  # every feature constant in both samples: identical as far as we can see
+        return Comparison(n, m, 0.0, 0.0, 1.0, 0)
+    d2 = float(whitener.squared_distances(current.mean(axis=0))[0])
+    t2 = d2 * m * n / (m + n)
+    distance = float(np.sqrt(max(0.0, d2 - p * (1 / n + 1 / m))))
+    dof = m + n - p - 1
+    if dof <= 0:
+        return Comparison(n, m, distance, t2, 1.0, p)
+    f = t2 * dof / (p * (m + n - 2))
+    return Comparison(n, m, distance, t2, float(stats.f.sf(f, p, dof)), p)

@@ -1,0 +1,1 @@
+"""OTLP/JSON trace dumps -> Parquet lake (parsing, normalising, writing, quarantine)."""

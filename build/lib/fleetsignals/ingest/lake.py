@@ -1,0 +1,147 @@
+"""Writing span rows into the Hive-partitioned Parquet lake, atomically.
+
+Each source file lands as at most one Parquet file per hour partition, named
+from the source's content hash: ``dt=YYYY-MM-DD/hr=HH/<sha256[:32]>.parquet``.
+Rows are written into a temporary file in the same directory (a name not
+ending in ``.parquet``, so readers globbing ``*.parquet`` never see it), then
+fsynced and renamed. A rerun of the same source writes the same names, so it
+replaces rather than duplicates whatever a killed run left behind.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fleetsignals.ingest.schema import SPAN_SCHEMA
+
+ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; tens of thousands each suit it
+BUFFER_ROWS = 64_000  # rows held across partitions before the largest is flushed (memory)
+TMP_MARK = ".tmp-"
+
+
+def partition_dir(lake: Path, dt: str, hr: str) -> Path:
+    return lake / f"dt={dt}" / f"hr={hr}"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(lake: Path) -> int:
+    """Delete temporary files a killed run left (only call while holding the ingest lock)."""
+    removed = 0
+    if not lake.is_dir():
+        return 0
+    for path in lake.glob("dt=*/hr=*/.*"):
+        if TMP_MARK in path.name:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+class LakeWriter:
+    """Buffers span rows per partition and writes one Parquet file per partition."""
+
+    def __init__(self, lake: Path, sha256: str, landed_at: datetime):
+        self.lake = lake
+        self.sha256 = sha256
+        self.landed_at = landed_at
+        self.stem = sha256[:32]
+        self.buffers: dict[tuple[str, str], list[pa.Table]] = {}
+        self.buffered: dict[tuple[str, str], int] = {}
+        self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.rows = 0
+
+    def _final(self, key: tuple[str, str]) -> Path:
+        return partition_dir(self.lake, *key) / f"{self.stem}.parquet"
+
+    def _tmp(self, key: tuple[str, str]) -> Path:
+        return partition_dir(self.lake, *key) / f".{self.stem}.parquet{TMP_MARK}{os.getpid()}"
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        columns = []
+        for field in SPAN_SCHEMA:
+            if field.name == "source_sha256":
+                columns.append(pa.repeat(pa.scalar(self.sha256, pa.string()), n))
+            elif field.name == "landed_at":
+                columns.append(pa.repeat(pa.scalar(self.landed_at, field.type), n))
+            else:
+                columns.append(table[field.name].cast(field.type))
+        return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
+
+    def add(self, table: pa.Table) -> None:
+        """Add span rows (the parser's output, with ``dt`` and ``hr``)."""
+        if table.num_rows == 0:
+            return
+        keys = pc.binary_join_element_wise(table["dt"], table["hr"], "/")
+        unique = pc.unique(keys).to_pylist()
+        rows = self._conform(table)
+        for key_text in unique:
+            key = tuple(key_text.split("/"))
+            part = rows.filter(pc.equal(keys, key_text)) if len(unique) > 1 else rows
+            self.buffers.setdefault(key, []).append(part)
+            self.buffered[key] = self.buffered.get(key, 0) + part.num_rows
+            if self.buffered[key] >= ROW_GROUP_ROWS:
+                self._flush(key)
+        self.rows += table.num_rows
+        while sum(self.buffered.values()) > BUFFER_ROWS:
+            self._flush(max(self.buffered, key=self.buffered.__getitem__))
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        parts = self.buffers.pop(key, [])
+        self.buffered.pop(key, None)
+        if not parts:
+            return
+        writer = self.writers.get(key)
+        if writer is None:
+            directory = partition_dir(self.lake, *key)
+            directory.mkdir(parents=True, exist_ok=True)
+            writer = pq.ParquetWriter(
+                self._tmp(key), SPAN_SCHEMA, compression="zstd", write_statistics=True
+            )
+            self.writers[key] = writer
+        writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP_ROWS)
+
+    def commit(self) -> list[str]:
+        """Flush, fsync and rename every file into place; returns paths relative to the lake."""
+        for key in list(self.buffers):
+            self._flush(key)
+        written = []
+        for key, writer in sorted(self.writers.items()):
+            writer.close()
+            tmp = self._tmp(key)
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            final = self._final(key)
+            os.replace(tmp, final)
+            written.append(final.relative_to(self.lake).as_posix())
+        # New directory entries (files, and partition directories made by this run) are
+        # durable only once their parent directories are synced.
+        dirs = {partition_dir(self.lake, *key) for key in self.writers}
+        if dirs:
+            for directory in sorted(dirs | {d.parent for d in dirs} | {self.lake}):
+                fsync_dir(directory)
+        self.writers.clear()
+        return written
+
+    def abort(self) -> None:
+        """Drop everything written so far (the source is being quarantined instead)."""
+        self.buffers.clear()
+        self.buffered.clear()
+        for key, writer in self.writers.items():
+            try:
+                writer.close()
+            finally:
+                self._tmp(key).unlink(missing_ok=True)
+        self.writers.clear()

@@ -1,0 +1,101 @@
+"""The manifest: one JSON line per source file landed (or quarantined whole), written last.
+
+A source counts as landed only once its manifest line is on disk (appended in
+one write, then fsynced). A line torn by a crash is ignored when reading, so
+that source simply lands again on the next run, overwriting its own files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+
+@dataclass
+class ManifestIndex:
+    """What the manifest says, read incrementally (the scheduler rereads it every minute)."""
+
+    path: Path
+    by_sha: dict[str, dict] = field(default_factory=dict)
+    # (source path, size, mtime_ns) -> sha256, so unchanged files are not hashed again.
+    by_stat: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    offset: int = 0
+
+    def refresh(self) -> ManifestIndex:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < self.offset:  # rewritten by someone else: start over
+            self.by_sha.clear()
+            self.offset = 0
+        if size == self.offset:
+            return self
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(size - self.offset)
+        end = data.rfind(b"\n") + 1  # a last line without newline may still be being written
+        for line in data[:end].splitlines():
+            self._add(line)
+        self.offset += end
+        return self
+
+    def _add(self, line: bytes) -> None:
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return  # torn by a crash: that source was not landed
+        if not isinstance(entry, dict) or "sha256" not in entry:
+            return
+        self.by_sha[entry["sha256"]] = entry
+        if {"source", "size", "mtime_ns"} <= entry.keys():
+            self.by_stat[(entry["source"], entry["size"], entry["mtime_ns"])] = entry["sha256"]
+
+    def append(self, entries: list[dict]) -> None:
+        """Append entries durably in one write; a torn earlier line stays on its own line."""
+        if not entries:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = b"".join(orjson.dumps(e) + b"\n" for e in entries)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size:
+                with self.path.open("rb") as handle:
+                    handle.seek(size - 1)
+                    if handle.read(1) != b"\n":
+                        payload = b"\n" + payload
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.refresh()
+
+
+_INDEXES: dict[Path, ManifestIndex] = {}
+
+
+def manifest_index(path: Path) -> ManifestIndex:
+    """The process-wide index of a manifest, brought up to date."""
+    index = _INDEXES.setdefault(path, ManifestIndex(path))
+    return index.refresh()
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """Every readable entry of a manifest, in order (torn lines skipped)."""
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_bytes().splitlines():
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries

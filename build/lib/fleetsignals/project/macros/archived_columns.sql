@@ -1,0 +1,41 @@
+{#-
+    The columns the warehouse reads back from HOME/facts/<kind>/*.parquet, with types.
+    Archive files may hold more columns (the helper archives whole rows); these are the
+    contract between `fleetsignals.warehouse.archive_run_facts` and the build.
+-#}
+{% macro archived_columns(kind) -%}
+    {%- set columns = {
+        'runs': [
+            ('run_id', 'varchar'), ('part_at', 'timestamp'),
+            ('agent_name', 'varchar'), ('prompt_variant', 'varchar'), ('workflow', 'varchar'),
+            ('tenant_id', 'varchar'), ('user_id', 'varchar'), ('user_cohort', 'varchar'),
+            ('session_id', 'varchar'), ('environment', 'varchar'),
+            ('started_at', 'timestamp'), ('last_span_at', 'timestamp'),
+            ('root_ended_at', 'timestamp'), ('has_root', 'boolean'),
+            ('root_status_code', 'varchar'), ('root_status_message', 'varchar'),
+            ('span_count', 'bigint'), ('last_landed_at', 'timestamp'),
+        ],
+        'llm_calls': [
+            ('run_id', 'varchar'), ('span_id', 'varchar'), ('parent_span_id', 'varchar'),
+            ('part_at', 'timestamp'), ('span_name', 'varchar'),
+            ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('duration_ms', 'double'),
+            ('model', 'varchar'), ('provider', 'varchar'),
+            ('input_tokens', 'bigint'), ('output_tokens', 'bigint'),
+            ('cache_read_tokens', 'bigint'), ('cache_write_tokens', 'bigint'),
+            ('reasoning_tokens', 'bigint'), ('reported_cost_usd', 'double'),
+            ('is_error', 'boolean'),
+        ],
+        'tool_calls': [
+            ('run_id', 'varchar'), ('span_id', 'varchar'), ('parent_span_id', 'varchar'),
+            ('part_at', 'timestamp'), ('span_name', 'varchar'),
+            ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('duration_ms', 'double'),
+            ('tool_name', 'varchar'), ('tool_call_id', 'varchar'), ('args_hash', 'varchar'),
+            ('is_error', 'boolean'),
+        ],
+        'retention': [
+            ('run_id', 'varchar'), ('retention_reason', 'varchar'),
+            ('sample_weight', 'double'), ('decided_at', 'timestamp'),
+        ],
+    } -%}
+    {{ return(columns[kind]) }}
+{%- endmacro %}

@@ -1,0 +1,26 @@
+{#-
+    The bounds of this build, from the row int_build_watermarks appended for it:
+    full (bool), scan_from (datetime or none: oldest lake hour an incremental build
+    reads for new spans), landed_after (datetime or none), watermark_at.
+    Read with run_query so they reach SQL as constants (partition pruning needs them).
+    Without that row (compiling only, e.g. for the linter) the build counts as full.
+-#}
+{% macro build_bounds() -%}
+    {%- set full = {'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none} -%}
+    {%- if not execute -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set relation = ref('int_build_watermarks') -%}
+    {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select is_full_refresh, scan_from_at, landed_after_at, watermark_at from "
+        ~ relation ~ " where build_id = '" ~ this_build_id() ~ "'"
+    ) -%}
+    {%- if rows | length == 0 -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set row = rows[0] -%}
+    {{ return({'full': row[0], 'scan_from': row[1], 'landed_after': row[2], 'watermark_at': row[3]}) }}
+{%- endmacro %}

@@ -1,0 +1,58 @@
+-- One row per build: the lake's watermark (latest span end landed) and the bounds an
+-- incremental build reads new spans within. Appended each build; downstream models read
+-- the row of their own invocation (macro build_bounds). A build starts from the last
+-- build marked complete (on-run-end), so a failed or killed build is redone.
+-- Trace producers are untrusted: a span counts towards the watermark with its end, but
+-- never later than the time it landed (a span cannot end after it was received, short
+-- of a wrong clock). So no span can move the watermark, or the scan window derived from
+-- it, past the landing clock: one span from year 2200 would otherwise freeze every
+-- later increment (its window starting in 2200) and judge every rootless run timed out.
+{{ config(materialized='incremental', unique_key='build_id') }}
+
+{%- set previous = none -%}
+{%- if is_incremental() and execute -%}
+    {%- set rows = run_query(
+        "select (select max(build_seq) from " ~ this ~ "), watermark_at, landed_through_at from "
+        ~ this ~ " where is_complete order by build_seq desc limit 1"
+    ) -%}
+    {%- if rows | length > 0 and rows[0][1] is not none -%}
+        {%- set previous = rows[0] -%}
+    {%- endif -%}
+{%- endif -%}
+{%- if previous is not none -%}
+    {%- set scan_from = previous[1] - modules.datetime.timedelta(minutes=var('lookback_minutes')) -%}
+    {%- set landed_after = previous[2] - modules.datetime.timedelta(minutes=var('landed_overlap_minutes')) -%}
+{%- else -%}
+    {%- set scan_from = none -%}
+    {%- set landed_after = none -%}
+{%- endif %}
+
+with
+
+spans as (
+
+    select
+        least(end_at, landed_at) as counted_end_at,
+        landed_at
+    from {{ ref('stg_otel__spans') }}
+    where {{ lake_partitions_since(scan_from) }}
+
+),
+
+final as (
+
+    select
+        '{{ this_build_id() }}' as build_id,
+        {{ previous[0] + 1 if previous is not none else 1 }} as build_seq,
+        cast(timezone('UTC', now()) as timestamp) as built_at,
+        {{ 'false' if previous is not none else 'true' }} as is_full_refresh,
+        coalesce(max(counted_end_at), {{ ts_literal(previous[1] if previous is not none else none) }}) as watermark_at,
+        coalesce(max(landed_at), {{ ts_literal(previous[2] if previous is not none else none) }}) as landed_through_at,
+        {{ ts_literal(scan_from) }} as scan_from_at,
+        {{ ts_literal(landed_after) }} as landed_after_at,
+        false as is_complete
+    from spans
+
+)
+
+select * from final

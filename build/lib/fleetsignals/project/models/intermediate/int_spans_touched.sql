@@ -1,0 +1,60 @@
+-- depends_on: {{ ref('int_build_watermarks') }}
+-- The spans of the runs this build recomputes, reduced to the columns the facts need.
+-- Partition-pruned to the hours at or after the earliest start of those runs.
+{%- set since = touched_runs_since() %}
+
+with
+
+touched as (
+
+    select run_id
+    from {{ ref('int_runs_indexed') }}
+    where build_id = '{{ this_build_id() }}' and not is_archived
+
+),
+
+spans as (
+
+    select *
+    from {{ ref('stg_otel__spans') }}
+    where {{ lake_partitions_since(since) }}
+
+),
+
+final as (
+
+    select
+        spans.trace_id as run_id,
+        spans.span_id,
+        spans.parent_span_id,
+        spans.is_root,
+        spans.name as span_name,
+        spans.kind,
+        spans.start_at,
+        spans.end_at,
+        spans.duration_ms,
+        spans.status_code,
+        spans.status_message,
+        spans.operation,
+        spans.tool_name,
+        spans.tool_call_id,
+        spans.tool_args_hash,
+        spans.model,
+        spans.provider,
+        spans.input_tokens,
+        spans.output_tokens,
+        spans.cache_read_tokens,
+        spans.cache_write_tokens,
+        spans.reasoning_tokens,
+        spans.reported_cost_usd,
+        {%- for dimension in run_dimensions() %}
+            spans.{{ dimension }},
+            spans.resource_{{ dimension }},
+        {%- endfor %}
+        spans.landed_at
+    from spans
+    inner join touched on spans.trace_id = touched.run_id
+
+)
+
+select * from final

@@ -1,0 +1,28 @@
+-- Models seen in LLM calls that no price row matches and no span reported a cost for.
+-- `fleetsignals build` warns while this table has rows: add price rows (docs/warehouse.md).
+with
+
+calls as (
+
+    select * from {{ ref('fct_llm_calls') }}
+    where not is_priced
+
+),
+
+final as (
+
+    select
+        coalesce(model, '(none)') as model,
+        string_agg(distinct provider, ', ' order by provider) as providers,
+        count(*) as call_count,
+        count(distinct run_id) as run_count,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        min(started_at) as first_called_at,
+        max(started_at) as last_called_at
+    from calls
+    group by coalesce(model, '(none)')
+
+)
+
+select * from final

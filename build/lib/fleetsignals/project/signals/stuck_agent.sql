@@ -1,0 +1,134 @@
+-- stuck_agent: a run still in flight that repeats one tool call, or has gone quiet.
+--
+-- In flight at $eval_at (judged from timestamps, so backtests match live evaluation): the
+-- run started by then and its root span had not ended by then. fct_runs judges `running`
+-- and `timeout` at the lake's watermark; a run that is `ok`/`error` there but ended after
+-- $eval_at was in flight at $eval_at, and a run still without a root was too, unless it had
+-- already been quiet for stale_after_minutes at $eval_at: the warehouse calls that a
+-- `timeout` (a dead run, counted in fct_runs), and this signal stops reporting it there,
+-- so a run is never both a stuck alert and a timeout.
+-- Only calls that had ended by $eval_at are seen.
+--
+-- Fires per run when either
+--   * repeating: the run's latest tool calls are one tool max_streak times in a row, or the
+--     same tool with identical arguments (args_hash) max_identical times in a row (retries
+--     of a failed call repeat arguments a few times; a stuck poller does not stop);
+--   * quiet: no LLM or tool call has ended for idle_minutes (exporters batch spans, so a
+--     minute or two of silence is normal; idle_minutes must be well above that).
+-- value = the streak length when repeating, else the minutes since the last call ended.
+with
+
+in_flight as (
+    select
+        run_id,
+        agent_name
+    from fct_runs
+    where
+        started_at <= $eval_at
+        and not (status in ('ok', 'error') and ended_at <= $eval_at)
+        -- Quiet for stale_after_minutes at the watermark means quiet at $eval_at too.
+        and last_span_at > $eval_at - $stale_after_minutes * interval '1 minute'
+),
+
+tool_calls as (
+    select
+        c.run_id,
+        c.tool_name,
+        c.args_hash,
+        c.started_at,
+        c.ended_at,
+        c.span_id
+    from fct_tool_calls as c
+    inner join in_flight as f on c.run_id = f.run_id
+    where c.ended_at <= $eval_at
+),
+
+activity as (
+    select
+        run_id,
+        max(ended_at) as last_call_at
+    from (
+        select
+            run_id,
+            ended_at
+        from tool_calls
+        union all
+        select
+            c.run_id,
+            c.ended_at
+        from fct_llm_calls as c
+        inner join in_flight as f on c.run_id = f.run_id
+        where
+            c.ended_at <= $eval_at
+            -- Older calls cannot be the latest of a run that is not yet a timeout.
+            and c.ended_at > $eval_at - $stale_after_minutes * interval '1 minute'
+    ) as calls
+    group by run_id
+),
+
+-- Calls numbered from the latest backwards; a streak is the run of latest calls that match
+-- the latest call (gaps and islands: the first mismatch ends it).
+ordered as (
+    select
+        run_id,
+        tool_name,
+        args_hash,
+        row_number() over (partition by run_id order by started_at desc, span_id desc) as back,
+        first_value(tool_name) over (
+            partition by run_id order by started_at desc, span_id desc
+        ) as last_tool,
+        first_value(args_hash) over (
+            partition by run_id order by started_at desc, span_id desc
+        ) as last_args
+    from tool_calls
+),
+
+streaks as (
+    select
+        run_id,
+        max(last_tool) as tool_name,
+        coalesce(min(back) filter (where tool_name != last_tool), max(back) + 1) - 1 as streak,
+        coalesce(
+            min(back) filter (
+                where tool_name != last_tool or args_hash is distinct from last_args
+            ),
+            max(back) + 1
+        ) - 1 as identical,
+        bool_and(last_args is not null) as has_args
+    from ordered
+    group by run_id
+),
+
+judged as (
+    select
+        f.run_id,
+        f.agent_name,
+        s.tool_name,
+        coalesce(s.streak, 0) as streak,
+        case when s.has_args then coalesce(s.identical, 0) else 0 end as identical,
+        date_diff('second', a.last_call_at, $eval_at) / 60.0 as idle_minutes
+    from in_flight as f
+    inner join activity as a on f.run_id = a.run_id
+    left join streaks as s on f.run_id = s.run_id
+)
+
+select
+    run_id,
+    agent_name,
+    tool_name,
+    streak,
+    identical,
+    round(idle_minutes, 1) as idle_minutes,
+    case
+        when streak >= $max_streak or identical >= $max_identical then streak
+        else round(idle_minutes, 1)
+    end as value
+from judged
+where
+    idle_minutes < $stale_after_minutes
+    and (
+        streak >= $max_streak
+        or identical >= $max_identical
+        or idle_minutes >= $idle_minutes
+    )
+order by run_id

@@ -1,0 +1,198 @@
+"""The SQL sandbox: where analysts' SQL runs (signals, `fleetsignals sql`, the signal
+evaluations the report and retention replay).
+
+Analysts' SQL is untrusted (CONTRACT.md "Trust"). Three layers keep it to reading the
+warehouse, in a bounded time:
+
+- ``connect_sandbox``: a read-only connection to the current snapshot that may open only
+  the snapshot and the files behind its views (``allowed_directories``), with external
+  access, extension auto-install and auto-load off, a memory limit, and the configuration
+  locked so a query cannot undo any of it.
+- ``check_query``: exactly one statement, and a read; functions that list the host's
+  settings, databases, secrets or environment are refused. DuckDB lets a read-only
+  connection COPY or EXPORT into an allowed directory (the lake!), so this gate is needed
+  even under the sandbox's file rules.
+- ``QueryGuard``: a time limit from parse to the last row fetched (``con.interrupt()``),
+  which Ctrl-C can also trigger. No read can block past it: files outside the allowed
+  directories (a FIFO, ``/dev/stdin``) cannot be opened at all.
+
+Operator code that must write (the facts archive) keeps ``snapshot.connect_snapshot``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+
+from fleetsignals.config import Config
+from fleetsignals.errors import FleetsignalsError
+from fleetsignals.home import Home
+from fleetsignals.snapshot import current_snapshot
+
+# Functions that would show the host's configuration (paths under HOME, the sandbox's own
+# settings), its secrets or its environment. Most fail under the sandbox anyway; refusing
+# them by name gives one clear message and does not depend on DuckDB's internals.
+REFUSED_FUNCTIONS = frozenset(
+    {
+        "current_setting",
+        "duckdb_settings",
+        "duckdb_databases",
+        "duckdb_secrets",
+        "duckdb_secret_types",
+        "which_secret",
+        "duckdb_extensions",
+        "duckdb_temporary_files",
+        "duckdb_external_file_cache",
+        "getenv",
+    }
+)
+_EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
+
+
+def allowed_directories(home: Home, config: Config, snapshot: Path) -> list[str]:
+    """Every directory the snapshot's views read (see warehouse/publish.py and models/staging):
+    the snapshot's own directory, the published Parquet files, the span lake, the facts
+    archive and the user price CSVs. Only fleetsignals writes there (the prices directory is
+    the operator's)."""
+    prices = config["warehouse"].get("prices")
+    dirs = [
+        snapshot.parent,
+        home.snapshots / "data",
+        home.lake,
+        home.facts,
+        Path(prices).resolve() if prices else home.root / "prices",
+    ]
+    # A trailing separator makes each a directory prefix, not a prefix of sibling names.
+    return [str(d.resolve()).rstrip("/") + "/" for d in dirs]
+
+
+def connect_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the newest snapshot for untrusted SQL (see the module doc)."""
+    snapshot = current_snapshot(home)
+    memory = str(config["sandbox"]["memory_limit"])
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        # The order matters: once external access is off, allowed_directories is fixed, and
+        # once the configuration is locked nothing can be changed (also not by a query).
+        con.execute("set allowed_directories = ?", [allowed_directories(home, config, snapshot)])
+        con.execute("set enable_external_access = false")
+        con.execute("set autoinstall_known_extensions = false")
+        con.execute("set autoload_known_extensions = false")
+        try:
+            con.execute("set memory_limit = ?", [memory])
+        except duckdb.Error as exc:
+            raise FleetsignalsError(
+                f"config sandbox.memory_limit {memory!r}: {_one_line(exc)} (use e.g. 2GB)"
+            ) from None
+        con.execute("set lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _function_names(node: Any) -> set[str]:
+    """Names of every function called anywhere in a serialized statement (its JSON tree)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("function_name")
+            if isinstance(name, str):
+                found.add(name.lower())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def check_query(
+    con: duckdb.DuckDBPyConnection, sql: str, allow_explain: bool = False
+) -> duckdb.Statement:
+    """The one read statement in ``sql``; raises ValueError (one line) for anything else.
+
+    A read is a select (also ``with``, ``from``-first, ``values``, ``describe``, ``show``,
+    ``summarize``, which DuckDB parses as selects). ``allow_explain`` also admits
+    ``explain [analyze]`` of such a select. ``con`` is any connection, used to parse only.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ValueError(f"SQL error: {_one_line(exc)}") from None
+    if len(statements) != 1:
+        raise ValueError(
+            f"refused: exactly one statement is allowed, found {len(statements)} "
+            "(remove the extra `;`-separated statements)"
+        )
+    statement = statements[0]
+    query = statement.query
+    if statement.type == duckdb.StatementType.EXPLAIN and allow_explain:
+        explained = _EXPLAIN.fullmatch(query)
+        inner = con.extract_statements(explained.group(1)) if explained else []
+        if len(inner) != 1 or inner[0].type != duckdb.StatementType.SELECT:
+            raise ValueError("refused: only a select query may be explained")
+        query = inner[0].query
+    elif statement.type != duckdb.StatementType.SELECT:
+        raise ValueError(
+            f"refused: analysts' SQL is read-only, only a select may run, this is "
+            f"{statement.type.name} (no write, attach, copy, export, set, load or call)"
+        )
+    tree = json.loads(con.execute("select json_serialize_sql(?)", [query]).fetchone()[0])
+    if tree.get("error"):
+        raise ValueError(f"SQL error: {tree.get('error_message', 'cannot parse the query')}")
+    refused = sorted(_function_names(tree) & REFUSED_FUNCTIONS)
+    if refused:
+        raise ValueError(
+            f"refused: {', '.join(refused)} may not be called (it shows the host's "
+            "settings, secrets or environment)"
+        )
+    return statement
+
+
+class QueryGuard:
+    """Interrupts ``con``'s running query after ``seconds`` (None: never), or on ``stop``.
+
+    Use it around everything that touches the query, from binding to the last fetch::
+
+        with QueryGuard(con, 120) as guard:
+            rows = con.execute(sql).fetchall()
+        # on duckdb.InterruptException, guard.reason says why
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float | None) -> None:
+        self.con = con
+        self.seconds = seconds
+        self.reason: str | None = None
+        self._timer = threading.Timer(seconds, self.stop, ["timeout"]) if seconds else None
+
+    def stop(self, reason: str) -> None:
+        """Interrupt the running query now (from any thread; a signal handler too)."""
+        if self.reason is None:
+            self.reason = reason
+        self.con.interrupt()
+
+    def __enter__(self) -> QueryGuard:
+        if self._timer:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._timer:
+            self._timer.cancel()

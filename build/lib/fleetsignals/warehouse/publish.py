@@ -1,0 +1,293 @@
+"""Publishing read-only snapshots of the warehouse after each build.
+
+Readers never open ``warehouse.duckdb`` (DuckDB admits one writer process, and a
+reader would block it). After each build the big tables are exported to
+versioned Parquet files, one file per publishing partition (the hour a run
+started, or a window ended), and only the partitions the build touched are
+written again; a snapshot is a small DuckDB file
+``snapshots/<version>/warehouse.duckdb`` holding
+
+- a view per big table over an explicit list of those Parquet files,
+- a copy of each small table (build log, price rows, unpriced models),
+- the dbt views (``spans``, ``fct_runs``, staging) with their SQL unchanged,
+
+so publishing costs in proportion to what the build touched, not to history.
+``snapshots/CURRENT`` names the newest snapshot and is replaced atomically
+(write, fsync, rename). Superseded snapshots and the Parquet files only they
+use are removed after a grace period, so queries already running finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from fleetsignals.home import Home
+
+# Big tables are exported per publishing partition, so a build rewrites only the
+# partitions it touched: every table with an hour column `part_at` and the writing
+# build's id `build_id` (any model can opt in by carrying both). Others are copied whole.
+PART_COLUMN = "part_at"
+# Tables replacing whole runs' rows (a run's rows can also move out of the table): their
+# touched partitions are those of the touched runs.
+TOUCH_SOURCE: dict[str, str] = {
+    "fct_llm_calls": "int_runs_assembled",
+    "fct_tool_calls": "int_runs_assembled",
+    "fct_run_fingerprints": "int_runs_assembled",
+}
+# Per-build working tables (as large as the build's input): never published.
+UNPUBLISHED = {
+    "int_spans_touched",
+    "int_llm_calls_priced",
+    "int_tool_calls_sequenced",
+    "int_runs_indexed",
+}
+
+MANIFEST = "manifest.json"
+
+
+def _published(table: str) -> bool:
+    # dbt's staging tables (a build killed before it dropped them) are never published.
+    return table not in UNPUBLISHED and "__dbt_tmp" not in table
+
+
+def _version() -> str:
+    # Sortable by time; the suffix keeps two builds in one second apart.
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+
+
+def _read_manifest(home: Home) -> dict:
+    pointer = home.snapshots / "CURRENT"
+    try:
+        current = pointer.read_text(encoding="utf-8").strip()
+        return json.loads((home.snapshots / current).with_name(MANIFEST).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, since_seq: int) -> list[datetime]:
+    """Partitions written by every build after the published one (a build whose
+    publishing was interrupted is covered by the next)."""
+    source = TOUCH_SOURCE.get(table, table)
+    column = PART_COLUMN
+    rows = con.execute(
+        f"""
+        select distinct {column} from src.main.{source}
+        where {column} is not null and build_id in (
+            select build_id from src.main.int_build_watermarks where build_seq > ?
+        )
+        """,
+        [since_seq],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _export_parts(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    parts: list[datetime] | None,
+    out: Path,
+) -> dict[str, str]:
+    """Write one Parquet file per partition of ``table`` (all partitions when parts is None)."""
+    column = PART_COLUMN
+    files: dict[str, str] = {}
+    if parts is None:
+        rows = con.execute(
+            f"select distinct {column} from src.main.{table} where {column} is not null"
+        ).fetchall()
+        parts = [row[0] for row in rows]
+    out.mkdir(parents=True, exist_ok=True)
+    for part in sorted(parts):
+        key = part.strftime("%Y%m%dT%H")
+        path = out / f"{key}.parquet"
+        con.execute(
+            f"""
+            copy (select * from src.main.{table} where {column} = ?)
+            to '{path}' (format parquet, compression zstd)
+            """,
+            [part],
+        )
+        has_rows = con.execute(f"select count(*) > 0 from read_parquet('{path}')").fetchone()[0]
+        if has_rows:
+            files[key] = str(path)
+        else:  # the partition emptied (cannot happen in normal builds): drop it
+            path.unlink()
+            files[key] = ""
+    return files
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_seconds: float) -> Path:
+    """Publish the warehouse as a new snapshot and point CURRENT at it; returns its path."""
+    version = _version()
+    home.snapshots.mkdir(parents=True, exist_ok=True)
+    data_root = home.snapshots / "data"
+    staging = home.snapshots / f".{version}.tmp"
+    staging.mkdir(parents=True)
+    previous = {} if full_refresh else _read_manifest(home)
+    db_path = staging / "warehouse.duckdb"
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(f"attach '{home.database}' as src (read_only)")
+        # The build log restarts with each full refresh: its first build names the epoch.
+        epoch, seq = con.execute(
+            "select arg_min(build_id, build_seq), max(build_seq) from src.main.int_build_watermarks"
+        ).fetchone()
+        if previous.get("epoch") != epoch:
+            previous = {}
+        manifest: dict = {
+            "version": version,
+            "build_id": build_id,
+            "epoch": epoch,
+            "build_seq": seq,
+            "tables": {},
+        }
+        tables = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables "
+                "where table_catalog = 'src' and table_schema = 'main'"
+            ).fetchall()
+        )
+        partitioned = sorted(
+            table
+            for (table,) in con.execute(
+                "select table_name from information_schema.columns "
+                "where table_catalog = 'src' and table_schema = 'main' "
+                "and column_name in (?, 'build_id') "
+                "group by table_name having count(*) = 2",
+                [PART_COLUMN],
+            ).fetchall()
+            if tables.get(table) == "BASE TABLE" and _published(table)
+        )
+        for table in partitioned:
+            known = previous.get("tables", {}).get(table)
+            if known is None:
+                written = _export_parts(con, table, None, data_root / table / version)
+                files = {}
+            else:
+                parts = _touched_parts(con, table, previous["build_seq"])
+                written = _export_parts(con, table, parts, data_root / table / version)
+                files = dict(known)
+            for key, path in written.items():
+                if path:
+                    files[key] = path
+                else:
+                    files.pop(key, None)
+            if not files:  # an empty table still needs its columns
+                empty = data_root / table / version / "empty.parquet"
+                empty.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    f"copy (select * from src.main.{table} limit 0) to '{empty}' (format parquet)"
+                )
+                files = {"empty": str(empty)}
+            manifest["tables"][table] = files
+            listing = ", ".join("'" + p.replace("'", "''") + "'" for p in sorted(files.values()))
+            con.execute(
+                f"create view main.{_quote(table)} as select * from read_parquet([{listing}])"
+            )
+        for table, kind in tables.items():
+            if kind != "BASE TABLE" or table in partitioned or not _published(table):
+                continue
+            con.execute(
+                f"create table main.{_quote(table)} as select * from src.main.{_quote(table)}"
+            )
+        views = con.execute(
+            "select view_name, sql from duckdb_views() "
+            "where database_name = 'src' and schema_name = 'main' and not internal"
+        ).fetchall()
+        # Views may depend on each other: create until no progress (a tiny topological sort).
+        pending = dict(views)
+        while pending:
+            progressed = False
+            for name, sql in list(pending.items()):
+                try:
+                    con.execute(sql)
+                except duckdb.CatalogException:
+                    continue
+                del pending[name]
+                progressed = True
+            if not progressed:
+                missing = ", ".join(sorted(pending))
+                raise RuntimeError(f"cannot publish views {missing}: a dependency is unpublished")
+        con.execute("detach src")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    final = home.snapshots / version
+    os.replace(staging, final)
+    _write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
+    collect_garbage(home, grace_seconds)
+    return final / "warehouse.duckdb"
+
+
+def collect_garbage(home: Home, grace_seconds: float, now: float | None = None) -> int:
+    """Remove snapshots superseded more than ``grace_seconds`` ago and files only they used.
+
+    A snapshot is superseded when the next one is published (its directory's mtime).
+    Returns the number of snapshot directories removed.
+    """
+    now = time.time() if now is None else now
+    root = home.snapshots
+    try:
+        current = (root / "CURRENT").read_text(encoding="utf-8").strip().split("/")[0]
+    except FileNotFoundError:
+        return 0
+    versions = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and p.name not in ("data",) and not p.name.startswith(".")
+    )
+    removed = 0
+    keep: list[Path] = []
+    for index, path in enumerate(versions):
+        successor = versions[index + 1] if index + 1 < len(versions) else None
+        superseded_at = successor.stat().st_mtime if successor else None
+        if path.name == current or superseded_at is None or now - superseded_at < grace_seconds:
+            keep.append(path)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    # Leftovers of a publisher killed mid-way.
+    for path in root.iterdir():
+        if (
+            path.name.startswith(".")
+            and path.name.endswith(".tmp")
+            and now - path.stat().st_mtime > grace_seconds
+        ):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(
+                missing_ok=True
+            )
+    used: set[str] = set()
+    for path in keep:
+        try:
+            manifest = json.loads((path / MANIFEST).read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            continue
+        for files in manifest.get("tables", {}).values():
+            used.update(files.values())
+    data = root / "data"
+    if data.is_dir():
+        for table_dir in data.iterdir():
+            for version_dir in table_dir.iterdir():
+                for file in version_dir.iterdir():
+                    if str(file) not in used and now - file.stat().st_mtime > grace_seconds:
+                        file.unlink(missing_ok=True)
+                if not any(version_dir.iterdir()):
+                    version_dir.rmdir()
+    return removed

@@ -1,0 +1,292 @@
+"""Running the dbt project in-process and publishing the result.
+
+dbt runs through its programmatic entry point (``dbtRunner``), so the scheduler,
+which builds every five minutes in one long-lived process, pays dbt's import
+and parse cost once: the parsed manifest is reused while the project files and
+the variables stay the same.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fleetsignals.config import Config
+from fleetsignals.errors import FleetsignalsError
+from fleetsignals.home import Home
+from fleetsignals.resources import project_dir
+from fleetsignals.timeutil import parse_duration
+from fleetsignals.warehouse.publish import publish_snapshot
+
+PROJECT = project_dir()
+_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
+_manifest_cache: dict[str, Any] = {}
+
+
+@dataclass
+class BuildSummary:
+    """What one build did; ``fleetsignals build`` prints it."""
+
+    seconds: float
+    models: int
+    tests: int
+    runs: int
+    unpriced_models: int
+    snapshot: Path
+    full_refresh: bool
+    dbt_seconds: float = 0.0
+    publish_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
+    """The dbt variables derived from the configuration (see dbt_project.yml ``vars``)."""
+    warehouse = config["warehouse"]
+
+    def minutes(key: str) -> float:
+        return parse_duration(warehouse[key]).total_seconds() / 60
+
+    prices = warehouse.get("prices")
+    prices_glob = (
+        str(Path(prices).resolve() / "*.csv") if prices else str(home.root / "prices" / "*.csv")
+    )
+    return {
+        "dimensions": config.dimension_keys,
+        "stale_after_minutes": minutes("stale_after"),
+        "lookback_minutes": minutes("lookback"),
+        "landed_overlap_minutes": minutes("landed_overlap"),
+        "user_prices_glob": prices_glob,
+    }
+
+
+def _fingerprint() -> str:
+    stamps = []
+    for name in _PROJECT_INPUTS:
+        path = PROJECT / name
+        paths = [path] if path.is_file() else sorted(path.rglob("*"))
+        stamps.extend(f"{p}:{p.stat().st_mtime_ns}" for p in paths if p.is_file())
+    return str(hash(tuple(stamps)))
+
+
+@contextmanager
+def _build_lock(home: Home) -> Iterator[None]:
+    path = home.root / ".build.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FleetsignalsError(
+                f"another build is running on {home.root}; wait for it to finish and retry"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _home_env(home: Home) -> Iterator[None]:
+    # profiles.yml and the sources read the home from the environment.
+    before = os.environ.get("FLEETSIGNALS_HOME")
+    os.environ["FLEETSIGNALS_HOME"] = str(home.root)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("FLEETSIGNALS_HOME", None)
+        else:
+            os.environ["FLEETSIGNALS_HOME"] = before
+
+
+class _Progress:
+    """Counts finished dbt nodes; draws ``done/total`` on stderr when it is a TTY."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show and sys.stderr.isatty()
+        self.total = 0
+        self.done = 0
+        self.models = 0
+        self.tests = 0
+        self.failures: list[str] = []
+
+    def __call__(self, event: Any) -> None:
+        name = event.info.name
+        if name == "LogStartLine" and not self.total:
+            self.total = getattr(event.data, "total", 0)
+        elif name == "NodeFinished":
+            self.done += 1
+            node = event.data.node_info
+            kind = node.resource_type
+            status = str(node.node_status)
+            if kind == "model" and status in ("success", "pass"):
+                self.models += 1
+            if kind in ("test", "unit_test"):
+                self.tests += 1
+            if self.show:
+                line = f"\rbuild: {self.done}/{self.total or '?'} {node.node_name[:40]:<40}"
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.show and self.done:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+def _failure_message(result: Any) -> str:
+    if result.exception is not None:
+        first = str(result.exception).strip().splitlines()
+        return first[0] if first else type(result.exception).__name__
+    problems = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status)
+        if status in ("error", "fail", "runtime error"):
+            message = " ".join(str(node_result.message or status).split())
+            problems.append(f"{node_result.node.resource_type} {node_result.node.name}: {message}")
+    if not problems:
+        return "dbt build failed"
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0][:400] + more
+
+
+def _close_dbt_connections() -> None:
+    # dbt-duckdb keeps a process-wide DuckDB instance; release it so the publisher can
+    # open the file and the next build starts clean.
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+        DuckDBConnectionManager._ENV = None
+
+
+def _run_dbt(
+    home: Home,
+    variables: dict[str, Any],
+    full_refresh: bool,
+    run_tests: bool,
+    progress: _Progress,
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    target = home.root / "target"
+    common = [
+        "--project-dir", str(PROJECT),
+        "--profiles-dir", str(PROJECT),
+        "--target-path", str(target),
+        "--log-path", str(home.logs),
+        "--vars", json.dumps(variables, sort_keys=True),
+    ]  # fmt: skip
+    key = json.dumps([str(home.root), variables, _fingerprint()], sort_keys=True)
+    manifest = _manifest_cache.get(key)
+    if manifest is None:
+        parsed = dbtRunner().invoke(["parse", *common, "--log-level", "none"])
+        if not parsed.success:
+            raise FleetsignalsError(f"dbt project does not parse: {_failure_message(parsed)}")
+        manifest = parsed.result
+        if len(_manifest_cache) >= 4:  # a few homes per process (tests, benchmarks) at most
+            _manifest_cache.pop(next(iter(_manifest_cache)))
+        _manifest_cache[key] = manifest
+    args = ["build", *common, "--log-level", "none"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if not run_tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    try:
+        result = dbtRunner(manifest=manifest, callbacks=[progress]).invoke(args)
+    finally:
+        _close_dbt_connections()
+        progress.close()
+    if not result.success:
+        raise FleetsignalsError(
+            f"build failed: {_failure_message(result)} (details: {home.logs / 'dbt.log'})"
+        )
+
+
+# dbt-duckdb's incremental Python models leave their staging table behind
+# (`<model>__dbt_tmp<timestamp>`), one per model per build: dropped after each build, or
+# a week of 5-minute builds would hold thousands of them, and publish would copy them all.
+LEFTOVER = "%\\_\\_dbt\\_tmp%"
+
+
+def _drop_leftovers(home: Home) -> None:
+    with duckdb.connect(str(home.database)) as con:
+        names = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' "
+            "and table_name like ? escape '\\'",
+            [LEFTOVER],
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'drop table if exists main."{name}"')
+
+
+def build(
+    home: Home,
+    config: Config,
+    full_refresh: bool = False,
+    progress: bool = False,
+    run_tests: bool | None = None,
+) -> BuildSummary:
+    """Build the warehouse from the lake and publish a read-only snapshot.
+
+    ``run_tests``: run dbt's data and unit tests too; by default only on a full
+    refresh (uniqueness tests scan whole tables, which a five-minute incremental
+    build must not pay for).
+
+    Raises FleetsignalsError with a one-line reason when the lake is empty, another
+    build holds the home, or dbt fails (its log is under HOME/logs).
+    """
+    started = time.monotonic()
+    home.ensure()
+    if not any(home.lake.glob("*/*/*.parquet")):
+        raise FleetsignalsError(
+            f"the lake under {home.lake} has no spans yet: run `fleetsignals ingest PATH` first"
+        )
+    variables = dbt_vars(home, config)
+    grace = parse_duration(config["warehouse"]["snapshot_grace"]).total_seconds()
+    meter = _Progress(progress)
+    with _build_lock(home), _home_env(home):
+        tests = full_refresh if run_tests is None else run_tests
+        _run_dbt(home, variables, full_refresh, tests, meter)
+        _drop_leftovers(home)
+        dbt_done = time.monotonic()
+        with duckdb.connect(str(home.database), read_only=True) as con:
+            build_id = con.execute(
+                "select build_id from int_build_watermarks order by build_seq desc limit 1"
+            ).fetchone()[0]
+            runs = con.execute("select count(*) from int_runs_assembled").fetchone()[0]
+            unpriced = con.execute(
+                "select model from dim_unpriced_models order by call_count desc"
+            ).fetchall()
+        snapshot = publish_snapshot(home, build_id, full_refresh, grace)
+    finished = time.monotonic()
+    warnings = []
+    if unpriced:
+        names = ", ".join(row[0] for row in unpriced[:5]) + (" ..." if len(unpriced) > 5 else "")
+        warnings.append(
+            f"{len(unpriced)} model(s) have no price, their cost is null: {names} "
+            "(add rows to HOME/prices/*.csv, see docs/warehouse.md)"
+        )
+    return BuildSummary(
+        seconds=finished - started,
+        models=meter.models,
+        tests=meter.tests,
+        runs=runs,
+        unpriced_models=len(unpriced),
+        snapshot=snapshot,
+        full_refresh=full_refresh,
+        dbt_seconds=dbt_done - started,
+        publish_seconds=finished - dbt_done,
+        warnings=warnings,
+    )
