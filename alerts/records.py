@@ -45,7 +45,9 @@ def json_line(record: Record) -> str:
 
 def labels_text(labels: dict[str, str]) -> str:
     """``k=v, ...`` on one line: control characters in names or values become escapes."""
-    return ", ".join(f"{escape_controls(k)}={escape_controls(v)}" for k, v in sorted(labels.items()))
+    return ", ".join(
+        f"{escape_controls(k)}={escape_controls(v)}" for k, v in sorted(labels.items())
+    )
 
 
 def value_text(value: float | None) -> str:

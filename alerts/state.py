@@ -247,9 +247,7 @@ def reset_signals(con: sqlite3.Connection, signals: list[str]) -> dict[str, int]
     notifications already queued are still delivered."""
     dropped = {}
     for signal in signals:
-        dropped[signal] = con.execute(
-            "delete from instances where signal = ?", (signal,)
-        ).rowcount
+        dropped[signal] = con.execute("delete from instances where signal = ?", (signal,)).rowcount
         con.execute("delete from evaluations where signal = ?", (signal,))
     return dropped
 
