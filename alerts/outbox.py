@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from alerts.sinks import Batch, DeliveryError, PermanentDeliveryError, Sink
 from alerts.sinks.redact import scrub
-from alerts.state import open_state, transaction
+from alerts.state import open_state, state_path, transaction
 from fleetsignals.home import Home
 from fleetsignals.timeutil import format_time, parse_time
 
@@ -196,6 +196,8 @@ def retry_now(home: Home, sinks: list[Sink], now: datetime | None = None) -> int
     """Make every queued notification of these sinks due now (ends their backoff); returns
     how many. A row another process is sending at this moment may then be sent twice, which
     at-least-once delivery allows."""
+    if not sinks or not state_path(home).exists():
+        return 0
     moment = (now or parse_time("now")).isoformat()
     with open_state(home) as con, transaction(con):
         return sum(
@@ -211,6 +213,8 @@ def retry_now(home: Home, sinks: list[Sink], now: datetime | None = None) -> int
 def queues(home: Home, sinks: list[Sink]) -> list[SinkQueue]:
     """Every configured sink's queue, and queues of sinks no longer configured."""
     found = {s.name: SinkQueue(s.name, s.address()) for s in sinks}
+    if not state_path(home).exists():  # nothing evaluated yet: do not create the state
+        return list(found.values())
     with open_state(home) as con:
         counts = con.execute(
             "select sink, "

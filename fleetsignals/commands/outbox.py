@@ -46,7 +46,7 @@ def command(env: Env, retry: bool, fmt: str) -> None:
     settings = AlertSettings.from_config(env.config)
     sinks = build_sinks(env.config["notify"], settings.send_timeout)
     report = None
-    if retry:
+    if retry and sinks:
         retry_now(env.home, sinks)
         report = deliver(env.home, sinks, settings.retry_initial, settings.retry_max)
         for error in report.errors:
