@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
+from alerts.engine import evaluate_live
 from alerts.scheduler import Runner
 from fleetsignals.config import load_config
 
@@ -72,3 +74,26 @@ def test_first_spans_landed_wake_the_build(runner, home) -> None:
     os.utime(other, (time.time() - 60, time.time() - 60))
     runner.ingest()
     assert ("cycle", timedelta(0)) not in runner.woken
+
+
+def test_the_ingest_job_retries_due_deliveries(home, tmp_path: Path, snapshot, signal_dir) -> None:
+    """A backoff of seconds means the next ingest (every minute), not the next build."""
+    write_signal(signal_dir, "costly", COSTLY_SQL, COSTLY_SETTINGS)
+    receiver = Receiver()
+    try:
+        config = tmp_path / "fleetsignals.yml"
+        config.write_text(yaml.safe_dump({
+            "signal_dirs": [str(signal_dir)],
+            "scheduler": {"inbox": str(tmp_path / "inbox")},
+            "notify": [{"type": "webhook", "url": receiver.url}],
+            "alerts": {"retry_initial": "0s"},
+        }))  # fmt: skip
+        loaded = load_config(config)
+        receiver.refuse_with = 503
+        evaluate_live(home, loaded, T0 + timedelta(minutes=250))
+        assert receiver.refused == 1 and receiver.bodies == []
+        receiver.refuse_with = None
+        Runner(home, loaded).ingest()  # an empty inbox: nothing to land, still delivers
+        assert [b["status"] for b in receiver.bodies] == ["firing"]
+    finally:
+        receiver.close()
