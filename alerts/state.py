@@ -85,7 +85,8 @@ def state_path(home: Home) -> Path:
 def open_state(home: Home, path: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A connection to the state database (or the scratch copy at ``path``), created on
     first use; closed on exit."""
-    home.alerts.mkdir(parents=True, exist_ok=True)
+    if path is None:
+        home.alerts.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: we issue begin/commit ourselves (see `transaction`).
     con = sqlite3.connect(path or state_path(home), timeout=60, isolation_level=None)
     try:
