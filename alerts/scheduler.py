@@ -90,8 +90,10 @@ class Runner:
     def inbox_files(self) -> list[Path]:
         """Settled, non-hidden files in the inbox that changed since we last landed them.
 
-        Files still settling are counted in ``unsettled``, and ingest is woken as soon as
-        the first of them will have settled, instead of waiting for the next ingest_every.
+        Files still settling are counted in ``unsettled``. On a home with nothing built
+        yet, ingest is woken as soon as the first of them will have settled instead of
+        waiting for the next ingest_every; afterwards not (an inbox that `receive` keeps
+        writing to always holds a settling file, and ingest_every is the operator's pace).
         """
         self.unsettled = 0
         if not self.settings.inbox.is_dir():
@@ -116,11 +118,14 @@ class Runner:
                 continue
             if self.landed.get(path) != (stat.st_size, stat.st_mtime_ns):
                 found.append(path)
-        if first_settles is not None:
+        if first_settles is not None and not self.has_snapshot():
             # A little after it settles: the file's mtime has a coarse resolution on some
             # file systems.
             self.wake("ingest", timedelta(seconds=first_settles + 0.2))
         return found
+
+    def has_snapshot(self) -> bool:
+        return (self.home.snapshots / "CURRENT").exists()
 
     def ingest(self) -> None:
         if self.stopping.is_set():
@@ -151,7 +156,7 @@ class Runner:
             summary.quarantined,
             time.perf_counter() - started,
         )
-        if summary.spans and not (self.home.snapshots / "CURRENT").exists():
+        if summary.spans and not self.has_snapshot():
             # No snapshot yet: every `sql` says "run fleetsignals build" until one exists,
             # so the first build runs now rather than at the next build_every.
             log.info("ingest: first spans landed and nothing is built yet: building now")

@@ -56,6 +56,11 @@ def test_settling_files_wake_ingest_when_they_settle(runner) -> None:
     assert runner.inbox_files() == []
     ((job, delay),) = runner.woken
     assert job == "ingest" and timedelta(seconds=9) < delay < timedelta(seconds=11)
+    # Once something is built, ingest keeps its own pace (ingest_every).
+    runner.woken.clear()
+    runner.home.snapshots.mkdir(parents=True, exist_ok=True)
+    (runner.home.snapshots / "CURRENT").write_text("x", encoding="utf-8")
+    assert runner.inbox_files() == [] and runner.woken == []
 
 
 def test_first_spans_landed_wake_the_build(runner, home) -> None:
