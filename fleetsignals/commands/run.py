@@ -34,10 +34,10 @@ def command(env: Env) -> None:
     """Run the scheduler: ingest the inbox, build, evaluate and retain on intervals.
 
     Ingests new files from the inbox (scheduler.inbox, default HOME/inbox) every
-    scheduler.ingest_every (1m; files still settling are picked up as soon as
-    they settle); builds the warehouse and evaluates the signals that are due
-    every scheduler.build_every (5m), and at once when the first spans land
-    on a home with nothing built yet; delivers notifications and retries queued
+    scheduler.ingest_every (1m); builds the warehouse and evaluates the signals
+    that are due every scheduler.build_every (5m). On a home with nothing built
+    yet, files are landed as soon as they settle and the first spans are built
+    at once; delivers notifications and retries queued
     ones (also at each ingest); retains every scheduler.retain_every (1h). Jobs never
     overlap. With receive.enabled, also serves OTLP/HTTP into the inbox (see
     `fleetsignals receive`). Logs to stderr and HOME/logs/run.log. SIGTERM or Ctrl-C
