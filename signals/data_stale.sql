@@ -22,7 +22,16 @@ landed as (
         date_diff('second', min(end_at), max(end_at)) / 60.0 as spread_minutes
     from spans
     where
-        landed_at <= $eval_at
+        -- Lets DuckDB skip lake partitions (end date and hour) outside the window.
+        (
+            dt > cast($eval_at - to_hours($watch_hours) as date)
+            or (
+                dt = cast($eval_at - to_hours($watch_hours) as date)
+                and hr >= hour($eval_at - to_hours($watch_hours))
+            )
+        )
+        and (dt < cast($eval_at as date) or hr <= hour($eval_at))
+        and landed_at <= $eval_at
         and end_at <= $eval_at
         and end_at > $eval_at - to_hours($watch_hours)
         and service_name is not null

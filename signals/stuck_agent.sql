@@ -22,9 +22,9 @@
 -- run spans several), not up to $eval_at. When ingest stops or lags, the horizon stops
 -- with it and no run looks quiet (data_stale reports the outage once per service); when
 -- data flows, the horizon is about $eval_at and a run gone quiet is reported as before.
--- landed_at makes a backtest see what live evaluation saw. A service with nothing landed
--- by $eval_at in the last horizon_hours (history ingested after the fact) has no horizon:
--- its runs are judged up to $eval_at.
+-- landed_at makes a backtest see what live evaluation saw. A run with no span landed by
+-- $eval_at in the last stale_after_minutes (history ingested after the fact) has no
+-- horizon: it is judged up to $eval_at.
 with
 
 in_flight as (
@@ -39,16 +39,35 @@ in_flight as (
         and last_span_at > $eval_at - $stale_after_minutes * interval '1 minute'
 ),
 
+-- Spans landed by $eval_at that ended in the last stale_after_minutes: enough to know each
+-- service's data horizon and the services of every run in flight (a run quiet for longer
+-- is past this signal). The dt/hr conditions let DuckDB skip older lake partitions.
+recent_spans as (
+    select
+        trace_id,
+        service_name,
+        end_at
+    from spans
+    where
+        (
+            dt > cast($eval_at - to_minutes($stale_after_minutes) as date)
+            or (
+                dt = cast($eval_at - to_minutes($stale_after_minutes) as date)
+                and hr >= hour($eval_at - to_minutes($stale_after_minutes))
+            )
+        )
+        and (dt < cast($eval_at as date) or hr <= hour($eval_at))
+        and landed_at <= $eval_at
+        and end_at <= $eval_at
+        and end_at > $eval_at - to_minutes($stale_after_minutes)
+),
+
 -- Per service: the newest span end landed by $eval_at.
 horizons as (
     select
         service_name,
         max(end_at) as horizon_at
-    from spans
-    where
-        landed_at <= $eval_at
-        and end_at <= $eval_at
-        and end_at > $eval_at - to_hours($horizon_hours)
+    from recent_spans
     group by service_name
 ),
 
@@ -56,7 +75,7 @@ run_horizons as (
     select
         s.trace_id as run_id,
         min(h.horizon_at) as horizon_at
-    from spans as s
+    from recent_spans as s
     inner join in_flight as f on s.trace_id = f.run_id
     inner join horizons as h on s.service_name = h.service_name
     group by s.trace_id
