@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -23,12 +25,14 @@ from fleetsignals.alerts.records import Record, active_records
 from fleetsignals.alerts.settings import AlertSettings
 from fleetsignals.alerts.sinks import Batch, Sink, build_sinks
 from fleetsignals.alerts.state import (
+    copy_state,
     forget_signals,
     last_evaluations,
     load_instances,
     open_state,
     record_evaluation,
     record_history,
+    reset_signals,
     save_instances,
     transaction,
 )
@@ -50,6 +54,8 @@ class Outcome:
     evaluated: list[str] = field(default_factory=list)
     notices: int = 0
     delivery: DeliveryReport | None = None
+    # Dry run: signals whose state was later than eval_at, so they started from no state.
+    fresh: list[str] = field(default_factory=list)
 
 
 def is_due(signal: Signal, last: datetime | None, eval_at: datetime, cycle: timedelta) -> bool:
@@ -74,7 +80,10 @@ def _later_state(
         signal.name,
         signal.path,
         f"its alert state is already at {format_time(previous)}, later than "
-        f"{format_time(eval_at)}: use `fleetsignals backtest` to look at the past",
+        f"{format_time(eval_at)} (state only moves forward): look at the past with "
+        f"`fleetsignals evaluate --at {format_time(eval_at)} --dry-run` or `fleetsignals "
+        f"backtest`, or start its state over with `fleetsignals state reset --signal "
+        f"{signal.name}`",
     )
 
 
@@ -85,17 +94,47 @@ def evaluate_live(
     names: list[str] | tuple[str, ...] | None = None,
     due_only: bool = False,
     notify: bool = True,
+    dry_run: bool = False,
 ) -> Outcome:
-    """Evaluate signals at ``at`` (default now), update state, enqueue and deliver notices."""
+    """Evaluate signals at ``at`` (default now), update state, enqueue and deliver notices.
+
+    ``dry_run``: the same evaluation on a scratch copy of the state, thrown away after;
+    nothing is written under HOME and nobody is notified. A signal whose state is later
+    than ``at`` starts from no state in the copy (as a backtest's first step) and is
+    listed in ``Outcome.fresh``.
+    """
     settings = AlertSettings.from_config(config)
     sinks = build_sinks(config["notify"], settings.send_timeout)
     eval_at = at or parse_time("now").replace(microsecond=0)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="fleetsignals-dry-run-") as scratch:
+            path = Path(scratch) / "state.sqlite"
+            copy_state(home, path)
+            return _evaluate(home, config, settings, [], eval_at, names, False, path)
+    outcome = _evaluate(home, config, settings, sinks, eval_at, names, due_only, None)
+    if notify and sinks:
+        outcome.delivery = deliver(home, sinks, settings.retry_initial, settings.retry_max)
+    return outcome
+
+
+def _evaluate(
+    home: Home,
+    config: Config,
+    settings: AlertSettings,
+    sinks: list[Sink],
+    eval_at: datetime,
+    names: list[str] | tuple[str, ...] | None,
+    due_only: bool,
+    scratch: Path | None,
+) -> Outcome:
     outcome = Outcome(eval_at)
     with connect_sandbox(home, config) as con:
         signals, outcome.problems = load_signals(
             config["signal_dirs"], con, names, settings.query_timeout
         )
-        with open_state(home) as state:
+        with open_state(home, scratch) as state:
+            if scratch is not None:
+                outcome.fresh = _start_over_later_state(state, signals, eval_at)
             if due_only and not names:
                 # Only the scheduler tidies up: a one-off `evaluate` with another config
                 # must not drop the state of signals it does not know.
@@ -111,9 +150,18 @@ def evaluate_live(
                 problem = _evaluate_one(con, state, signal, eval_at, last, settings, sinks, outcome)
                 if problem:
                     outcome.problems.append(problem)
-    if notify and sinks:
-        outcome.delivery = deliver(home, sinks, settings.retry_initial, settings.retry_max)
     return outcome
+
+
+def _start_over_later_state(
+    state: sqlite3.Connection, signals: list[Signal], eval_at: datetime
+) -> list[str]:
+    """In a scratch state: drop the state of signals evaluated after ``eval_at``."""
+    last = last_evaluations(state)
+    later = [s.name for s in signals if s.name in last and last[s.name] > eval_at]
+    with transaction(state):
+        reset_signals(state, later)
+    return later
 
 
 def _evaluate_one(

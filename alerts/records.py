@@ -12,6 +12,7 @@ from typing import Any
 
 from fleetsignals.alerts.definitions import Signal
 from fleetsignals.alerts.lifecycle import FIRING, PENDING, Instance, annotations, record_labels
+from fleetsignals.cells import NULL, escape_controls, shorten
 from fleetsignals.timeutil import format_time
 
 Record = dict[str, Any]
@@ -43,21 +44,24 @@ def json_line(record: Record) -> str:
 
 
 def labels_text(labels: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    """``k=v, ...`` on one line: control characters in names or values become escapes."""
+    return ", ".join(
+        f"{escape_controls(k)}={escape_controls(v)}" for k, v in sorted(labels.items())
+    )
 
 
 def value_text(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    """A value cell: ``NULL`` when the instance has no value (NULL or NaN in the query)."""
+    return NULL if value is None or value != value else f"{value:.4g}"
 
 
 def table(headers: list[str], rows: list[list[str]], cut: str = "SUMMARY", limit: int = 80) -> str:
     """A plain fixed-width table; the ``cut`` column is shortened with an ellipsis (labels
     never are: they name what to look at)."""
     index = headers.index(cut) if cut in headers else -1
-    cells = [
-        [c if i != index or len(c) <= limit else c[: limit - 1] + "…" for i, c in enumerate(row)]
-        for row in rows
-    ]
+    # Every cell on one line, whatever the data holds (a summary renders labels).
+    cells = [[escape_controls(c) for c in row] for row in rows]
+    cells = [[shorten(c, limit) if i == index else c for i, c in enumerate(row)] for row in cells]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
@@ -107,7 +111,10 @@ def episodes(records: list[Record], steps: list[datetime]) -> list[dict[str, Any
 
 def _episode(signal: str, rows: list[Record], steps: list[datetime], index: dict) -> dict[str, Any]:
     after = index[rows[-1]["eval_at"]] + 1
-    values = [r["value"] for r in rows if r["value"] is not None]
+    valued = [r for r in rows if r["value"] is not None and r["value"] == r["value"]]
+    # The summary is the one of the step that reached the max value (the first such step),
+    # so the table's MAX and SUMMARY describe the same moment.
+    peak = max(valued, key=lambda r: r["value"]) if valued else rows[-1]
     return {
         "signal": signal,
         "severity": rows[0]["severity"],
@@ -115,6 +122,7 @@ def _episode(signal: str, rows: list[Record], steps: list[datetime], index: dict
         "start": rows[0]["eval_at"],
         "end": steps[after] if after < len(steps) else None,
         "steps": len(rows),
-        "max_value": max(values) if values else None,
-        "summary": rows[-1]["summary"],
+        "max_value": peak["value"] if valued else None,
+        "max_at": peak["eval_at"],
+        "summary": peak["summary"],
     }

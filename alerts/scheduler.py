@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,12 +81,26 @@ class Runner:
         # path -> (size, mtime_ns) already handed to ingest, so unchanged files are not
         # re-read every minute (landing is idempotent anyway, by content hash).
         self.landed: dict[Path, tuple[int, int]] = {}
+        # Asks the scheduler to run a job ("ingest", "cycle") after a delay, if that is
+        # sooner than its next run; ``run`` sets it, tests may record the requests.
+        self.wake: Callable[[str, timedelta], None] = lambda _job, _delay: None
+        # Files seen in the inbox that had not settled yet at the last look.
+        self.unsettled = 0
 
     def inbox_files(self) -> list[Path]:
-        """Settled, non-hidden files in the inbox that changed since we last landed them."""
+        """Settled, non-hidden files in the inbox that changed since we last landed them.
+
+        Files still settling are counted in ``unsettled``. On a home with nothing built
+        yet, ingest is woken as soon as the first of them will have settled instead of
+        waiting for the next ingest_every; afterwards not (an inbox that `receive` keeps
+        writing to always holds a settling file, and ingest_every is the operator's pace).
+        """
+        self.unsettled = 0
         if not self.settings.inbox.is_dir():
             return []
-        cutoff = time.time() - self.settings.settle.total_seconds()
+        now = time.time()
+        cutoff = now - self.settings.settle.total_seconds()
+        first_settles: float | None = None
         found = []
         for path in sorted(self.settings.inbox.rglob("*")):
             if any(part.startswith(".") for part in path.relative_to(self.settings.inbox).parts):
@@ -94,11 +109,23 @@ class Runner:
                 stat = path.stat()
             except FileNotFoundError:
                 continue
-            if not path.is_file() or stat.st_mtime > cutoff or path.suffix in (".tmp", ".part"):
+            if not path.is_file() or path.suffix in (".tmp", ".part"):
+                continue
+            if stat.st_mtime > cutoff:
+                self.unsettled += 1
+                settles = stat.st_mtime - cutoff
+                first_settles = settles if first_settles is None else min(first_settles, settles)
                 continue
             if self.landed.get(path) != (stat.st_size, stat.st_mtime_ns):
                 found.append(path)
+        if first_settles is not None and not self.has_snapshot():
+            # A little after it settles: the file's mtime has a coarse resolution on some
+            # file systems.
+            self.wake("ingest", timedelta(seconds=first_settles + 0.2))
         return found
+
+    def has_snapshot(self) -> bool:
+        return (self.home.snapshots / "CURRENT").exists()
 
     def ingest(self) -> None:
         if self.stopping.is_set():
@@ -106,6 +133,7 @@ class Runner:
         files = self.inbox_files()
         if not files:
             log.debug("ingest: no new files in %s", self.settings.inbox)
+            self.retry_deliveries(quiet=True)
             return
         from fleetsignals.ingest.land import land_paths
 
@@ -128,13 +156,30 @@ class Runner:
             summary.quarantined,
             time.perf_counter() - started,
         )
+        if summary.spans and not self.has_snapshot():
+            # No snapshot yet: every `sql` says "run fleetsignals build" until one exists,
+            # so the first build runs now rather than at the next build_every.
+            log.info("ingest: first spans landed and nothing is built yet: building now")
+            self.wake("cycle", timedelta(0))
+        self.retry_deliveries(quiet=True)
 
     def cycle(self) -> None:
         """Build, then evaluate due signals and deliver notifications."""
         if self.stopping.is_set():
             return
         from fleetsignals.warehouse import build
+        from fleetsignals.warehouse.runner import lake_has_spans
 
+        if not lake_has_spans(self.home):
+            # Nothing to build yet is the normal start of a new home, not an error.
+            waiting = f"; {self.unsettled} inbox files settling" if self.unsettled else ""
+            log.info(
+                "cycle: the lake has no spans yet%s: the first build follows the first "
+                "ingest that lands spans",
+                waiting,
+            )
+            self.retry_deliveries(quiet=True)
+            return
         started = time.perf_counter()
         try:
             build(self.home, self.config, full_refresh=False, progress=False)
@@ -180,7 +225,10 @@ class Runner:
                 self.settings.build_every,
             )
 
-    def retry_deliveries(self) -> None:
+    def retry_deliveries(self, quiet: bool = False) -> None:
+        """Send due queued notifications; ``quiet``: log only when something happened
+        (the ingest job calls it every ingest_every, so a backoff of seconds is honoured
+        within a minute, not at the next build)."""
         if self.sinks:
             report = deliver(
                 self.home,
@@ -188,7 +236,8 @@ class Runner:
                 self.alert_settings.retry_initial,
                 self.alert_settings.retry_max,
             )
-            log.info("outbox: delivered %d, queued %d", report.delivered, report.pending)
+            if not quiet or report.delivered or report.failed or report.dead:
+                log.info("outbox: delivered %d, queued %d", report.delivered, report.pending)
 
     def retain(self) -> None:
         if self.stopping.is_set():
@@ -239,6 +288,15 @@ def run(home: Home, config: Config) -> None:
             id=name,
             name=name,
         )
+
+    def wake(job_id: str, delay: timedelta) -> None:
+        """Run the job after ``delay`` if that is sooner than its next run."""
+        job = scheduler.get_job(job_id)
+        target = datetime.now().astimezone() + delay
+        if job is not None and (job.next_run_time is None or target < job.next_run_time):
+            scheduler.modify_job(job_id, next_run_time=target)
+
+    runner.wake = wake
     stop_requests = []
 
     def request_stop(signum: int, _frame) -> None:

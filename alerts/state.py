@@ -9,6 +9,7 @@ moment leaves either the old state or the new state with its notifications.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -81,11 +82,13 @@ def state_path(home: Home) -> Path:
 
 
 @contextmanager
-def open_state(home: Home) -> Iterator[sqlite3.Connection]:
-    """A connection to the state database, created on first use; closed on exit."""
-    home.alerts.mkdir(parents=True, exist_ok=True)
+def open_state(home: Home, path: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection to the state database (or the scratch copy at ``path``), created on
+    first use; closed on exit."""
+    if path is None:
+        home.alerts.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: we issue begin/commit ourselves (see `transaction`).
-    con = sqlite3.connect(state_path(home), timeout=60, isolation_level=None)
+    con = sqlite3.connect(path or state_path(home), timeout=60, isolation_level=None)
     try:
         con.execute("pragma journal_mode=wal")
         # synchronous=full: a committed notification survives a power cut, not just a kill.
@@ -214,6 +217,40 @@ def record_evaluation(
         )
     else:
         con.execute("update evaluations set error = ? where signal = ?", (error, signal))
+
+
+def copy_state(home: Home, target: Path) -> None:
+    """A consistent copy of the state database at ``target`` (a scratch state: dry runs)."""
+    if not state_path(home).exists():
+        return
+    with open_state(home) as source, contextlib.closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+
+
+def evaluation_rows(con: sqlite3.Connection) -> list[tuple[str, datetime, str | None]]:
+    """(signal, last successful evaluation, error of the last attempt or None), by signal."""
+    rows = con.execute(
+        "select signal, last_eval_at, error from evaluations order by signal"
+    ).fetchall()
+    return [(signal, _time(at), error) for signal, at, error in rows]
+
+
+def signals_with_state(con: sqlite3.Connection) -> list[str]:
+    rows = con.execute(
+        "select signal from evaluations union select signal from instances order by 1"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def reset_signals(con: sqlite3.Connection, signals: list[str]) -> dict[str, int]:
+    """Forget the instances and last evaluation of these signals (call inside
+    ``transaction``); signal -> instances dropped. The history and the outbox are kept:
+    notifications already queued are still delivered."""
+    dropped = {}
+    for signal in signals:
+        dropped[signal] = con.execute("delete from instances where signal = ?", (signal,)).rowcount
+        con.execute("delete from evaluations where signal = ?", (signal,))
+    return dropped
 
 
 def forget_signals(con: sqlite3.Connection, keep: set[str]) -> list[str]:

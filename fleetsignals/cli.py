@@ -19,6 +19,8 @@ COMMANDS = [
     "sql",
     "evaluate",
     "backtest",
+    "state",
+    "outbox",
     "run",
     "receive",
     "retain",
@@ -83,7 +85,9 @@ def _home_and_config_options() -> list[click.Option]:
 
 for _name in COMMANDS:
     _command = importlib.import_module(f"fleetsignals.commands.{_name}").command
-    _command.params.extend(_home_and_config_options())
+    # A group's subcommands take them too: `state show --home DIR`.
+    for _each in [_command, *getattr(_command, "commands", {}).values()]:
+        _each.params.extend(_home_and_config_options())
     cli.add_command(_command, _name)
 
 

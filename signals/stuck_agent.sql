@@ -16,6 +16,15 @@
 --   * quiet: no LLM or tool call has ended for idle_minutes (exporters batch spans, so a
 --     minute or two of silence is normal; idle_minutes must be well above that).
 -- value = the streak length when repeating, else the minutes since the last call ended.
+--
+-- Missing data is not silence: "quiet" is measured up to the run's data horizon, the
+-- newest span end that had LANDED by $eval_at for the run's services (its least, when a
+-- run spans several), not up to $eval_at. When ingest stops or lags, the horizon stops
+-- with it and no run looks quiet (data_stale reports the outage once per service); when
+-- data flows, the horizon is about $eval_at and a run gone quiet is reported as before.
+-- landed_at makes a backtest see what live evaluation saw. A run with no span landed by
+-- $eval_at in the last stale_after_minutes (history ingested after the fact) has no
+-- horizon: it is judged up to $eval_at.
 with
 
 in_flight as (
@@ -28,6 +37,48 @@ in_flight as (
         and not (status in ('ok', 'error') and ended_at <= $eval_at)
         -- Quiet for stale_after_minutes at the watermark means quiet at $eval_at too.
         and last_span_at > $eval_at - $stale_after_minutes * interval '1 minute'
+),
+
+-- Spans landed by $eval_at that ended in the last stale_after_minutes: enough to know each
+-- service's data horizon and the services of every run in flight (a run quiet for longer
+-- is past this signal). The dt/hr conditions let DuckDB skip older lake partitions.
+recent_spans as (
+    select
+        trace_id,
+        service_name,
+        end_at
+    from spans
+    where
+        (
+            dt > cast($eval_at - to_minutes($stale_after_minutes) as date)
+            or (
+                dt = cast($eval_at - to_minutes($stale_after_minutes) as date)
+                and hr >= hour($eval_at - to_minutes($stale_after_minutes))
+            )
+        )
+        and (dt < cast($eval_at as date) or hr <= hour($eval_at))
+        and landed_at <= $eval_at
+        and end_at <= $eval_at
+        and end_at > $eval_at - to_minutes($stale_after_minutes)
+),
+
+-- Per service: the newest span end landed by $eval_at.
+horizons as (
+    select
+        service_name,
+        max(end_at) as horizon_at
+    from recent_spans
+    group by service_name
+),
+
+run_horizons as (
+    select
+        s.trace_id as run_id,
+        min(h.horizon_at) as horizon_at
+    from recent_spans as s
+    inner join in_flight as f on s.trace_id = f.run_id
+    inner join horizons as h on s.service_name = h.service_name
+    group by s.trace_id
 ),
 
 tool_calls as (
@@ -106,10 +157,14 @@ judged as (
         s.tool_name,
         coalesce(s.streak, 0) as streak,
         case when s.has_args then coalesce(s.identical, 0) else 0 end as identical,
-        date_diff('second', a.last_call_at, $eval_at) / 60.0 as idle_minutes
+        date_diff('second', a.last_call_at, $eval_at) / 60.0 as idle_minutes,
+        greatest(
+            date_diff('second', a.last_call_at, coalesce(h.horizon_at, $eval_at)) / 60.0, 0
+        ) as confirmed_idle_minutes
     from in_flight as f
     inner join activity as a on f.run_id = a.run_id
     left join streaks as s on f.run_id = s.run_id
+    left join run_horizons as h on f.run_id = h.run_id
 )
 
 select
@@ -129,6 +184,6 @@ where
     and (
         streak >= $max_streak
         or identical >= $max_identical
-        or idle_minutes >= $idle_minutes
+        or confirmed_idle_minutes >= $idle_minutes
     )
 order by run_id

@@ -104,3 +104,7 @@ class Sink:
     def secrets(self) -> list[str]:
         """Texts of this sink's config that no error, log or state may contain."""
         return []
+
+    def address(self) -> str:
+        """Where it delivers, as shown to people: never a secret (see ``redact.address``)."""
+        return self.kind

@@ -30,6 +30,9 @@ class FileSink(Sink):
         records = [notice_record(batch, n) for n in batch.notices]
         return [records] if records else []
 
+    def address(self) -> str:
+        return f"file {self.path}"
+
     def send(self, payload: Any) -> None:
         text = "".join(json.dumps(record) + "\n" for record in payload)
         try:

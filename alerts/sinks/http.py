@@ -215,3 +215,6 @@ class HttpSink(Sink):
 
     def secrets(self) -> list[str]:
         return self.endpoint.secrets()
+
+    def address(self) -> str:
+        return self.endpoint.address

@@ -37,7 +37,9 @@ def command(env: Env, start: str, end: str, every: str, signals: tuple[str, ...]
     snapshot, with the same engine and alert lifecycle as `evaluate` but state
     kept in memory: what live evaluation would have shown at each time.
     `--format json` prints one line per pending or firing instance per step;
-    the table lists each signal's firing episodes with their start and end.
+    the table lists each signal's firing episodes with their start and end, the
+    episode's highest value (MAX), the step that reached it (MAX_AT) and that
+    step's summary. NULL is shown as NULL, control characters as escapes (\\n).
     """
     result = run_backtest(
         env.home,
@@ -80,9 +82,11 @@ def _summary(result) -> str:
             format_time(e["end"]) if e["end"] else "still firing",
             str(e["steps"]),
             value_text(e["max_value"]),
+            format_time(e["max_at"]),
             e["summary"],
         ]
         for e in found
     ]
-    headers = ["SIGNAL", "SEVERITY", "LABELS", "START", "END", "STEPS", "MAX", "SUMMARY"]
+    # MAX_AT and SUMMARY are the step that reached MAX: all three describe one moment.
+    headers = ["SIGNAL", "SEVERITY", "LABELS", "START", "END", "STEPS", "MAX", "MAX_AT", "SUMMARY"]
     return head + "\n\n" + table(headers, rows)

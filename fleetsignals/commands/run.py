@@ -35,8 +35,10 @@ def command(env: Env) -> None:
 
     Ingests new files from the inbox (scheduler.inbox, default HOME/inbox) every
     scheduler.ingest_every (1m); builds the warehouse and evaluates the signals
-    that are due every scheduler.build_every (5m), delivering notifications and
-    retrying queued ones; retains every scheduler.retain_every (1h). Jobs never
+    that are due every scheduler.build_every (5m). On a home with nothing built
+    yet, files are landed as soon as they settle and the first spans are built
+    at once; delivers notifications and retries queued
+    ones (also at each ingest); retains every scheduler.retain_every (1h). Jobs never
     overlap. With receive.enabled, also serves OTLP/HTTP into the inbox (see
     `fleetsignals receive`). Logs to stderr and HOME/logs/run.log. SIGTERM or Ctrl-C
     finishes the current job and exits; a restart resumes from the state under HOME.

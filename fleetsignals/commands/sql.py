@@ -16,6 +16,7 @@ import click
 import duckdb
 import orjson
 
+from fleetsignals.cells import cell_text, shorten
 from fleetsignals.cli_env import Env, pass_env
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.sandbox import QueryGuard, check_query, connect_sandbox
@@ -45,6 +46,7 @@ def _json_value(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
+    """A CSV field: NULL is the empty field, as CSV readers expect."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -55,8 +57,8 @@ def _text(value: Any) -> str:
 
 
 def _print_table(columns: list[str], rows: list[tuple]) -> None:
-    cells = [[_text(v).replace("\n", " ") for v in row] for row in rows]
-    cells = [[c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…" for c in row] for row in cells]
+    # NULL shows as NULL, '' as '', a newline as \n: one row is always one line.
+    cells = [[shorten(cell_text(v), MAX_CELL) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -128,7 +130,11 @@ def command(env: Env, query: str, fmt: str) -> None:
     """Run one read-only query on a consistent snapshot of the warehouse.
 
     Tables: spans, fct_runs, fct_llm_calls, fct_tool_calls, fct_windows_60m,
-    dim_model_prices, dim_unpriced_models (see docs/warehouse.md). The snapshot is
+    fct_run_fingerprints, fct_fingerprint_windows, fct_run_anomaly_scores,
+    dim_model_prices, dim_unpriced_models (see docs/warehouse.md and
+    docs/fingerprints.md). The table format shows NULL as NULL, the empty
+    string as '' and control characters as escapes (\\n); csv and json
+    keep values as they are. The snapshot is
     the one the last build published: a running build neither blocks nor is
     blocked by the query.
 

@@ -231,6 +231,11 @@ def _drop_leftovers(home: Home) -> None:
             con.execute(f'drop table if exists main."{name}"')
 
 
+def lake_has_spans(home: Home) -> bool:
+    """Whether anything has landed in the lake yet (a build needs at least one file)."""
+    return any(home.lake.glob("*/*/*.parquet"))
+
+
 def build(
     home: Home,
     config: Config,
@@ -249,7 +254,7 @@ def build(
     """
     started = time.monotonic()
     home.ensure()
-    if not any(home.lake.glob("*/*/*.parquet")):
+    if not lake_has_spans(home):
         raise FleetsignalsError(
             f"the lake under {home.lake} has no spans yet: run `fleetsignals ingest PATH` first"
         )

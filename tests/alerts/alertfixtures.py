@@ -59,6 +59,20 @@ from minutes
 cross join tenants
 """
 
+# Tenant t1's traffic triples from T0 + 4h with the same per-run cost: a surge, not an incident.
+SURGE = """
+insert into fct_runs by name
+select
+    md5(r.run_id || copy::varchar) as run_id,
+    r.* exclude (run_id, started_at, ended_at, last_span_at),
+    started_at + to_seconds(copy * 20) as started_at,
+    ended_at + to_seconds(copy * 20) as ended_at,
+    last_span_at + to_seconds(copy * 20) as last_span_at
+from fct_runs as r, (select unnest([1, 2]) as copy)
+where tenant_id = 't1' and started_at >= $t0 + interval 4 hour
+"""
+
+
 TOOL_CALLS_SQL = """
 create table fct_tool_calls as
 select

@@ -176,7 +176,7 @@ def test_evaluating_before_the_state_is_refused(costly, run_cli) -> None:
     assert run_cli("evaluate", "--at", at(250), config=config).exit_code == 0
     result = run_cli("evaluate", "--at", at(200), config=config)
     assert result.exit_code == 1
-    assert "use `fleetsignals backtest` to look at the past" in result.stderr
+    assert "look at the past with `fleetsignals evaluate --at" in result.stderr
 
 
 def test_no_snapshot_is_a_clear_error(run_cli, signal_dir, make_config) -> None:

@@ -91,8 +91,13 @@ def test_down_webhook_delays_but_never_loses(costly, make_config, run_cli, home,
     )
     receiver.refuse_with = 503
     result = run_cli("evaluate", "--at", at(250), config=config)
-    assert result.exit_code == 0
-    assert "not delivered yet: webhook: HTTP 503" in result.stderr
+    assert result.exit_code == 3  # evaluated, but the notification waits in the outbox
+    assert "not delivered: webhook: HTTP 503" in result.stderr
+    # It says what happens next: nothing retries until one of these runs.
+    assert "retried by the next `fleetsignals evaluate`, `fleetsignals outbox --retry`" in (
+        result.stderr
+    )
+    assert "1 notification(s) still queued" in result.stderr
     assert receiver.refused == 1 and receiver.bodies == []
     # While backing off, a new evaluation queues behind the failed notification...
     result = run_cli("evaluate", "--at", at(390), config=config)
@@ -118,7 +123,7 @@ def test_unreachable_webhook_then_started(costly, make_config, run_cli, home) ->
         alerts={"retry_initial": "0s"},
     )
     result = run_cli("evaluate", "--at", at(250), config=config)
-    assert result.exit_code == 0
+    assert result.exit_code == 3
     assert "cannot reach" in result.stderr
     assert len(pending(home)) == 1
     server = Receiver(port)
@@ -209,3 +214,36 @@ def test_sink_names() -> None:
     assert [s.name for s in sinks] == ["stdout", "stdout-2", "file"]
     with pytest.raises(FleetsignalsError, match="used twice"):
         build_sinks([{"type": "stdout", "name": "a"}, {"type": "file", "path": "p", "name": "a"}])
+
+
+def test_outbox_shows_queues_by_name_and_address_and_retries_now(
+    costly, make_config, run_cli, home, receiver, monkeypatch
+) -> None:
+    secret = "/hook/SECRETPATHTOKEN?token=QUERYSECRET"
+    monkeypatch.setenv("HOOK_URL", receiver.url.replace("/hook", secret))
+    config, _ = make_config(
+        notify=[{"type": "webhook", "url": "${HOOK_URL}"}, {"type": "stdout"}],
+        alerts={"retry_initial": "1h", "retry_max": "2h"},
+    )
+    receiver.refuse_with = 503
+    assert run_cli("evaluate", "--at", at(250), config=config).exit_code == 3
+    listed = run_cli("outbox", "--format", "json", config=config)
+    assert listed.exit_code == 0, listed.output
+    queues = {q["sink"]: q for q in map(json.loads, listed.stdout.splitlines())}
+    webhook = queues["webhook"]
+    assert webhook["address"] == f"http://127.0.0.1:{receiver.server.server_address[1]}"
+    assert (webhook["queued"], webhook["attempts"]) == (1, 1)
+    assert "HTTP 503" in webhook["last_error"] and webhook["next_attempt_at"] > at(250)
+    assert (queues["stdout"]["queued"], queues["stdout"]["delivered"]) == (0, 1)
+    table = run_cli("outbox", config=config).stdout
+    assert "NEXT_ATTEMPT" in table and "webhook" in table
+    # Still failing: --retry tries at once (the 1h backoff notwithstanding) and says so.
+    failed = run_cli("outbox", "--retry", config=config)
+    assert failed.exit_code == 3 and receiver.refused == 2
+    for text in (listed.output, table, failed.output):
+        assert "SECRETPATHTOKEN" not in text and "QUERYSECRET" not in text
+    receiver.refuse_with = None
+    done = run_cli("outbox", "--retry", config=config)
+    assert done.exit_code == 0, done.output
+    assert [b["status"] for b in receiver.bodies] == ["firing"]
+    assert pending(home) == []

@@ -91,8 +91,8 @@ def test_failed_delivery_shows_no_secret(
     receiver.echo = True  # the receiver repeats the path and credentials in its error
     receiver.refuse_with = 400 if failure == "rejected-400" else 503
     result = run_cli("evaluate", "--at", at(250), config=config)
-    assert result.exit_code == 0
-    assert "not delivered yet" in result.stderr
+    assert result.exit_code == 3
+    assert "not delivered" in result.stderr
     assert f"http://127.0.0.1:{port}" in result.stderr  # the address says which sink
     # The scheduler retries (a fresh row when the first one was set aside).
     run_cli("evaluate", "--at", at(390), config=config)

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from alertfixtures import T0, publish_snapshot
+from alertfixtures import SURGE, T0, publish_snapshot
 
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.records import episodes
@@ -14,19 +14,6 @@ from fleetsignals.config import load_config
 from fleetsignals.snapshot import connect_snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
-
-# Tenant t1's traffic triples from T0 + 4h with the same per-run cost: a surge, not an incident.
-SURGE = """
-insert into fct_runs by name
-select
-    md5(r.run_id || copy::varchar) as run_id,
-    r.* exclude (run_id, started_at, ended_at, last_span_at),
-    started_at + to_seconds(copy * 20) as started_at,
-    ended_at + to_seconds(copy * 20) as ended_at,
-    last_span_at + to_seconds(copy * 20) as last_span_at
-from fct_runs as r, (select unnest([1, 2]) as copy)
-where tenant_id = 't1' and started_at >= $t0 + interval 4 hour
-"""
 
 
 def example_sql() -> str:
