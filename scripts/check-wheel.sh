@@ -9,7 +9,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 echo "wheel-check: building the wheel"
-"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$repo"
+# From a copy of the tracked files: setuptools leaves build/ in the source tree, whose stale
+# copies of removed modules would end up in the wheel.
+mkdir "$work/src"
+git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 cp --parents -t "$work/src")
+"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$work/src"
 echo "wheel-check: installing it into a new venv (dependencies pinned by requirements.lock)"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check \
