@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from fleetsignals.contract import RESOURCE_PREFIX
 from fleetsignals.ingest.values import (
     NO_LIMITS,
     AttributeLimits,
@@ -39,7 +40,6 @@ from fleetsignals.ingest.vocabulary import (
     DIMENSIONS,
     LLM_OPERATIONS,
     NORMALIZED_KEYS,
-    RESOURCE_PREFIX,
     TOKEN_COLUMNS,
     TOOL_ARGS_KEYS,
     TOOL_OPERATIONS,

@@ -23,26 +23,20 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetsignals.contract import RUN_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.generate.incidents import Incident
 from fleetsignals.generate.shape import FleetShape
 from fleetsignals.generate.simulate import RunPlan, SpanRec
 from fleetsignals.timeutil import format_time, parse_time
 
-DIMENSIONS = ("agent_name", "prompt_variant", "workflow", "tenant_id", "user_id", "user_cohort",
-              "session_id")  # fmt: skip
+# Dimensions read from the written spans; environment is the resource's (see run_rows).
+DIMENSIONS = tuple(name for name in RUN_DIMENSIONS if name != "environment")
 TS = pa.timestamp("us")
 RUNS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
-        ("agent_name", pa.string()),
-        ("prompt_variant", pa.string()),
-        ("workflow", pa.string()),
-        ("tenant_id", pa.string()),
-        ("user_id", pa.string()),
-        ("user_cohort", pa.string()),
-        ("session_id", pa.string()),
-        ("environment", pa.string()),
+        *[(name, pa.string()) for name in RUN_DIMENSIONS],
         ("model", pa.string()),
         ("started_at", TS),
         ("ended_at", TS),

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from fleetsignals.config import Config
+from fleetsignals.contract import WINDOW_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
@@ -62,6 +63,7 @@ def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
     )
     return {
         "dimensions": config.dimension_keys,
+        "window_dimensions": list(WINDOW_DIMENSIONS),
         "stale_after_minutes": minutes("stale_after"),
         "lookback_minutes": minutes("lookback"),
         "landed_overlap_minutes": minutes("landed_overlap"),
@@ -185,7 +187,8 @@ def _run_dbt(
         "--profiles-dir", str(PROJECT),
         "--target-path", str(target),
         "--log-path", str(home.logs),
-        "--vars", json.dumps(variables, sort_keys=True),
+        # Not sort_keys: the macros iterate var `dimensions` in its (contract) order.
+        "--vars", json.dumps(variables),
     ]  # fmt: skip
     key = json.dumps([str(home.root), variables, _fingerprint()], sort_keys=True)
     manifest = _manifest_cache.get(key)
