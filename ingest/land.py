@@ -14,7 +14,6 @@ query (``ingest/batch.py``) and then committed file by file, as above.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import locked
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
 from fleetsignals.ingest.lake import LakeWriter, remove_temporaries
@@ -77,8 +77,7 @@ def _ingest_lock(home: Home) -> Iterator[None]:
     """One ingest at a time per home; a killed holder's lock is released by the kernel."""
     lake_root = home.lake.parent
     lake_root.mkdir(parents=True, exist_ok=True)
-    with (lake_root / ".ingest.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    with locked(lake_root / ".ingest.lock"):
         marker = lake_root / ".ingest-running"
         if marker.exists():  # the previous run died: sweep its temporary files
             remove_temporaries(home.lake)

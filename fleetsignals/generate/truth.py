@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from fleetsignals.contract import RUN_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import write_atomic
 from fleetsignals.generate.incidents import Incident
 from fleetsignals.generate.shape import FleetShape
 from fleetsignals.generate.simulate import RunPlan, SpanRec
@@ -254,6 +255,4 @@ def write_truth(truth: GroundTruth, cols: dict[str, list]) -> None:
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(truth.runs_path)
     data = orjson.dumps(truth.to_json(), option=orjson.OPT_INDENT_2) + b"\n"
-    tmp = truth.path.with_suffix(".json.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(truth.path)
+    write_atomic(truth.path, data, tmp=truth.path.with_suffix(".json.tmp"), durable=False)

@@ -24,10 +24,12 @@ import duckdb
 from fleetsignals.config import Config
 from fleetsignals.contract import WINDOW_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import locked
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse.publish import publish_snapshot
+from fleetsignals.sqltext import quote_identifier
 
 PROJECT = project_dir()
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
@@ -82,18 +84,9 @@ def _fingerprint() -> str:
 
 @contextmanager
 def _build_lock(home: Home) -> Iterator[None]:
-    path = home.root / ".build.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FleetsignalsError(
-                f"another build is running on {home.root}; wait for it to finish and retry"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    busy = f"another build is running on {home.root}; wait for it to finish and retry"
+    with locked(home.root / ".build.lock", busy=busy):
+        yield
 
 
 @contextmanager
@@ -231,7 +224,7 @@ def _drop_leftovers(home: Home) -> None:
             [LEFTOVER],
         ).fetchall()
         for (name,) in names:
-            con.execute(f'drop table if exists main."{name}"')
+            con.execute(f"drop table if exists main.{quote_identifier(name)}")
 
 
 def build(
