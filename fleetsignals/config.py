@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from fleetsignals.contract import DIMENSION_KEYS
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.resources import shipped_signals
 
@@ -28,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     # Unset: ./signals when the working directory has one, else the shipped signals
     # (SHIPPED_SIGNALS), so every command works from any directory.
     "signal_dirs": ["signals"],
-    # dimension -> attribute keys tried before the built-in defaults (see DIMENSION_KEYS).
+    # dimension -> attribute keys tried before the built-in defaults (fleetsignals.contract).
     "dimensions": {},
     # Attribute keys (exact, or fnmatch globs like "gen_ai.prompt.*") dropped at ingest.
     "redact": [],
@@ -191,24 +192,6 @@ DEFAULTS: dict[str, Any] = {
         # Replaced lake files wait this long in lake/_retention/trash before deletion.
         "trash_for": "1h",
     },
-}
-
-# Attribute keys per dimension, first present wins (CONTRACT.md "Home and configuration").
-# Keys prefixed "resource:" are read from the resource attributes.
-DIMENSION_KEYS: dict[str, list[str]] = {
-    "agent_name": ["gen_ai.agent.name", "agent.name", "resource:service.name"],
-    "prompt_variant": [
-        "gen_ai.agent.version",
-        "llm.prompt_template.version",
-        "langfuse.prompt.version",
-    ],
-    "workflow": ["gen_ai.workflow.name"],
-    "tenant_id": ["tenant.id"],
-    "user_id": ["user.id", "enduser.id", "langfuse.user.id"],
-    "user_cohort": ["user.cohort"],
-    "session_id": ["gen_ai.conversation.id", "session.id"],
-    "environment": ["resource:deployment.environment.name", "resource:deployment.environment"],
-    "model": ["gen_ai.response.model", "gen_ai.request.model", "llm.model_name"],
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fleetsignals.files import commit_file, fsync_dir
 from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; tens of thousands each suit it
@@ -27,14 +28,6 @@ TMP_MARK = ".tmp-"
 
 def partition_dir(lake: Path, dt: str, hr: str) -> Path:
     return lake / f"dt={dt}" / f"hr={hr}"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_temporaries(lake: Path) -> int:
@@ -120,11 +113,8 @@ class LakeWriter:
         written = []
         for key, writer in sorted(self.writers.items()):
             writer.close()
-            tmp = self._tmp(key)
-            with tmp.open("rb+") as handle:
-                os.fsync(handle.fileno())
             final = self._final(key)
-            os.replace(tmp, final)
+            commit_file(self._tmp(key), final)
             written.append(final.relative_to(self.lake).as_posix())
         # New directory entries (files, and partition directories made by this run) are
         # durable only once their parent directories are synced.

@@ -14,9 +14,7 @@ query (``ingest/batch.py``) and then committed file by file, as above.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -26,18 +24,20 @@ from pathlib import Path
 
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import locked
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
 from fleetsignals.ingest.lake import LakeWriter, remove_temporaries
-from fleetsignals.ingest.limits import Limits, screen_spans
+from fleetsignals.ingest.limits import screen_spans
 from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
 from fleetsignals.ingest.parse import SpanParser
 from fleetsignals.ingest.pipeline import land_chunks
 from fleetsignals.ingest.progress import Progress
 from fleetsignals.ingest.quarantine import Quarantine
+from fleetsignals.ingest.settings import IngestSettings
 from fleetsignals.ingest.sources import Chunk, SourceError, discover, read_chunks, sha256_file
 from fleetsignals.ingest.workers import InlineParser, ParserPool
-from fleetsignals.timeutil import format_time, parse_duration, parse_time
+from fleetsignals.timeutil import format_time, parse_time
 
 
 @dataclass
@@ -77,8 +77,7 @@ def _ingest_lock(home: Home) -> Iterator[None]:
     """One ingest at a time per home; a killed holder's lock is released by the kernel."""
     lake_root = home.lake.parent
     lake_root.mkdir(parents=True, exist_ok=True)
-    with (lake_root / ".ingest.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    with locked(lake_root / ".ingest.lock"):
         marker = lake_root / ".ingest-running"
         if marker.exists():  # the previous run died: sweep its temporary files
             remove_temporaries(home.lake)
@@ -115,18 +114,16 @@ class _Lander:
     def __init__(
         self,
         home: Home,
-        config: Config,
+        settings: IngestSettings,
         parser: SpanParser,
-        workers: int,
         summary: IngestSummary,
-        limits: Limits,
     ):
         self.home = home
-        self.config = config
-        self.limits = limits
+        self.settings = settings
+        self.limits = settings.limits
         self.inline = InlineParser(parser)
-        self.workers = workers
-        self.pool_from = float(config["ingest"]["processes_from_mib"]) * (1 << 20)
+        self.workers = settings.workers
+        self.pool_from = settings.processes_from_bytes
         self.pool: ParserPool | None = None
         self.summary = summary
         self.index: ManifestIndex = manifest_index(home.manifest)
@@ -137,8 +134,8 @@ class _Lander:
             return self.inline
         if self.pool is None:
             self.pool = ParserPool(
-                self.config.dimension_keys,
-                self.config["redact"],
+                self.settings.dimension_keys,
+                self.settings.redact,
                 self.workers,
                 self.limits.attributes,
             )
@@ -368,7 +365,8 @@ def land_paths(
     """
     started = time.perf_counter()
     summary = IngestSummary()
-    limits = Limits.from_config(config["ingest"])
+    settings = IngestSettings.from_config(config)
+    limits = settings.limits
     for path in paths:
         if not Path(path).exists():
             raise FleetsignalsError(f"no such file or directory: {path}")
@@ -376,19 +374,17 @@ def land_paths(
     own = (home.lake.parent.resolve(), home.quarantine.resolve())
     files = [f for f in discover(Path(p) for p in paths) if not f.is_relative_to(own[0])]
     files = [f for f in files if not f.is_relative_to(own[1])]
-    settle = settle_seconds
-    if settle is None:
-        settle = parse_duration(config["ingest"]["settle"]).total_seconds()
+    settle = settings.settle_seconds if settle_seconds is None else settle_seconds
     files, summary.unsettled = _settled(files, settle)
     home.ensure()
-    workers = int(config["ingest"]["workers"]) or os.cpu_count() or 1
+    workers = settings.workers
     show = progress and sys.stderr.isatty()
     with (
         _ingest_lock(home),
-        SpanParser(config.dimension_keys, config["redact"], workers, limits.attributes) as parser,
+        SpanParser(settings.dimension_keys, settings.redact, workers, limits.attributes) as parser,
         Progress(len(files), enabled=show) as meter,
     ):
-        lander = _Lander(home, config, parser, workers, summary, limits)
+        lander = _Lander(home, settings, parser, summary)
         try:
             for batch in _batches(files):
                 if len(batch) == 1:

@@ -7,11 +7,12 @@ that source simply lands again on the next run, overwriting its own files.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from fleetsignals.files import append_durably
 
 
 @dataclass
@@ -60,20 +61,14 @@ class ManifestIndex:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = b"".join(orjson.dumps(e) + b"\n" for e in entries)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size:
-                with self.path.open("rb") as handle:
-                    handle.seek(size - 1)
-                    if handle.read(1) != b"\n":
-                        payload = b"\n" + payload
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # A line a killed run left half-written is ended first, so the new ones parse.
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if size:
+            with self.path.open("rb") as handle:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    payload = b"\n" + payload
+        append_durably(self.path, payload)
         self.refresh()
 
 

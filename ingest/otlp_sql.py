@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from fleetsignals.contract import RESOURCE_PREFIX
 from fleetsignals.ingest.values import (
     NO_LIMITS,
     AttributeLimits,
@@ -39,11 +40,11 @@ from fleetsignals.ingest.vocabulary import (
     DIMENSIONS,
     LLM_OPERATIONS,
     NORMALIZED_KEYS,
-    RESOURCE_PREFIX,
     TOKEN_COLUMNS,
     TOOL_ARGS_KEYS,
     TOOL_OPERATIONS,
 )
+from fleetsignals.sqltext import quote_literal
 
 
 def _both(camel: str, type_: str) -> str:
@@ -180,9 +181,9 @@ def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> 
     look = _Lookups()
     op_name = look.span_first_of(NORMALIZED_KEYS["operation_name"])
     oi_kind = f"upper({look.span_first_of(NORMALIZED_KEYS['openinference_kind'])})"
-    llm = ", ".join(f"'{o}'" for o in LLM_OPERATIONS)
-    tool = ", ".join(f"'{o}'" for o in TOOL_OPERATIONS)
-    agent = ", ".join(f"'{o}'" for o in AGENT_OPERATIONS)
+    llm = ", ".join(quote_literal(o) for o in LLM_OPERATIONS)
+    tool = ", ".join(quote_literal(o) for o in TOOL_OPERATIONS)
+    agent = ", ".join(quote_literal(o) for o in AGENT_OPERATIONS)
     operation = f"""case
             when {op_name} in ({llm}) then 'llm'
             when {op_name} in ({tool}) then 'tool'
@@ -213,7 +214,7 @@ def build_query(dimension_keys: dict[str, list[str]], redact: Sequence[str]) -> 
     # The tool-argument hash is taken before redaction: it identifies repeated calls
     # (loops) without storing the arguments, so it stays useful when they are redacted.
     raw_json = "otlp_attributes_raw_json(kvs)" if redact else "attrs_json"
-    args = [f"json_extract_string(raw_json, '{_path(k)}')" for k in TOOL_ARGS_KEYS]
+    args = [f"json_extract_string(raw_json, {quote_literal(_path(k))})" for k in TOOL_ARGS_KEYS]
     args_raw = f"coalesce({args[0]}, case when operation = 'tool' then {args[1]} end, {args[2]})"
     normalized = ",\n    ".join(f"{expr} as {name}" for name, expr in columns.items())
     sql = f"""

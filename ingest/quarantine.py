@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from fleetsignals.ingest.lake import fsync_dir
+from fleetsignals.files import commit_file, fsync_dir, write_atomic
 from fleetsignals.ingest.parse import Problem
 from fleetsignals.timeutil import format_time, parse_time
 
@@ -39,15 +39,6 @@ FIRST_PROBLEMS = 20
 def _kind(error: str) -> str:
     """The error without its specifics, for counting: 'invalid trace id', 'invalid JSON'."""
     return re.split(r'[:"(]', error, maxsplit=1)[0].strip()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class Quarantine:
@@ -104,18 +95,18 @@ class Quarantine:
             "first_problems": self.first,
             "content": content,
         }
-        _write_atomic(self.reason_path, orjson.dumps(reason, option=orjson.OPT_INDENT_2))
+        path = self.reason_path
+        data = orjson.dumps(reason, option=orjson.OPT_INDENT_2)
+        write_atomic(path, data, tmp=path.with_name(f".{path.name}.tmp-{os.getpid()}"))
         fsync_dir(self.root)
 
     def finish(self) -> str | None:
         """Put the rejects in place (if any); returns the sidecar path relative to HOME."""
         if self._handle is None:
             return None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
         self._handle.close()
         self._handle = None
-        os.replace(self._tmp_rejects(), self.rejects_path)
+        commit_file(self._tmp_rejects(), self.rejects_path)
         first = self.first[0]
         summary = f"{self.count} record(s) or span(s) rejected"
         if self.cut:
@@ -131,9 +122,7 @@ class Quarantine:
         copy = self.root / self.base
         tmp = self.root / f".{self.base}.tmp-{os.getpid()}"
         shutil.copyfile(self.source, tmp)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, copy)
+        commit_file(tmp, copy)
         self._reason(True, error, copy.name)
         return self.reason_path.name
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from fleetsignals.contract import RUN_DIMENSIONS
+
 TS = pa.timestamp("us")
+# Dimensions whose lake column predates the contract block below (the lake's layout is kept).
+_PLACED = ("agent_name", "model")
 
 SPAN_SCHEMA = pa.schema(
     [
@@ -43,14 +47,9 @@ SPAN_SCHEMA = pa.schema(
         ("cache_write_tokens", pa.int64()),
         ("reasoning_tokens", pa.int64()),
         ("cost_usd", pa.float64()),  # reported on the span; null if not reported
-        # Contract dimensions, after the config's `dimensions:` mapping (span, then resource).
-        ("prompt_variant", pa.string()),
-        ("workflow", pa.string()),
-        ("tenant_id", pa.string()),
-        ("user_id", pa.string()),
-        ("user_cohort", pa.string()),
-        ("session_id", pa.string()),
-        ("environment", pa.string()),
+        # Contract dimensions, after the config's `dimensions:` mapping (span, then resource);
+        # agent_name and model sit above with the normalized fields, where lakes have them.
+        *[(name, pa.string()) for name in RUN_DIMENSIONS if name not in _PLACED],
         # Lossless copies.
         ("attributes", pa.string()),  # JSON object: key -> typed value
         ("resource_attributes", pa.string()),  # JSON object

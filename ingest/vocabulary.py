@@ -1,10 +1,12 @@
 """The attribute vocabularies ingest normalizes: OTel GenAI (current and pre-1.37) and OpenInference.
 
-Contract dimensions come from ``fleetsignals.config.DIMENSION_KEYS`` plus the
-user's ``dimensions:`` mapping; the keys here are the fixed normalized fields.
+Contract dimensions come from ``fleetsignals.contract`` plus the user's
+``dimensions:`` mapping; the keys here are the fixed normalized fields.
 """
 
 from __future__ import annotations
+
+from fleetsignals.contract import RUN_DIMENSIONS
 
 # gen_ai.operation.name / openinference.span.kind -> operation class.
 LLM_OPERATIONS = ("chat", "text_completion", "generate_content", "embeddings")
@@ -52,14 +54,5 @@ TOKEN_COLUMNS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
-DIMENSIONS = (
-    "agent_name",
-    "prompt_variant",
-    "workflow",
-    "tenant_id",
-    "user_id",
-    "user_cohort",
-    "session_id",
-    "environment",
-)
-RESOURCE_PREFIX = "resource:"
+# The run dimensions ingest normalizes are the contract's.
+DIMENSIONS = RUN_DIMENSIONS

@@ -4,12 +4,14 @@
     contract between `fleetsignals.warehouse.archive_run_facts` and the build.
 -#}
 {% macro archived_columns(kind) -%}
+    {%- set run_dimension_columns = [] -%}
+    {%- for dimension in run_dimensions() -%}
+        {%- do run_dimension_columns.append((dimension, 'varchar')) -%}
+    {%- endfor -%}
     {%- set columns = {
         'runs': [
             ('run_id', 'varchar'), ('part_at', 'timestamp'),
-            ('agent_name', 'varchar'), ('prompt_variant', 'varchar'), ('workflow', 'varchar'),
-            ('tenant_id', 'varchar'), ('user_id', 'varchar'), ('user_cohort', 'varchar'),
-            ('session_id', 'varchar'), ('environment', 'varchar'),
+        ] + run_dimension_columns + [
             ('started_at', 'timestamp'), ('last_span_at', 'timestamp'),
             ('root_ended_at', 'timestamp'), ('has_root', 'boolean'),
             ('root_status_code', 'varchar'), ('root_status_message', 'varchar'),

@@ -1,7 +1,12 @@
-{#- The contract dimensions a run carries (besides model), in contract order. -#}
+{#-
+    The contract dimensions a run carries, in contract order: the keys of var `dimensions`
+    (fleetsignals.contract, passed by `fleetsignals build`) except `model`, which is per
+    LLM call and has rules of its own (the model of most calls).
+-#}
 {% macro run_dimensions() -%}
-    {{ return([
-        'agent_name', 'prompt_variant', 'workflow', 'tenant_id',
-        'user_id', 'user_cohort', 'session_id', 'environment',
-    ]) }}
+    {%- set names = [] -%}
+    {%- for name in var('dimensions') if name != 'model' -%}
+        {%- do names.append(name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
 {%- endmacro %}

@@ -9,11 +9,11 @@ once: after a kill between writing and recording, a line may repeat.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from fleetsignals.alerts.sinks.base import Batch, DeliveryError, Sink, notice_record
+from fleetsignals.files import append_durably
 
 
 class FileSink(Sink):
@@ -37,9 +37,6 @@ class FileSink(Sink):
         text = "".join(json.dumps(record) + "\n" for record in payload)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
+            append_durably(self.path, text.encode("utf-8"))
         except OSError as exc:
             raise DeliveryError(f"cannot append to {self.path}: {exc.strerror}") from None

@@ -23,26 +23,21 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from fleetsignals.contract import RUN_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import write_atomic
 from fleetsignals.generate.incidents import Incident
 from fleetsignals.generate.shape import FleetShape
 from fleetsignals.generate.simulate import RunPlan, SpanRec
 from fleetsignals.timeutil import format_time, parse_time
 
-DIMENSIONS = ("agent_name", "prompt_variant", "workflow", "tenant_id", "user_id", "user_cohort",
-              "session_id")  # fmt: skip
+# Dimensions read from the written spans; environment is the resource's (see run_rows).
+DIMENSIONS = tuple(name for name in RUN_DIMENSIONS if name != "environment")
 TS = pa.timestamp("us")
 RUNS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
-        ("agent_name", pa.string()),
-        ("prompt_variant", pa.string()),
-        ("workflow", pa.string()),
-        ("tenant_id", pa.string()),
-        ("user_id", pa.string()),
-        ("user_cohort", pa.string()),
-        ("session_id", pa.string()),
-        ("environment", pa.string()),
+        *[(name, pa.string()) for name in RUN_DIMENSIONS],
         ("model", pa.string()),
         ("started_at", TS),
         ("ended_at", TS),
@@ -260,6 +255,4 @@ def write_truth(truth: GroundTruth, cols: dict[str, list]) -> None:
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(truth.runs_path)
     data = orjson.dumps(truth.to_json(), option=orjson.OPT_INDENT_2) + b"\n"
-    tmp = truth.path.with_suffix(".json.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(truth.path)
+    write_atomic(truth.path, data, tmp=truth.path.with_suffix(".json.tmp"), durable=False)

@@ -14,6 +14,7 @@ import orjson
 import zstandard
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import write_atomic
 
 # zst: one zstd stream; zst-framed: the Collector fileexporter's `compression: zstd`
 # (per request a 4-byte big-endian length, then a zstd frame of the JSON message).
@@ -65,7 +66,8 @@ def write_minute(
     """Write one minute's file atomically (a reader never sees half a file)."""
     moment = start + timedelta(minutes=minute)
     path = dumps / f"traces-{moment:%Y%m%dT%H%M}.jsonl{COMPRESSIONS[compression]}"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(encode(lines, compression))
-    tmp.replace(path)
+    # Not fsynced: a generated fleet is made again from its seed, not recovered.
+    write_atomic(
+        path, encode(lines, compression), tmp=path.with_name(f".{path.name}.tmp"), durable=False
+    )
     return path

@@ -18,7 +18,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetsignals.ingest.lake import TMP_MARK, fsync_dir
+from fleetsignals.files import write_atomic
+from fleetsignals.ingest.lake import TMP_MARK
 from fleetsignals.ingest.manifest import ManifestIndex
 
 BACKLOG_EVERY = 1.0  # seconds between rescans of the inbox for the backlog
@@ -43,20 +44,7 @@ def write_durably(directory: Path, name: str, data: bytes) -> Path:
     """Write ``data`` to ``directory/name`` so that it is there whole or not at all."""
     target = directory / name
     tmp = directory / f".{name}{TMP_MARK}{os.getpid()}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        fsync_dir(directory)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(target, data, tmp=tmp, exclusive=True, sync_dir=True)
     return target
 
 

@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from fleetsignals import __version__
 from fleetsignals.alerts.backtest import BacktestResult
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import write_atomic
 from fleetsignals.home import Home
 from fleetsignals.report import (
     agents,
@@ -147,17 +146,10 @@ def _write_atomic(out: Path, text: str) -> None:
         raise FleetsignalsError(f"--out {out} is a directory: give a file name such as report.html")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        # Replaced whole but not fsynced (a report can be made again); meant to be shared.
+        write_atomic(out, text, durable=False, mode=0o644)
     except OSError as exc:
         raise FleetsignalsError(f"cannot write {out}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _progress(enabled: bool) -> Callable[[str], None]:

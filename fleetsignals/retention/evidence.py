@@ -47,7 +47,7 @@ import duckdb
 import pyarrow as pa
 
 from fleetsignals.errors import FleetsignalsError
-from fleetsignals.retention.policies import quote
+from fleetsignals.sqltext import quote_identifier
 
 KINDS = ("failed_call", "above", "anomalous", "none")
 # anomalous: the baseline of a drift (fct_run_anomaly_scores scores a window's runs against
@@ -156,7 +156,9 @@ def merge_alerts(
 
 def _label_match(labels: dict[str, str], run_columns: set[str]) -> tuple[str, dict[str, str]]:
     named = [(k, v) for k, v in sorted(labels.items()) if k in run_columns]
-    where = " and ".join(f"cast(r.{quote(k)} as varchar) = $l{i}" for i, (k, _) in enumerate(named))
+    where = " and ".join(
+        f"cast(r.{quote_identifier(k)} as varchar) = $l{i}" for i, (k, _) in enumerate(named)
+    )
     return where or "true", {f"l{i}": v for i, (_, v) in enumerate(named)}
 
 
@@ -168,7 +170,7 @@ def _wh_table(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
         "where table_catalog = 'wh' and table_name = $name order by table_schema = 'main' desc",
         {"name": name},
     ).fetchall()
-    return f"wh.{quote(found[0][0])}.{quote(name)}" if found else None
+    return f"wh.{quote_identifier(found[0][0])}.{quote_identifier(name)}" if found else None
 
 
 def insert_evidence(
@@ -279,7 +281,7 @@ def _insert_evidence_of_group(
                 "insert into flags select distinct r.run_id, $signal from runs as r "
                 "inner join evidence_bounds as b "
                 "on r.end_for_retention > b.low and r.end_for_retention <= b.high "
-                f"where {match} and {ended} and r.{quote(rule.column)} > b.bound",
+                f"where {match} and {ended} and r.{quote_identifier(rule.column)} > b.bound",
                 {**params, **window},
             )
         finally:

@@ -9,17 +9,17 @@ tells the lake rewrite which decisions a partition has already applied.
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import commit_file, temporary_beside
 from fleetsignals.home import Home
 from fleetsignals.snapshot import current_snapshot
+from fleetsignals.sqltext import quote_identifier, quote_literal
 
 DECISIONS = "decisions-{seq:06d}.parquet"
 _BATCH = re.compile(r"decisions-(\d+)\.parquet$")
@@ -41,8 +41,8 @@ def attach(con: duckdb.DuckDBPyConnection, home: Home) -> None:
         raise FleetsignalsError(
             f"snapshot {path.name} has no fct_runs: run `fleetsignals build` first"
         )
-    schema = found[0].replace('"', '""')
-    con.execute(f'create or replace temp view wh_runs as select * from wh."{schema}".fct_runs')
+    schema = quote_identifier(found[0])
+    con.execute(f"create or replace temp view wh_runs as select * from wh.{schema}.fct_runs")
 
 
 def run_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -75,24 +75,12 @@ def write_decisions(con: duckdb.DuckDBPyConnection, home: Home, seq: int, at: da
     if target.exists():
         raise FleetsignalsError(f"{target} exists already: is another retain running?")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(target)
     con.execute(
         f"copy (select run_id, retention_reason, sample_weight, "
         f"cast($at as timestamp) as decided_at from new_decisions order by run_id) "
-        f"to '{_sql_path(tmp)}' (format parquet, compression zstd)",
+        f"to {quote_literal(tmp)} (format parquet, compression zstd)",
         {"at": at},
     )
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    commit_file(tmp, target, sync_dir=True)
     return target
-
-
-def _sql_path(path: Path) -> str:
-    # COPY ... TO takes no bind parameter for its target; the path is ours (HOME + a uuid).
-    return path.as_posix().replace("'", "''")

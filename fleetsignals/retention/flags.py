@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from fleetsignals.home import Home
 from fleetsignals.retention.evidence import SHIPPED, EvidenceRule, GroupAlert, merge_alerts
-from fleetsignals.retention.policies import quote
+from fleetsignals.sqltext import quote_identifier
 
 FLAG_SCHEMA = pa.schema([("run_id", pa.string()), ("signal", pa.string())])
 # (signal, evaluation time, labels, numeric columns) of one alert instance.
@@ -166,7 +166,9 @@ def _anomaly_table_flags(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]
     ).fetchall()
     flagged: set[tuple[str, str]] = set()
     for schema, table, column in tables:
-        name = f"{quote(schema)}.{quote(table)}"
-        rows = con.execute(f"select distinct run_id from {name} where {quote(column)}").fetchall()
+        name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        rows = con.execute(
+            f"select distinct run_id from {name} where {quote_identifier(column)}"
+        ).fetchall()
         flagged |= {(str(r[0]).lower(), table) for r in rows if r[0]}
     return flagged

@@ -10,7 +10,6 @@ files were checked against which decision batch).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import locked, write_atomic
 from fleetsignals.home import Home
 from fleetsignals.retention import facts
 from fleetsignals.retention.evidence import insert_evidence, parse_rules
@@ -40,10 +40,10 @@ from fleetsignals.retention.rewrite import (
     recover,
     rewrite_partition,
     span_files,
-    write_atomic,
 )
 from fleetsignals.retention.summary import RetentionSummary
 from fleetsignals.sandbox import connect_sandbox
+from fleetsignals.sqltext import quote_literal
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse import archive_run_facts
 
@@ -56,13 +56,8 @@ SKEW = timedelta(hours=1)
 @contextmanager
 def _lock(work: Workspace) -> Iterator[None]:
     work.root.mkdir(parents=True, exist_ok=True)
-    with open(work.root / "lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FleetsignalsError(
-                "another `fleetsignals retain` is running on this home: wait for it to finish"
-            ) from None
+    busy = "another `fleetsignals retain` is running on this home: wait for it to finish"
+    with locked(work.root / "lock", busy=busy):
         yield
 
 
@@ -276,7 +271,7 @@ def _run(
     summary.lake_bytes_before = _lake_bytes(lake)
     with duckdb.connect(":memory:") as con:
         if work.tmp.is_dir():
-            con.execute(f"set temp_directory = '{work.tmp.as_posix()}'")
+            con.execute(f"set temp_directory = {quote_literal(work.tmp)}")
         facts.attach(con, home)
         batches = facts.load_decisions(con, home)
         say("deciding runs")
@@ -349,7 +344,9 @@ def _apply(
             bar.__exit__(None, None, None)
         if not summary.dry_run:
             # The cache only saves work: losing it to a kill means re-checking, not harm.
-            write_atomic(work.root / "state.json", json.dumps(state, indent=0, sort_keys=True))
+            write_atomic(
+                work.root / "state.json", json.dumps(state, indent=0, sort_keys=True), sync_dir=True
+            )
     say(f"{summary.partitions_rewritten} partitions rewritten")
 
 
@@ -411,7 +408,9 @@ def _apply_partition(
     summary.files_after += 1 if done.output else 0
     after = span_files(partition)
     state["partitions"][relative] = {"files": after, "batch": latest}
-    write_atomic(work.root / "state.json", json.dumps(state, indent=0, sort_keys=True))
+    write_atomic(
+        work.root / "state.json", json.dumps(state, indent=0, sort_keys=True), sync_dir=True
+    )
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.sqltext import quote_identifier
 from fleetsignals.timeutil import parse_duration
 
 KEEP_REASONS = ("error", "cost_tail", "anomaly", "sampled")
@@ -282,10 +283,6 @@ def _walk(policies: list[Policy] | tuple[Policy, ...]) -> list[Policy]:
     return out
 
 
-def quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
 class _Compiler:
     """Turns policies into SQL over ``runs``; values travel as named parameters."""
 
@@ -305,14 +302,14 @@ class _Compiler:
         if p.type == "status_code":
             return f"list_contains({self.bind(s['status_codes'])}, status)"
         if p.type == "numeric_attribute":
-            parts = [f"{quote(s['key'])} is not null"]
+            parts = [f"{quote_identifier(s['key'])} is not null"]
             if s.get("min_value") is not None:
-                parts.append(f"{quote(s['key'])} >= {self.bind(s['min_value'])}")
+                parts.append(f"{quote_identifier(s['key'])} >= {self.bind(s['min_value'])}")
             if s.get("max_value") is not None:
-                parts.append(f"{quote(s['key'])} <= {self.bind(s['max_value'])}")
+                parts.append(f"{quote_identifier(s['key'])} <= {self.bind(s['max_value'])}")
             return "(" + " and ".join(parts) + ")"
         if p.type == "string_attribute":
-            column = f"cast({quote(s['key'])} as varchar)"
+            column = f"cast({quote_identifier(s['key'])} as varchar)"
             if not s["enabled_regex_matching"]:
                 return f"coalesce(list_contains({self.bind(s['values'])}, {column}), false)"
             # Go's regexp.MatchString, which the Collector uses, matches anywhere in the value.
@@ -338,9 +335,9 @@ class _Compiler:
         # Rank-based, so ties and all-equal groups cannot blow the budget: keep the k most
         # costly runs of each group and window, k = ceil(n * (1 - quantile)), n = runs with a
         # value. So every group-window with a value keeps at least its top run.
-        key = quote(s["key"])
+        key = quote_identifier(s["key"])
         bucket = f"time_bucket({self.bind(s['window'])}, end_for_retention)"
-        partition = ", ".join([*(quote(g) for g in s["group_by"]), bucket])
+        partition = ", ".join([*(quote_identifier(g) for g in s["group_by"]), bucket])
         window = f"over (partition by {partition} order by {key} desc nulls last, run_id)"
         count = f"count({key}) over (partition by {partition})"
         share = self.bind(1 - s["quantile"])

@@ -33,13 +33,14 @@ import os
 import shutil
 import signal
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+
+from fleetsignals.files import fsync_dir, fsync_file, write_atomic
 
 # DuckDB parallelises scans by row group; its own row groups hold 122,880 rows.
 ROW_GROUP_ROWS = 122_880
@@ -117,24 +118,6 @@ class Rewrite:
     output: str | None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def exchange(a: Path, b: Path) -> bool:
     """Atomically swap two directories; False when the platform cannot (then nothing changed)."""
     try:
@@ -182,8 +165,7 @@ def _copy_compacted(con: duckdb.DuckDBPyConnection, files: list[Path], target: P
             if batch.num_rows:
                 writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
                 rows += batch.num_rows
-    with open(target, "rb") as f:
-        os.fsync(f.fileno())
+    fsync_file(target)
     return rows
 
 
@@ -216,7 +198,7 @@ def rewrite_partition(
         "stage_inode": stage.stat().st_ino,
         "started_at": _utcnow().isoformat(),
     }
-    write_atomic(work.journal / f"{rid}.json", json.dumps(entry, indent=1))
+    write_atomic(work.journal / f"{rid}.json", json.dumps(entry, indent=1), sync_dir=True)
     crash_point("journaled")
     tmp = stage / f".{output}.tmp"
     rows_out = _copy_compacted(con, paths, tmp)
@@ -224,10 +206,10 @@ def rewrite_partition(
         os.replace(tmp, stage / output)
     else:
         tmp.unlink()  # every span was pruned: the partition becomes an empty directory
-    _fsync_dir(stage)
+    fsync_dir(stage)
     crash_point("staged")
     if exchange(partition, stage):
-        _fsync_dir(partition.parent)
+        fsync_dir(partition.parent)
         crash_point("swapped")
         _finish_swap(lake, entry, work)
     else:
@@ -245,10 +227,10 @@ def _finish_swap(lake: Path, entry: dict, work: Workspace) -> None:
         for name in span_files(old):
             if name not in entry["inputs"]:
                 os.replace(old / name, partition / name)
-        _fsync_dir(partition)
+        fsync_dir(partition)
         crash_point("restored")
         os.replace(old, work.trash / f"{_stamp()}-{entry['id']}")
-        _fsync_dir(work.trash)
+        fsync_dir(work.trash)
     crash_point("trashed")
     (work.journal / f"{entry['id']}.json").unlink(missing_ok=True)
 
@@ -259,7 +241,7 @@ def _swap_by_files(lake: Path, entry: dict, work: Workspace) -> None:
     stage = work.stage / entry["id"]
     if (stage / entry["output"]).exists():
         os.replace(stage / entry["output"], partition / entry["output"])
-        _fsync_dir(partition)
+        fsync_dir(partition)
     crash_point("swapped")
     _roll_forward_files(lake, entry, work)
 
@@ -271,7 +253,7 @@ def _roll_forward_files(lake: Path, entry: dict, work: Workspace) -> None:
     for name in entry["inputs"]:
         if (partition / name).exists():
             os.replace(partition / name, trash / name)
-    _fsync_dir(partition)
+    fsync_dir(partition)
     shutil.rmtree(work.stage / entry["id"], ignore_errors=True)
     (work.journal / f"{entry['id']}.json").unlink(missing_ok=True)
 

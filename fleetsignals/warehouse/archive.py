@@ -28,8 +28,10 @@ from pathlib import Path
 import duckdb
 
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import commit_file
 from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot
+from fleetsignals.sqltext import quote_literal
 
 # Archive kind -> the snapshot relation its rows are copied from.
 ARCHIVED = {
@@ -47,10 +49,8 @@ def _stamp() -> str:
 def _copy_atomic(con: duckdb.DuckDBPyConnection, query: str, params: list, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    con.execute(f"copy ({query}) to '{tmp}' (format parquet, compression zstd)", params)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    con.execute(f"copy ({query}) to {quote_literal(tmp)} (format parquet, compression zstd)", params)
+    commit_file(tmp, path)
 
 
 def archive_run_facts(home: Home, run_ids: Iterable[str]) -> dict[str, int]:

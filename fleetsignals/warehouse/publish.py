@@ -29,7 +29,9 @@ from pathlib import Path
 
 import duckdb
 
+from fleetsignals.files import write_atomic
 from fleetsignals.home import Home
+from fleetsignals.sqltext import quote_identifier, quote_literal
 
 # Big tables are exported per publishing partition, so a build rewrites only the
 # partitions it touched: every table with an hour column `part_at` and the writing
@@ -72,15 +74,6 @@ def _read_manifest(home: Home) -> dict:
         return {}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, since_seq: int) -> list[datetime]:
     """Partitions written by every build after the published one (a build whose
     publishing was interrupted is covered by the next)."""
@@ -119,21 +112,17 @@ def _export_parts(
         con.execute(
             f"""
             copy (select * from src.main.{table} where {column} = ?)
-            to '{path}' (format parquet, compression zstd)
+            to {quote_literal(path)} (format parquet, compression zstd)
             """,
             [part],
         )
-        has_rows = con.execute(f"select count(*) > 0 from read_parquet('{path}')").fetchone()[0]
+        has_rows = con.execute(f"select count(*) > 0 from read_parquet({quote_literal(path)})").fetchone()[0]
         if has_rows:
             files[key] = str(path)
         else:  # the partition emptied (cannot happen in normal builds): drop it
             path.unlink()
             files[key] = ""
     return files
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_seconds: float) -> Path:
@@ -146,7 +135,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
     previous = {} if full_refresh else _read_manifest(home)
     db_path = staging / "warehouse.duckdb"
     with duckdb.connect(str(db_path)) as con:
-        con.execute(f"attach '{home.database}' as src (read_only)")
+        con.execute(f"attach {quote_literal(home.database)} as src (read_only)")
         # The build log restarts with each full refresh: its first build names the epoch.
         epoch, seq = con.execute(
             "select arg_min(build_id, build_seq), max(build_seq) from src.main.int_build_watermarks"
@@ -195,19 +184,19 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 empty = data_root / table / version / "empty.parquet"
                 empty.parent.mkdir(parents=True, exist_ok=True)
                 con.execute(
-                    f"copy (select * from src.main.{table} limit 0) to '{empty}' (format parquet)"
+                    f"copy (select * from src.main.{table} limit 0) to {quote_literal(empty)} (format parquet)"
                 )
                 files = {"empty": str(empty)}
             manifest["tables"][table] = files
-            listing = ", ".join("'" + p.replace("'", "''") + "'" for p in sorted(files.values()))
+            listing = ", ".join(quote_literal(p) for p in sorted(files.values()))
             con.execute(
-                f"create view main.{_quote(table)} as select * from read_parquet([{listing}])"
+                f"create view main.{quote_identifier(table)} as select * from read_parquet([{listing}])"
             )
         for table, kind in tables.items():
             if kind != "BASE TABLE" or table in partitioned or not _published(table):
                 continue
             con.execute(
-                f"create table main.{_quote(table)} as select * from src.main.{_quote(table)}"
+                f"create table main.{quote_identifier(table)} as select * from src.main.{quote_identifier(table)}"
             )
         views = con.execute(
             "select view_name, sql from duckdb_views() "
@@ -231,7 +220,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     final = home.snapshots / version
     os.replace(staging, final)
-    _write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
+    write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
     collect_garbage(home, grace_seconds)
     return final / "warehouse.duckdb"
 

@@ -22,11 +22,14 @@ from typing import Any
 import duckdb
 
 from fleetsignals.config import Config
+from fleetsignals.contract import WINDOW_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.files import locked
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse.publish import publish_snapshot
+from fleetsignals.sqltext import quote_identifier
 
 PROJECT = project_dir()
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
@@ -62,6 +65,7 @@ def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
     )
     return {
         "dimensions": config.dimension_keys,
+        "window_dimensions": list(WINDOW_DIMENSIONS),
         "stale_after_minutes": minutes("stale_after"),
         "lookback_minutes": minutes("lookback"),
         "landed_overlap_minutes": minutes("landed_overlap"),
@@ -80,18 +84,9 @@ def _fingerprint() -> str:
 
 @contextmanager
 def _build_lock(home: Home) -> Iterator[None]:
-    path = home.root / ".build.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FleetsignalsError(
-                f"another build is running on {home.root}; wait for it to finish and retry"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    busy = f"another build is running on {home.root}; wait for it to finish and retry"
+    with locked(home.root / ".build.lock", busy=busy):
+        yield
 
 
 @contextmanager
@@ -185,7 +180,8 @@ def _run_dbt(
         "--profiles-dir", str(PROJECT),
         "--target-path", str(target),
         "--log-path", str(home.logs),
-        "--vars", json.dumps(variables, sort_keys=True),
+        # Not sort_keys: the macros iterate var `dimensions` in its (contract) order.
+        "--vars", json.dumps(variables),
     ]  # fmt: skip
     key = json.dumps([str(home.root), variables, _fingerprint()], sort_keys=True)
     manifest = _manifest_cache.get(key)
@@ -228,7 +224,7 @@ def _drop_leftovers(home: Home) -> None:
             [LEFTOVER],
         ).fetchall()
         for (name,) in names:
-            con.execute(f'drop table if exists main."{name}"')
+            con.execute(f"drop table if exists main.{quote_identifier(name)}")
 
 
 def lake_has_spans(home: Home) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from fleetsignals.ingest.schema import SPAN_SCHEMA
+from fleetsignals.sqltext import quote_literal
 
 AGENTS = ["planner", "researcher", "coder", "support"]
 MODELS = ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash", "some-unpriced-model"]
@@ -232,7 +233,7 @@ def write_synthetic_lake(
             copy (
                 select *, strftime(end_at, '%Y-%m-%d') as dt, strftime(end_at, '%H') as hr
                 from synth
-            ) to '{staging}' (
+            ) to {quote_literal(staging)} (
                 format parquet, compression zstd, partition_by (dt, hr),
                 filename_pattern 'synthetic-{{uuid}}'
             )

@@ -48,14 +48,9 @@ final as (
 
     select
         judged.run_id,
-        judged.agent_name,
-        judged.prompt_variant,
-        judged.workflow,
-        judged.tenant_id,
-        judged.user_id,
-        judged.user_cohort,
-        judged.session_id,
-        judged.environment,
+        {%- for dimension in run_dimensions() %}
+            judged.{{ dimension }},
+        {%- endfor %}
         judged.model,
         judged.started_at,
         case

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from fleetsignals.config import DIMENSION_KEYS
+from fleetsignals.contract import DIMENSION_KEYS
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,3 +63,24 @@ def test_run_dimension_from_root_else_earliest_span_else_resource(
         query(home, "select name, agent_name from spans where trace_id = ?", [trace_id("r1")])
     )
     assert spans == {"root": "svc-a", "c1": "early", "c2": "late"}
+
+
+def test_a_new_dimension_flows_to_spans_runs_and_calls(make_home, tmp_path: Path) -> None:
+    # What one more line in fleetsignals.contract hands dbt: one more key in var
+    # `dimensions`. No model or macro names the dimensions a run carries.
+    home = make_home()
+    rows = [
+        span("r1", "root", START, 10, attributes='{"team.name": "payments"}'),
+        span("r1", "call", START + timedelta(seconds=1), 1, parent="root", operation="llm",
+             model="gpt-4o", input_tokens=10, output_tokens=5),
+        span("r2", "root", START, 5, resource_attributes='{"service.name": "svc", "team": "search"}'),
+    ]  # fmt: skip
+    write_spans(home, rows, "team")
+    config = config_with(tmp_path)
+    keys = {**config.dimension_keys, "team": ["team.name", "resource:team"]}
+    build(home, replace(config, dimension_keys=keys), run_tests=False)
+    runs = dict(query(home, "select run_id, team from fct_runs"))
+    assert runs == {trace_id("r1"): "payments", trace_id("r2"): "search"}
+    assert query(home, "select team from fct_llm_calls") == [("payments",)]
+    spans = dict(query(home, "select name, team from spans where trace_id = ?", [trace_id("r1")]))
+    assert spans == {"root": "payments", "call": None}
