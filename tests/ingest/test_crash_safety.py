@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from ingest_inputs import REPO, synthetic_lines, write
 
 from fleetsignals.ingest.manifest import read_manifest
+from tests.fixtures.ingest_inputs import REPO, synthetic_lines, write
 
 EXE = str(Path(sys.executable).with_name("fleetsignals"))
 DRIVER = Path(__file__).with_name("ingest_driver.py")

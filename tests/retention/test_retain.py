@@ -12,12 +12,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from retention_lakes import lake_spans, publish_runs, synthetic_home
 
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
 from fleetsignals.retention.rewrite import CRASH_ENV
+from tests.fixtures.retention_lakes import lake_spans, publish_runs, synthetic_home
 
 START = datetime(2026, 11, 26, 0, 0)
 AT = START + timedelta(hours=4, minutes=10)  # ready before 03:10: hours 00-02 are decided

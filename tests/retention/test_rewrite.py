@@ -16,7 +16,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from retention_lakes import lake_spans, partition_dir, spans, trace_id, write_file
 
 from fleetsignals.ingest.schema import SPAN_SCHEMA
 from fleetsignals.retention.rewrite import (
@@ -29,6 +28,7 @@ from fleetsignals.retention.rewrite import (
     rewrite_partition,
     span_files,
 )
+from tests.fixtures.retention_lakes import lake_spans, partition_dir, spans, trace_id, write_file
 
 HOUR = datetime(2026, 11, 26, 5, 0)
 DRIVER = Path(__file__).with_name("rewrite_driver.py")
