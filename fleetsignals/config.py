@@ -193,7 +193,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-# Attribute keys per dimension, first present wins (CONTRACT.md "Home and configuration").
+# Attribute keys per dimension, first present wins (docs/ingest.md, "What lands: one row per span").
 # Keys prefixed "resource:" are read from the resource attributes.
 DIMENSION_KEYS: dict[str, list[str]] = {
     "agent_name": ["gen_ai.agent.name", "agent.name", "resource:service.name"],
