@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/build.py [--days 1 7] [--runs-per-minute 10] [--repeat 3]
 
-For each history length: write a synthetic lake (fleetsignals.warehouse.synthetic:
+For each history length: write a synthetic lake (tests.fixtures.synthetic:
 DuckDB SQL writing lake Parquet directly), run a full refresh, then land five more
 minutes of spans and build incrementally, several times, the histories taking turns;
 print the median incremental build (dbt + publish) and the ratio between the longest
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
-from fleetsignals.warehouse.synthetic import write_synthetic_lake  # noqa: E402
+from tests.fixtures.synthetic import write_synthetic_lake  # noqa: E402
 
 START = datetime(2026, 11, 1)
 STEP = timedelta(minutes=5)

@@ -9,7 +9,7 @@ follows a daily curve, and runs have ~12 spans; at this hour 2,300 gives the iss
 ~75,000 spans per 5 minutes), and every cycle lands the next 5 minutes of
 them (fleetsignals.ingest.land), builds incrementally in-process (fleetsignals.warehouse.build) and
 evaluates every shipped signal at the cycle's time (alerts.engine.evaluate_live, no
-notices). History is synthesized straight into the lake (fleetsignals.warehouse.synthetic,
+notices). History is synthesized straight into the lake (tests.fixtures.synthetic,
 as bench/build.py does) at ``--history-runs-per-minute``, then built once with a full
 refresh and one unrecorded warm-up cycle (the scheduler's process has parsed dbt already).
 
@@ -41,7 +41,7 @@ from fleetsignals.generate import generate_fleet  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
 from fleetsignals.timeutil import parse_time  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
-from fleetsignals.warehouse.synthetic import write_synthetic_lake  # noqa: E402
+from tests.fixtures.synthetic import write_synthetic_lake  # noqa: E402
 
 T0 = datetime(2026, 11, 20)  # the first cycle that counts; history ends here
 CYCLE = timedelta(minutes=5)

@@ -1,4 +1,4 @@
-"""The contract's dimensions, in one place (CONTRACT.md "Home and configuration").
+"""The contract's dimensions, in one place (docs/ingest.md, "What lands: one row per span").
 
 Everything that lists dimensions derives from ``DIMENSIONS``: the config's defaults
 (``fleetsignals.config``), ingest's span query and lake schema, the generator's ground

@@ -1,8 +1,8 @@
 """The SQL sandbox: where analysts' SQL runs (signals, `fleetsignals sql`, the signal
 evaluations the report and retention replay).
 
-Analysts' SQL is untrusted (CONTRACT.md "Trust"). Three layers keep it to reading the
-warehouse, in a bounded time:
+Analysts' SQL is untrusted (docs/security.md, "Who is trusted"). Three layers keep it
+to reading the warehouse, in a bounded time:
 
 - ``connect_sandbox``: a read-only connection to the current snapshot that may open only
   the snapshot and the files behind its views (``allowed_directories``), with external

@@ -15,9 +15,6 @@ from fleetsignals.cli import cli
 from fleetsignals.home import Home
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "otlp-samples"
-if not SAMPLES.is_dir():  # a clean clone without ../shared: the copies kept in the repo
-    SAMPLES = REPO / "tests" / "data" / "otlp-samples"
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ class Policies:
 
 
 def default_policies(sample_rate: float, cost_tail_quantile: float) -> list[dict[str, Any]]:
-    """The built-in policies of CONTRACT.md "Retention", as config would spell them."""
+    """The built-in policies, as config would spell them (docs/retention.md, "Policies")."""
     return [
         {
             "name": "failed-or-timed-out",

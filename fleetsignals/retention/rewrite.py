@@ -31,8 +31,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,37 +43,17 @@ from fleetsignals.files import fsync_dir, fsync_file, write_atomic
 # DuckDB parallelises scans by row group; its own row groups hold 122,880 rows.
 ROW_GROUP_ROWS = 122_880
 OUTPUT_PREFIX = "retained-"
-CRASH_ENV = "FLEETSIGNALS_RETAIN_CRASH_AT"
-PAUSE_ENV = "FLEETSIGNALS_RETAIN_PAUSE_AT"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
 def crash_point(step: str) -> None:
-    """Test hook: ``FLEETSIGNALS_RETAIN_CRASH_AT=step[:n]`` SIGKILLs us at the n-th time here.
+    """Marks a step of the retention (a no-op).
 
-    The kill test uses it to stop a real `fleetsignals retain` between any two steps.
-    ``FLEETSIGNALS_RETAIN_PAUSE_AT=step=FLAG`` instead creates FLAG and waits until the
-    test deletes it (to land a file mid-rewrite). Steps: archived, decided (job.py),
-    journaled, staged, swapped, restored, trashed (here). Unset in production: no cost.
+    Steps: archived, decided (job.py), journaled, staged, swapped, restored, trashed
+    (here). The crash tests' drivers replace this function to SIGKILL the process or to
+    hold it at a step (tests/fixtures/crashes.py); the product itself does nothing here.
     """
-    pause = os.environ.get(PAUSE_ENV)
-    if pause and pause.split("=", 1)[0] == step:
-        # Test hook: create the flag file named after "=" and wait until the test removes it.
-        flag = Path(pause.split("=", 1)[1])
-        flag.touch()
-        while flag.exists():
-            time.sleep(0.01)
-    wanted = os.environ.get(CRASH_ENV)
-    if not wanted:
-        return
-    name, _, nth = wanted.partition(":")
-    if name != step:
-        return
-    count = int(os.environ.get(f"{CRASH_ENV}_SEEN_{step}", "0")) + 1
-    os.environ[f"{CRASH_ENV}_SEEN_{step}"] = str(count)
-    if count >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)

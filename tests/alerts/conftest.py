@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
-from alertfixtures import publish_snapshot
 from click.testing import CliRunner, Result
 
 from fleetsignals.cli import cli
 from fleetsignals.config import Config, load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
+from tests.fixtures.alertfixtures import publish_snapshot
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import T0, Receiver, free_port, write_signal
 
 from fleetsignals.alerts.lifecycle import fingerprint
 from fleetsignals.alerts.sinks.alertmanager import postable
 from fleetsignals.timeutil import format_time, parse_time
+from tests.fixtures.alertfixtures import T0, Receiver, free_port, write_signal
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 CONFIG = """

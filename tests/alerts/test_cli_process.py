@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, write_signal
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, write_signal
 
 
 def test_evaluate_in_a_process(home, snapshot, signal_dir: Path, make_config, run_process) -> None:

@@ -6,11 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, write_signal
 
 from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.snapshot import connect_snapshot
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, write_signal
 
 
 def test_bare_sql_file_is_a_signal_with_defaults(signal_dir: Path) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alertfixtures import SURGE, publish_snapshot
+from tests.fixtures.alertfixtures import SURGE, publish_snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
 

@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 from fleetsignals.alerts.definitions import Signal
 from fleetsignals.alerts.engine import evaluate_live
 from fleetsignals.alerts.evaluation import evaluate_signal
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.timeutil import format_time
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 
 def at(minutes: int) -> str:

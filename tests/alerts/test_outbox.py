@@ -9,13 +9,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, free_port, write_signal
 
 from fleetsignals.alerts.outbox import deliver
 from fleetsignals.alerts.sinks import build_sinks
 from fleetsignals.alerts.state import state_path
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_time
+from tests.fixtures.alertfixtures import (
+    COSTLY_SETTINGS,
+    COSTLY_SQL,
+    T0,
+    Receiver,
+    free_port,
+    write_signal,
+)
 
 
 def at(minutes: int) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from alertfixtures import T0, write_signal
 
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.definitions import Signal, load_signals
@@ -32,6 +31,7 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.timeutil import format_time
+from tests.fixtures.alertfixtures import T0, write_signal
 
 BOUND = 60  # seconds: far above any honest run, far below a hang
 SECRET = "xoxb-sandbox-test-not-a-real-token"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
-
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.definitions import Signal
 from fleetsignals.alerts.engine import is_due
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 BASE = datetime(2026, 11, 20, 12, 0)
 

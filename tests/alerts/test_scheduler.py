@@ -18,9 +18,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from alertfixtures import write_signal
 
 from fleetsignals.generate import generate_fleet
+from tests.fixtures.alertfixtures import write_signal
 
 # Fires once the warehouse holds at least $min_runs finished runs (as of $eval_at).
 ENOUGH_RUNS = """

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
 from fleetsignals.alerts.engine import evaluate_live
 from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.config import load_config
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "otlp-samples"
 SAMPLE = SAMPLES / "otel-proto_examples_trace.json"

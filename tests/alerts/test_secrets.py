@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, free_port, write_signal
 
 from fleetsignals.alerts.outbox import deliver
 from fleetsignals.alerts.scheduler import Runner
@@ -28,6 +27,14 @@ from fleetsignals.commands.run import configure_logging
 from fleetsignals.config import load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time, parse_time
+from tests.fixtures.alertfixtures import (
+    COSTLY_SETTINGS,
+    COSTLY_SQL,
+    T0,
+    Receiver,
+    free_port,
+    write_signal,
+)
 
 
 def at(minutes: int) -> str:

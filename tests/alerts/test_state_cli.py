@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 from fleetsignals.alerts.state import state_path
 from fleetsignals.timeutil import format_time
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
 
 def at(minutes: int) -> str:

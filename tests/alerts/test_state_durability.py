@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from alertfixtures import write_signal
-
 from fleetsignals.alerts.state import state_path
+from tests.fixtures.alertfixtures import write_signal
 
 # Fires on even minutes, resolves on odd ones: every evaluation changes state and enqueues.
 FLAPPING = "select 'x' as kind, 1 as value where minute($eval_at) % 2 = 0"

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alertfixtures import T0, write_signal
-
 from fleetsignals.timeutil import format_time
+from tests.fixtures.alertfixtures import T0, write_signal
 
 
 def at(minutes: int) -> str:

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
 from fleetsignals.alerts.definitions import Signal, load_signals
 from fleetsignals.alerts.lifecycle import FIRING, Instance, annotations
 from fleetsignals.alerts.templates import TemplateError, render
 from fleetsignals.timeutil import format_time
+from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
 
 def at(minutes: int) -> str:

@@ -6,12 +6,11 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from alertfixtures import SURGE, T0, publish_snapshot
-
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.records import episodes
 from fleetsignals.config import load_config
 from fleetsignals.snapshot import connect_snapshot
+from tests.fixtures.alertfixtures import SURGE, T0, publish_snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signals.md"
 

@@ -11,26 +11,20 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from lakefiles import config_with, span, trace_id, write_spans
 
 from fleetsignals.config import Config
 from fleetsignals.generate import GroundTruth, generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-
-__all__ = ["span", "trace_id", "write_spans"]
+from tests.fixtures.lakefiles import config_with
 
 FLEET_START = datetime(2026, 11, 1)
 
 
-def empty_config(tmp: Path) -> Config:
-    return config_with(tmp)
-
-
 @pytest.fixture
 def lake_home(tmp_path: Path) -> tuple[Home, Config]:
-    return Home(tmp_path / "home").ensure(), empty_config(tmp_path)
+    return Home(tmp_path / "home").ensure(), config_with(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +45,7 @@ def drift_fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, Config,
         ],
     )
     home = Home(root / "home").ensure()
-    config = empty_config(root)
+    config = config_with(root)
     land_paths([truth.dumps], home, config, settle_seconds=0)
     build(home, config, full_refresh=True)
     return home, config, truth

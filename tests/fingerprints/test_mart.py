@@ -6,12 +6,12 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import empty_config, span, trace_id, write_spans
 
 from fleetsignals.fingerprints.reference import RunCalls, ToolCall, run_features
 from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.warehouse import build
+from tests.fixtures.lakefiles import config_with, span, trace_id, write_spans
 
 T0 = datetime(2026, 11, 20, 9, 0)
 DIMS = {"agent_name": "helper", "prompt_variant": "v2"}
@@ -77,7 +77,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """Hand-built runs, built; then a late tool span of run "busy2", built incrementally.
     Returns the home and run busy2's features after the first build."""
     root_dir = tmp_path_factory.mktemp("mart")
-    home, config = Home(root_dir / "home").ensure(), empty_config(root_dir)
+    home, config = Home(root_dir / "home").ensure(), config_with(root_dir)
     rows = busy_run("busy") + busy_run("busy2")
     rows += [root("quiet", 3.0), llm("quiet", "l1", 0.5, 50, 5)]
     rows += [root("failed", 4.0, status="error"), llm("failed", "l1", 0.5, 40, 4),

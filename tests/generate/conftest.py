@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from dump_reader import Dump, read_dump
 
 from fleetsignals.generate import GroundTruth, generate_fleet
+from tests.fixtures.dump_reader import Dump, read_dump
 
 START = datetime(2026, 11, 1)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dump_reader import read_bytes
 
 from fleetsignals.generate import generate_fleet
 from fleetsignals.generate.catalog import MODELS
 from fleetsignals.generate.shape import build_shape
+from tests.fixtures.dump_reader import read_bytes
 
 START = datetime(2026, 11, 1)
 

@@ -7,9 +7,8 @@ import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from dump_reader import Dump, operation
-
 from fleetsignals.generate import GroundTruth
+from tests.fixtures.dump_reader import Dump, operation
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import orjson
 import polars as pl
 import pytest
-from dump_reader import Dump, dimension, first, operation, tokens
 
 from fleetsignals.generate import INCIDENTS, SIGNALS, GroundTruth
+from tests.fixtures.dump_reader import Dump, dimension, first, operation, tokens
 
 EPOCH = datetime(1970, 1, 1)
 LABELS = {

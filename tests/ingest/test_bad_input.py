@@ -8,7 +8,8 @@ import struct
 import orjson
 import pytest
 import zstandard
-from ingest_inputs import gz, jsonl, lake_rows, request, span, write
+
+from tests.fixtures.ingest_inputs import gz, jsonl, lake_rows, request, span, write
 
 GOOD = [request([span(1, 0), span(1, 1)]), request([span(2, 2)])]
 

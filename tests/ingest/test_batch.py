@@ -7,12 +7,20 @@ import re
 
 import orjson
 import pytest
-from ingest_inputs import attr, jsonl, lake_rows, request, span, synthetic_lines, write
 
 import fleetsignals.ingest.land
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
 from fleetsignals.ingest.manifest import read_manifest
+from tests.fixtures.ingest_inputs import (
+    attr,
+    jsonl,
+    lake_rows,
+    request,
+    span,
+    synthetic_lines,
+    write,
+)
 
 YEAR_2200_NS = 7_258_118_400_000_000_000
 LIMITS = "ingest: {attribute_value_length_limit: 100}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import orjson
-from ingest_inputs import jsonl, lake_rows, request, span, write
 
 import fleetsignals.ingest.land
 from fleetsignals.ingest.manifest import read_manifest
+from tests.fixtures.ingest_inputs import jsonl, lake_rows, request, span, write
 
 GOOD = [request([span(1, 0), span(1, 1)]), request([span(2, 2)])]
 

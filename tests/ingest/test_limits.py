@@ -6,12 +6,12 @@ import time
 
 import orjson
 import pytest
-from ingest_inputs import T0, attr, jsonl, lake_rows, request, span, write
 
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
 from fleetsignals.ingest.manifest import read_manifest
+from tests.fixtures.ingest_inputs import T0, attr, jsonl, lake_rows, request, span, write
 
 YEAR_2200_NS = 7_258_118_400_000_000_000
 MINUTE_NS = 60 * 1_000_000_000

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ingest_inputs import attr, jsonl, lake_rows, request, span, write
+
+from tests.fixtures.ingest_inputs import attr, jsonl, lake_rows, request, span, write
 
 
 def land_attrs(home, land, tmp_path, attributes, resource=None, config_text="") -> dict:

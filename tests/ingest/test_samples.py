@@ -7,7 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_inputs import SAMPLES, lake_rows
+
+from tests.fixtures.ingest_inputs import SAMPLES, lake_rows
 
 SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".json", ".jsonl"))
 

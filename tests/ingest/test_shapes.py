@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from ingest_inputs import T0, attr, gz, jsonl, lake_rows, request, span, write
+
+from tests.fixtures.ingest_inputs import T0, attr, gz, jsonl, lake_rows, request, span, write
 
 
 def requests(count: int, per: int = 2) -> tuple[list[dict], set[tuple[str, str]]]:

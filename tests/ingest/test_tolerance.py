@@ -8,7 +8,8 @@ import struct
 import orjson
 import pytest
 import zstandard
-from ingest_inputs import T0, attr, gz, jsonl, lake_rows, request, span, write
+
+from tests.fixtures.ingest_inputs import T0, attr, gz, jsonl, lake_rows, request, span, write
 
 
 def one_row(home, land, tmp_path, message, name="in.jsonl", config_text=""):

@@ -7,12 +7,12 @@ import sys
 
 import orjson
 import pytest
-from ingest_inputs import attr, lake_rows, request, span, synthetic_lines, write
 
 import fleetsignals.ingest.sources
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
+from tests.fixtures.ingest_inputs import attr, lake_rows, request, span, synthetic_lines, write
 
 LIMIT = "attribute_value_length_limit: 100"
 IN_PROCESS = "ingest: {workers: 2, processes_from_mib: 100000, " + LIMIT + "}"

@@ -6,29 +6,16 @@ module or session; tests that change a home make their own.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pytest
-from lakefiles import config_with, span, trace_id, write_spans
 
 from fleetsignals.home import Home
-from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.warehouse import build
-from fleetsignals.warehouse.synthetic import write_synthetic_lake
-
-__all__ = ["config_with", "span", "trace_id", "write_spans"]
-
-START = datetime(2026, 11, 20, 0, 0)
-
-
-def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of a query on the published snapshot (what every reader sees)."""
-    with connect_snapshot(home) as con:
-        return con.execute(sql, params or []).fetchall()
+from tests.fixtures.lakefiles import config_with
+from tests.fixtures.synthetic import write_synthetic_lake
+from tests.fixtures.warehouses import START
 
 
 @pytest.fixture
@@ -63,18 +50,3 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, Path]:
     land_paths([out / "dumps"], home, config, settle_seconds=0)
     build(home, config, full_refresh=True)
     return home, out / "runs.parquet"
-
-
-def copy_home(source: Home, target: Path) -> Home:
-    shutil.copytree(source.root, target)
-    return Home(target)
-
-
-def lake_rows(home: Home, sql: str) -> list[tuple]:
-    """Query the raw lake files directly (not through the warehouse)."""
-    with duckdb.connect() as con:
-        con.execute(
-            f"create view lake as select * from read_parquet('{home.lake}/*/*/*.parquet', "
-            "hive_partitioning = false)"
-        )
-        return con.execute(sql).fetchall()

@@ -9,8 +9,8 @@ import duckdb
 
 from fleetsignals.home import Home
 from fleetsignals.warehouse import archive_run_facts, build, write_retention_decisions
-
-from .conftest import config_with, copy_home, query
+from tests.fixtures.lakefiles import config_with
+from tests.fixtures.warehouses import copy_home, query
 
 TOTALS = """
     select count(*), sum(step_count), sum(input_tokens), round(sum(cost_usd), 9),

@@ -12,8 +12,8 @@ from fleetsignals.cli import cli
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
-
-from .conftest import config_with, query, span, trace_id, write_spans
+from tests.fixtures.lakefiles import config_with, span, trace_id, write_spans
+from tests.fixtures.warehouses import query
 
 
 def llm(trace: str, name: str, at: datetime, model: str, provider: str = "", **tokens) -> dict:

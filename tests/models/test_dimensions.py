@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
-
-from .conftest import START, config_with, copy_home, query, span, trace_id, write_spans
+from tests.fixtures.lakefiles import config_with, span, trace_id, write_spans
+from tests.fixtures.warehouses import START, copy_home, query
 
 
 def test_changed_mapping_applies_to_history_on_full_refresh(

@@ -24,8 +24,7 @@ import pytest
 from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot
-
-from .conftest import query
+from tests.fixtures.warehouses import query
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC_FILES = sorted(DOCS.glob("*.md"))

@@ -12,9 +12,9 @@ import duckdb
 from fleetsignals.home import Home
 from fleetsignals.snapshot import current_snapshot
 from fleetsignals.warehouse import build
-from fleetsignals.warehouse.synthetic import write_synthetic_lake
-
-from .conftest import START, config_with, query, span, trace_id, write_spans
+from tests.fixtures.lakefiles import config_with, span, trace_id, write_spans
+from tests.fixtures.synthetic import write_synthetic_lake
+from tests.fixtures.warehouses import START, query
 
 # Slices of span end time, in the order they land: the (40, 45) slice lands late,
 # after (45, 50), as a file held back by a slow exporter would.

@@ -16,9 +16,9 @@ from fleetsignals.home import Home
 from fleetsignals.snapshot import connect_snapshot, current_snapshot
 from fleetsignals.warehouse import build
 from fleetsignals.warehouse.publish import collect_garbage
-from fleetsignals.warehouse.synthetic import write_synthetic_lake
-
-from .conftest import START, config_with, copy_home
+from tests.fixtures.lakefiles import config_with
+from tests.fixtures.synthetic import write_synthetic_lake
+from tests.fixtures.warehouses import START, copy_home
 
 # A reader in another process: queries in a loop until told to stop, counting
 # successes and recording every failure.

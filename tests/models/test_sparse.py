@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fleetsignals.warehouse import build
-from fleetsignals.warehouse.synthetic import write_synthetic_lake
-
-from .conftest import START, config_with, query
+from tests.fixtures.lakefiles import config_with
+from tests.fixtures.synthetic import write_synthetic_lake
+from tests.fixtures.warehouses import START, query
 
 
 def test_a_year_between_two_bursts_is_not_walked_step_by_step(make_home, tmp_path) -> None:

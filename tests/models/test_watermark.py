@@ -16,8 +16,8 @@ import orjson
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
 from fleetsignals.warehouse import build
-
-from .conftest import START, config_with, query, span, trace_id, write_spans
+from tests.fixtures.lakefiles import config_with, span, trace_id, write_spans
+from tests.fixtures.warehouses import START, query
 
 YEAR_2200 = datetime(2200, 1, 1)
 

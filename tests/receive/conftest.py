@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from receivefixtures import TIMEOUT, ReceiverProcess, pump
 
 from fleetsignals.home import Home
+from tests.fixtures.receivefixtures import TIMEOUT, ReceiverProcess, pump
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from receivefixtures import T0, TIMEOUT, json_request, lake_rows, wait_for
 
 from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.config import load_config
+from tests.fixtures.receivefixtures import T0, TIMEOUT, json_request, lake_rows, wait_for
 
 
 def sdk_spans() -> list:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from receivefixtures import TIMEOUT, ReceiverProcess, json_request, lake_rows, wait_for
+
+from tests.fixtures.receivefixtures import (
+    TIMEOUT,
+    ReceiverProcess,
+    json_request,
+    lake_rows,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

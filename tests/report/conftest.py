@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reportfleet import Fleet, build_report_fleet
 
 from fleetsignals.report import write_report
+from tests.fixtures.reportfleet import Fleet, build_report_fleet
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reportfleet import REPO, Fleet
+from tests.fixtures.reportfleet import REPO, Fleet
 
 EXE = str(Path(sys.executable).with_name("fleetsignals"))
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from reportfleet import Fleet
 
 from fleetsignals.report import attribution, overview, runs, savings
 from fleetsignals.report.window import Window, resolve_window
 from fleetsignals.snapshot import connect_snapshot
+from tests.fixtures.reportfleet import Fleet
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import duckdb
-from reportbrowser import chart_specs, render
-from reportfleet import Fleet
 
 from fleetsignals.home import Home
 from fleetsignals.report import write_report
 from fleetsignals.snapshot import current_snapshot
+from tests.fixtures.reportbrowser import chart_specs, render
+from tests.fixtures.reportfleet import Fleet
 
 HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="__pwned=2">"\'&'
 # Trace-controlled text columns, renamed in every table that has them.

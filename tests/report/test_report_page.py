@@ -6,11 +6,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from reportbrowser import chart_specs, render
-
 from fleetsignals.report.markup import note, table
 from fleetsignals.report.page import ASSETS, Page
 from fleetsignals.report.runs import fold_sequence
+from tests.fixtures.reportbrowser import chart_specs, render
 
 # npm uplot@1.6.32 (dist/uPlot.iife.min.js, dist/uPlot.min.css, LICENSE), unmodified.
 VENDORED_SHA256 = {

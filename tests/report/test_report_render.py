@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from reportbrowser import ARTIFACTS, Rendered, chart_specs, render, screenshot
-from reportfleet import Fleet
-
 from fleetsignals.report import write_report
 from fleetsignals.report.queries import epoch
+from tests.fixtures.reportbrowser import ARTIFACTS, Rendered, chart_specs, render, screenshot
+from tests.fixtures.reportfleet import Fleet
 
 
 def assert_clean(rendered: Rendered) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reportfleet import Fleet
-
 from fleetsignals.alerts.backtest import BacktestResult, run_backtest
 from fleetsignals.report import report_steps
 from fleetsignals.report.firing import replay_alerts
 from fleetsignals.report.window import resolve_window
 from fleetsignals.snapshot import connect_snapshot
+from tests.fixtures.reportfleet import Fleet
 
 STEP = timedelta(minutes=5)
 

@@ -1,7 +1,8 @@
 """Run one partition rewrite in a real process, so a test can SIGKILL it at a named step.
 
-Usage: python rewrite_driver.py [--no-exchange] LAKE PARTITION WORK RUN_ID...
-(--no-exchange takes the fallback path of platforms without RENAME_EXCHANGE).
+Usage: python rewrite_driver.py STEP[:N] [--no-exchange] LAKE PARTITION WORK RUN_ID...
+(STEP: where to SIGKILL, see tests/fixtures/crashes.py; --no-exchange takes the
+fallback path of platforms without RENAME_EXCHANGE).
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from fleetsignals.retention import rewrite
-from fleetsignals.retention.rewrite import Workspace, recover, rewrite_partition, span_files
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for tests.fixtures
+
+from fleetsignals.retention import rewrite  # noqa: E402
+from fleetsignals.retention.rewrite import (  # noqa: E402
+    Workspace,
+    recover,
+    rewrite_partition,
+    span_files,
+)
+from tests.fixtures.crashes import install, kill_at  # noqa: E402
 
 
 def main() -> None:
-    args = sys.argv[1:]
+    install(kill_at(sys.argv[1]))
+    args = sys.argv[2:]
     if args[0] == "--no-exchange":
         rewrite.exchange = lambda a, b: False
         args = args[1:]

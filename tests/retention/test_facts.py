@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from retention_lakes import synthetic_home
 
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
 from fleetsignals.snapshot import connect_snapshot
 from fleetsignals.warehouse import build
+from tests.fixtures.retention_lakes import synthetic_home
 
 START = datetime(2026, 11, 26, 0, 0)
 AGGREGATES = """

@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from retention_lakes import publish_runs, synthetic_home
 
 from fleetsignals.alerts.state import open_state
 from fleetsignals.config import load_config
@@ -19,6 +18,7 @@ from fleetsignals.home import Home
 from fleetsignals.retention import retain
 from fleetsignals.retention.policies import HASH_SPACE
 from fleetsignals.snapshot import connect_snapshot
+from tests.fixtures.retention_lakes import publish_runs, synthetic_home
 
 START = datetime(2026, 11, 26, 0, 0)
 AT = START + timedelta(hours=3, minutes=5)  # decides hours 00 and 01

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,13 +14,13 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from retention_lakes import lake_spans, publish_runs, synthetic_home
 
 from fleetsignals.config import load_config
 from fleetsignals.home import Home
 from fleetsignals.retention import retain
-from fleetsignals.retention.rewrite import CRASH_ENV
+from tests.fixtures.retention_lakes import lake_spans, publish_runs, synthetic_home
 
+DRIVER = Path(__file__).with_name("retain_driver.py")
 START = datetime(2026, 11, 26, 0, 0)
 AT = START + timedelta(hours=4, minutes=10)  # ready before 03:10: hours 00-02 are decided
 
@@ -207,7 +209,13 @@ def test_killed_retain_leaves_a_whole_lake_and_a_rerun_converges(
     expected = lake_spans(reference.lake)
     before = lake_spans(home.lake)
     args = ["--config", str(config), "retain", "--at", AT.isoformat()]
-    killed = run_process(*args, env={CRASH_ENV: step})
+    killed = subprocess.run(
+        [sys.executable, str(DRIVER), step, "--home", str(home.root), *args],
+        capture_output=True,
+        text=True,
+        cwd=DRIVER.parents[2],  # where run_process runs the console script
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     seen = lake_spans(home.lake)
     # No span duplicated, none of a kept run lost, whatever the step.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,12 +15,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from retention_lakes import lake_spans, partition_dir, spans, trace_id, write_file
 
 from fleetsignals.ingest.schema import SPAN_SCHEMA
+from fleetsignals.retention import rewrite
 from fleetsignals.retention.rewrite import (
-    CRASH_ENV,
-    PAUSE_ENV,
     ROW_GROUP_ROWS,
     Workspace,
     purge_trash,
@@ -29,6 +26,8 @@ from fleetsignals.retention.rewrite import (
     rewrite_partition,
     span_files,
 )
+from tests.fixtures.crashes import pause_at
+from tests.fixtures.retention_lakes import lake_spans, partition_dir, spans, trace_id, write_file
 
 HOUR = datetime(2026, 11, 26, 5, 0)
 DRIVER = Path(__file__).with_name("rewrite_driver.py")
@@ -91,25 +90,22 @@ def test_pruning_every_span_leaves_an_empty_partition(tmp_path: Path) -> None:
     assert done.output is None and part.is_dir() and span_files(part) == []
 
 
-def test_a_file_landed_during_the_rewrite_is_kept(tmp_path: Path) -> None:
+def test_a_file_landed_during_the_rewrite_is_kept(tmp_path: Path, monkeypatch) -> None:
     lake = tmp_path / "spans"
     part = _small_files(lake, files=3)
     work = Workspace(tmp_path / "_retention").ensure()
     flag = tmp_path / "paused"
-    os.environ[PAUSE_ENV] = f"staged={flag}"
-    try:
-        with _con(PRUNED) as con:
-            worker = threading.Thread(
-                target=rewrite_partition, args=(con, lake, part, span_files(part), "d", work)
-            )
-            worker.start()
-            while not flag.exists():
-                time.sleep(0.01)
-            late = write_file(lake, HOUR, spans([1000], HOUR + timedelta(minutes=59)), "late")
-            flag.unlink()
-            worker.join(30)
-    finally:
-        del os.environ[PAUSE_ENV]
+    monkeypatch.setattr(rewrite, "crash_point", pause_at("staged", flag))
+    with _con(PRUNED) as con:
+        worker = threading.Thread(
+            target=rewrite_partition, args=(con, lake, part, span_files(part), "d", work)
+        )
+        worker.start()
+        while not flag.exists():
+            time.sleep(0.01)
+        late = write_file(lake, HOUR, spans([1000], HOUR + timedelta(minutes=59)), "late")
+        flag.unlink()
+        worker.join(30)
     assert late.exists()
     assert (part / late.name).exists() and len(span_files(part)) == 2
 
@@ -127,8 +123,7 @@ def test_sigkill_at_any_step_leaves_old_or_new_and_recovery_converges(
     before = lake_spans(lake)
     after = _expected(before, PRUNED)
     run = subprocess.run(
-        [sys.executable, str(DRIVER), str(lake), str(part), str(work_root), *PRUNED],
-        env={**os.environ, CRASH_ENV: step},
+        [sys.executable, str(DRIVER), step, str(lake), str(part), str(work_root), *PRUNED],
         capture_output=True,
         text=True,
         timeout=120,
@@ -160,13 +155,13 @@ def test_fallback_without_rename_exchange_recovers_after_sigkill(tmp_path: Path,
         [
             sys.executable,
             str(DRIVER),
+            step,
             "--no-exchange",
             str(lake),
             str(part),
             str(work_root),
             *PRUNED,
         ],
-        env={**os.environ, CRASH_ENV: step},
         capture_output=True,
         text=True,
         timeout=120,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from lakefiles import span, write_spans
 from signalfleets import signal_config
 
 from fleetsignals.alerts.backtest import run_backtest
@@ -17,6 +16,7 @@ from fleetsignals.alerts.records import episodes
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
 from fleetsignals.warehouse.synthetic import AGENTS, write_synthetic_lake
+from tests.fixtures.lakefiles import span, write_spans
 
 START = datetime(2026, 11, 3)
 HOURS = 2
