@@ -1,6 +1,9 @@
 -- p95_cost_jump: the tail of run cost rose against the group's own baseline tail.
 --
--- Groups: agent_name alone, and agent_name x user_cohort, x prompt_variant, x model.
+-- Groups: agent_name alone, and agent_name x each value of each dimension listed in
+-- $dimensions (contract names: prompt_variant, model, tenant_id, user_cohort, workflow,
+-- environment, user_id, session_id). High-cardinality dimensions (tenants) give hundreds of
+-- groups per evaluation; most are too small to say anything and are not tested at all.
 -- Current window: completed runs (root ended) that ended in ($eval_at - window, $eval_at];
 -- baseline: those that ended in the baseline_minutes before it (never the current window).
 -- Runs deeper than the group's baseline P95 step count are left out of both windows: a
@@ -14,22 +17,58 @@
 -- traffic surge changes n, not that law, so volume alone cannot fire it. Two thresholds
 -- are tested, the baseline P95 (tail_quantile) and P75 (shift_quantile): a multiplicative
 -- inflation moves the upper body long before a handful of tail runs can prove it.
--- Fires when: enough runs in both windows, current P95 >= min_ratio x baseline P95, and a
--- one-sided p-value is below alpha / (2 x number of groups tested) (Bonferroni).
--- Overlapping groups of one agent report once: the firing group with the largest scan
--- statistic (log-likelihood ratio of "more runs above t inside this group") names the cause;
--- diluting it with unaffected runs, or cutting it short, lowers the statistic. One jump
--- per agent at a time: a second, independent one shows once the first resolves.
+--
+-- Small groups (derived, not tuned): a P95 needs at least 1 / (1 - tail_quantile) runs (20)
+-- to have a run above it, in both windows; below that the group is not judged. Multiple
+-- testing: Tarone's modified Bonferroni. A test whose smallest attainable p-value (all its
+-- current runs above t) cannot reach alpha / m can never fire, so it is left out of m;
+-- m is the smallest number with at most m tests able to reach alpha / m, and a test fires
+-- when its p-value < alpha / m. This bounds the chance of any false row per evaluation by
+-- alpha, like Bonferroni over every test, while hundreds of tiny tenants cost no power.
+-- Fires when: current P95 >= min_ratio x baseline P95 and a p-value < alpha / m.
+--
+-- Most specific group: among the firing groups of one agent, the one with the largest scan
+-- statistic (log-likelihood ratio of "more runs above t inside this group") names the
+-- cause (a tenant's jump diluted into its cohort or agent scores lower there); among groups
+-- holding nearly the same runs (>= 90 % of the top group's, statistic within 5) the one
+-- with the fewest runs wins. Every other firing group of the agent is reported only if it
+-- stays significant once the runs of the named group and of every smaller firing group are
+-- left out: a second, independent jump, never a coarser group that merely contains one.
 -- value = current P95 / baseline P95.
 with
+
+settings as (
+    select
+        case
+            when
+                len(list_filter(
+                    $dimensions,
+                    lambda d: d not in (
+                        'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
+                        'environment', 'user_id', 'session_id'
+                    )
+                )) > 0
+                then error(
+                        'p95_cost_jump: params.dimensions may list prompt_variant, model, '
+                        || 'tenant_id, user_cohort, workflow, environment, user_id, session_id'
+                    )
+            else $dimensions
+        end as dims,
+        ceil(1.0 / (1.0 - $tail_quantile) - 1e-9) as min_n
+),
 
 runs as (
     select
         run_id,
         agent_name,
-        user_cohort,
         prompt_variant,
         model,
+        tenant_id,
+        user_cohort,
+        workflow,
+        environment,
+        user_id,
+        session_id,
         cost_usd,
         step_count,
         ended_at > $eval_at - $window_minutes * interval '1 minute' as is_current
@@ -43,58 +82,43 @@ runs as (
         and agent_name is not null
 ),
 
--- Each run is a member of up to four groups of its agent.
+-- Each run is a member of its agent's group and of one group per listed dimension.
+unpivoted as (
+    select
+        run_id,
+        agent_name,
+        cost_usd,
+        step_count,
+        is_current,
+        unnest([
+            'agent', 'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
+            'environment', 'user_id', 'session_id'
+        ]) as dim,
+        unnest([
+            '', prompt_variant, model, tenant_id, user_cohort, workflow,
+            environment, user_id, session_id
+        ]) as dim_value
+    from runs
+),
+
 members as (
-    select
-        agent_name,
-        'agent' as dim,
-        '' as dim_value,
-        cost_usd,
-        step_count,
-        is_current
-    from runs
-    union all
-    select
-        agent_name,
-        'user_cohort' as dim,
-        user_cohort as dim_value,
-        cost_usd,
-        step_count,
-        is_current
-    from runs
-    where user_cohort is not null
-    union all
-    select
-        agent_name,
-        'prompt_variant' as dim,
-        prompt_variant as dim_value,
-        cost_usd,
-        step_count,
-        is_current
-    from runs
-    where prompt_variant is not null
-    union all
-    select
-        agent_name,
-        'model' as dim,
-        model as dim_value,
-        cost_usd,
-        step_count,
-        is_current
-    from runs
-    where model is not null
+    select u.*
+    from unpivoted as u
+    cross join settings as c
+    where u.dim = 'agent' or (list_contains(c.dims, u.dim) and u.dim_value is not null)
 ),
 
 depth_limits as (
     select
-        agent_name,
-        dim,
-        dim_value,
-        quantile_disc(step_count, $tail_quantile) as max_steps
-    from members
-    where not is_current
-    group by agent_name, dim, dim_value
-    having count(*) >= $min_baseline_runs
+        m.agent_name,
+        m.dim,
+        m.dim_value,
+        quantile_disc(m.step_count, $tail_quantile) as max_steps
+    from members as m
+    cross join settings as c
+    where not m.is_current
+    group by m.agent_name, m.dim, m.dim_value, c.min_n
+    having count(*) >= c.min_n
 ),
 
 ordinary as (
@@ -107,15 +131,17 @@ ordinary as (
 
 baseline as (
     select
-        agent_name,
-        dim,
-        dim_value,
+        o.agent_name,
+        o.dim,
+        o.dim_value,
         count(*) as n_base,
-        quantile_cont(cost_usd, $tail_quantile) as base_q,
-        quantile_cont(cost_usd, $shift_quantile) as base_s
-    from ordinary
-    where not is_current
-    group by agent_name, dim, dim_value
+        quantile_cont(o.cost_usd, $tail_quantile) as base_q,
+        quantile_cont(o.cost_usd, $shift_quantile) as base_s
+    from ordinary as o
+    cross join settings as c
+    where not o.is_current
+    group by o.agent_name, o.dim, o.dim_value, c.min_n
+    having count(*) >= c.min_n
 ),
 
 tested as (
@@ -125,6 +151,7 @@ tested as (
         b.dim_value,
         b.n_base,
         b.base_q,
+        b.base_s,
         count(*) filter (where o.is_current) as n_cur,
         count(*) filter (where o.is_current and o.cost_usd > b.base_q) as k_cur,
         count(*) filter (where not o.is_current and o.cost_usd > b.base_q) as j_base,
@@ -134,49 +161,71 @@ tested as (
     from ordinary as o
     inner join baseline as b
         on o.agent_name = b.agent_name and o.dim = b.dim and o.dim_value = b.dim_value
-    group by b.agent_name, b.dim, b.dim_value, b.n_base, b.base_q
-    having count(*) filter (where o.is_current) >= $min_runs
+    cross join settings as c
+    group by b.agent_name, b.dim, b.dim_value, b.n_base, b.base_q, b.base_s, c.min_n
+    having count(*) filter (where o.is_current) >= c.min_n
 ),
 
--- Bonferroni: every group with enough runs counts as a comparison, fired or not.
-counted as (
-    select
-        *,
-        count(*) over () as n_tests
-    from tested
-),
-
-candidates as (
-    select *
-    from counted
-    where cur_q >= $min_ratio * base_q and base_q > 0
-),
-
--- Two exceedance counts per group: above the baseline P95 (the tail itself) and above the
+-- Two exceedance tests per group: above the baseline P95 (the tail itself) and above the
 -- baseline P75 (the upper body, which a multiplicative inflation moves long before a
--- handful of tail runs prove it). Either may carry the evidence: Bonferroni x 2.
+-- handful of tail runs prove it). Each is one test of the family.
 exceedances as (
     select
         agent_name,
         dim,
         dim_value,
-        n_tests,
         n_cur,
         n_base,
         k_cur as k,
         j_base as j
-    from candidates
+    from tested
     union all
     select
         agent_name,
         dim,
         dim_value,
-        n_tests,
         n_cur,
         n_base,
         ks_cur as k,
         js_base as j
-    from candidates
+    from tested
+),
+
+-- The smallest p-value a test can attain: all n current runs above t,
+-- P(k = n) = B(n + j + 1, n_base - j) / B(j + 1, n_base - j).
+attainable as (
+    select
+        *,
+        row_number() over (order by min_p asc) as r,
+        count(*) over () as n_all
+    from (
+        select
+            *,
+            exp(
+                lgamma(n_cur + j + 1) - lgamma(n_cur + n_base + 1)
+                - lgamma(j + 1) + lgamma(n_base + 1)
+            ) as min_p
+        from exceedances
+        where j < n_base
+    ) as e
+),
+
+-- Tarone: m = the smallest m with at most m tests whose min_p <= alpha / m; with min_p
+-- sorted ascending that is the smallest r - 1 (r >= 2) whose min_p > alpha / (r - 1),
+-- else every test.
+family as (
+    select
+        least(
+            max(n_all),
+            coalesce(min(r - 1) filter (where r >= 2 and min_p > $alpha / (r - 1)), max(n_all))
+        ) as m
+    from attainable
+),
+
+candidates as (
+    select *
+    from tested
+    where base_q > 0 and cur_q >= $min_ratio * base_q
 ),
 
 -- Upper tail of the beta-binomial(n_cur, a = j + 1, b = n_base - j), in logs; with the
@@ -186,30 +235,27 @@ evidence as (
         e.agent_name,
         e.dim,
         e.dim_value,
-        sum(exp(
-            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
-            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
-            - lgamma(e.n_cur + e.n_base + 1)
-            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-        )) as p_value,
         e.k * ln((e.k * 1.0 / e.n_cur) / ((e.j + 1.0) / (e.n_base + 1.0)))
         + (e.n_cur - e.k) * ln(
             greatest(1.0 - e.k * 1.0 / e.n_cur, 1e-12) / (1.0 - (e.j + 1.0) / (e.n_base + 1.0))
         ) as llr
-    from exceedances as e
+    from attainable as e
+    inner join candidates as c
+        on e.agent_name = c.agent_name and e.dim = c.dim and e.dim_value = c.dim_value
+    cross join family as f
     cross join lateral generate_series(e.k, e.n_cur) as s (x)
-    where e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
-    group by e.agent_name, e.dim, e.dim_value, e.n_tests, e.n_cur, e.n_base, e.k, e.j
+    where e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0) and e.min_p <= $alpha / f.m
+    group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
     having
         sum(exp(
             lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
             + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
             - lgamma(e.n_cur + e.n_base + 1)
             - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-        )) < $alpha / (2 * e.n_tests)
+        )) < $alpha / f.m
 ),
 
-scored as (
+firing as (
     select
         c.*,
         max(e.llr) as llr
@@ -219,19 +265,22 @@ scored as (
     group by all
 ),
 
--- Groups whose statistic is within 5 of the largest explain the jump about as well (a
--- likelihood ratio under e^5): among those, the more specific dimension names the cause,
--- so nearly identical groups (an agent with one variant) give one stable identity.
+-- The named group per agent: the largest statistic, unless a group holding nearly the same
+-- runs explains the jump about as well (a likelihood ratio under e^5): then the one with
+-- the fewest runs, so nearly identical groups (an agent with one variant, a cohort of one
+-- tenant) give one stable identity and the most specific name.
 ranked as (
     select
         *,
         row_number() over (
             partition by agent_name
             order by
-                llr < top_llr - 5 asc,
+                llr < top_llr - 5 or n_cur < 0.9 * top_n asc,
+                n_cur asc,
                 case dim
-                    when 'user_cohort' then 1 when 'prompt_variant' then 2 when 'model' then 3
-                    else 4
+                    when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
+                    when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
+                    when 'user_cohort' then 7 when 'environment' then 8 else 9
                 end asc,
                 llr desc,
                 dim_value asc
@@ -239,15 +288,115 @@ ranked as (
     from (
         select
             *,
-            max(llr) over (partition by agent_name) as top_llr
-        from scored
+            max(llr) over (partition by agent_name) as top_llr,
+            arg_max(n_cur, llr) over (partition by agent_name) as top_n
+        from firing
     ) as s
+),
+
+-- For every other firing group: the runs of the named group and of every smaller firing
+-- group of the agent, left out of its residual test.
+excluded as (
+    select distinct
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        o.run_id
+    from ranked as f
+    inner join ranked as g
+        on
+            f.agent_name = g.agent_name
+            and (f.dim != g.dim or f.dim_value != g.dim_value)
+            and (g.pick = 1 or f.n_cur > g.n_cur)
+    inner join ordinary as o
+        on g.agent_name = o.agent_name and g.dim = o.dim and g.dim_value = o.dim_value
+    where f.pick > 1
+),
+
+residuals as (
+    select
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        count(*) filter (where o.is_current) as n_cur,
+        count(*) filter (where not o.is_current) as n_base,
+        count(*) filter (where o.is_current and o.cost_usd > f.base_q) as k_cur,
+        count(*) filter (where not o.is_current and o.cost_usd > f.base_q) as j_base,
+        count(*) filter (where o.is_current and o.cost_usd > f.base_s) as ks_cur,
+        count(*) filter (where not o.is_current and o.cost_usd > f.base_s) as js_base
+    from ranked as f
+    inner join ordinary as o
+        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
+    left join excluded as x
+        on
+            f.agent_name = x.agent_name
+            and f.dim = x.dim
+            and f.dim_value = x.dim_value
+            and o.run_id = x.run_id
+    where f.pick > 1 and x.run_id is null
+    group by f.agent_name, f.dim, f.dim_value
+),
+
+residual_tests as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        n_cur,
+        n_base,
+        k_cur as k,
+        j_base as j
+    from residuals
+    union all
+    select
+        agent_name,
+        dim,
+        dim_value,
+        n_cur,
+        n_base,
+        ks_cur as k,
+        js_base as j
+    from residuals
+),
+
+independent as (
+    select
+        e.agent_name,
+        e.dim,
+        e.dim_value
+    from residual_tests as e
+    cross join family as f
+    cross join settings as c
+    cross join lateral generate_series(e.k, e.n_cur) as s (x)
+    where
+        e.n_cur >= c.min_n
+        and e.n_base >= c.min_n
+        and e.j < e.n_base
+        and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
+    group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+    having
+        sum(exp(
+            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
+            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
+            - lgamma(e.n_cur + e.n_base + 1)
+            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
+        )) < $alpha / f.m
 ),
 
 kept as (
     select *
     from ranked
     where pick = 1
+    union all
+    select r.*
+    from ranked as r
+    where
+        r.pick > 1
+        and exists (
+            select 1
+            from independent as i
+            where r.agent_name = i.agent_name and r.dim = i.dim and r.dim_value = i.dim_value
+        )
 )
 
 select
@@ -256,9 +405,14 @@ select
     base_q as base_p95,
     k_cur as above,
     n_cur as runs,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
     case when dim = 'prompt_variant' then dim_value end as prompt_variant,
     case when dim = 'model' then dim_value end as model,
+    case when dim = 'tenant_id' then dim_value end as tenant_id,
+    case when dim = 'user_cohort' then dim_value end as user_cohort,
+    case when dim = 'workflow' then dim_value end as workflow,
+    case when dim = 'environment' then dim_value end as environment,
+    case when dim = 'user_id' then dim_value end as user_id,
+    case when dim = 'session_id' then dim_value end as session_id,
     round(cur_q / base_q, 3) as value
 from kept
-order by agent_name
+order by agent_name, dim, dim_value

@@ -24,7 +24,8 @@ T = datetime(2026, 11, 1, 12, 0)
 
 RUN_COLUMNS = (
     "run_id varchar, agent_name varchar, prompt_variant varchar, user_cohort varchar, "
-    "model varchar, started_at timestamp, ended_at timestamp, last_span_at timestamp, "
+    "model varchar, tenant_id varchar, workflow varchar, environment varchar, "
+    "user_id varchar, session_id varchar, started_at timestamp, ended_at timestamp, last_span_at timestamp, "
     "status varchar, step_count integer, cost_usd double"
 )
 TOOL_COLUMNS = (
@@ -64,6 +65,9 @@ def add_run(
         "prompt_variant": "v1",
         "user_cohort": "free",
         "model": "m1",
+        "tenant_id": None,
+        "workflow": None,
+        "environment": None,
         "started_at": ended_at - timedelta(minutes=1),
         "ended_at": ended_at,
         "last_span_at": ended_at,
@@ -203,7 +207,9 @@ def test_p95_cost_jump_sees_a_shift_before_the_tail_proves_it(
     # every run moved above the baseline P75, and the P95 is 1.33x the baseline's.
     cost_runs(con, [1.8 + i * 0.003 for i in range(46)] + [2.6] * 4, 60, 60, "c")
     samples = evaluate(con, shipped("p95_cost_jump"))
-    assert [s.labels for s in samples] == [{"agent_name": "agent", "user_cohort": "free"}]
+    # The agent, its one variant, model and cohort hold the same runs: the most specific
+    # dimension in the fixed order names them (prompt_variant before model and cohort).
+    assert [s.labels for s in samples] == [{"agent_name": "agent", "prompt_variant": "v1"}]
     assert samples[0].value == pytest.approx(2.6 / (1.0 + 0.95 * 299 / 300), rel=1e-3)
     # The same tail without the shift of the body: nothing to report.
     con.execute("update fct_runs set cost_usd = cost_usd - 0.6 where cost_usd between 1.8 and 2")
