@@ -54,32 +54,40 @@ settings as (
                     )
             else $dimensions
         end as dims,
+        list_max($window_minutes) as max_window,
         ceil(1.0 / (1.0 - $tail_quantile) - 1e-9) as min_n
+),
+
+windows as (
+    select unnest($window_minutes) as win
 ),
 
 runs as (
     select
-        run_id,
-        agent_name,
-        prompt_variant,
-        model,
-        tenant_id,
-        user_cohort,
-        workflow,
-        environment,
-        user_id,
-        session_id,
-        cost_usd,
-        step_count,
-        ended_at > $eval_at - $window_minutes * interval '1 minute' as is_current
-    from fct_runs
+        r.run_id,
+        r.agent_name,
+        r.prompt_variant,
+        r.model,
+        r.tenant_id,
+        r.user_cohort,
+        r.workflow,
+        r.environment,
+        r.user_id,
+        r.session_id,
+        r.cost_usd,
+        r.step_count,
+        -- The baseline ends where the longest current window begins.
+        r.ended_at <= $eval_at - c.max_window * interval '1 minute' as is_base,
+        epoch(cast($eval_at as timestamp) - r.ended_at) / 60.0 as age_minutes
+    from fct_runs as r
+    cross join settings as c
     where
         -- Completed runs only: a root that ended by $eval_at (timeouts carry partial cost).
-        status in ('ok', 'error')
-        and ended_at <= $eval_at
-        and ended_at > $eval_at - ($window_minutes + $baseline_minutes) * interval '1 minute'
-        and cost_usd is not null
-        and agent_name is not null
+        r.status in ('ok', 'error')
+        and r.ended_at <= $eval_at
+        and r.ended_at > $eval_at - (c.max_window + $baseline_minutes) * interval '1 minute'
+        and r.cost_usd is not null
+        and r.agent_name is not null
 ),
 
 -- Each run is a member of its agent's group and of one group per listed dimension.
@@ -89,7 +97,8 @@ unpivoted as (
         agent_name,
         cost_usd,
         step_count,
-        is_current,
+        is_base,
+        age_minutes,
         unnest([
             'agent', 'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
             'environment', 'user_id', 'session_id'
@@ -116,7 +125,7 @@ depth_limits as (
         quantile_disc(m.step_count, $tail_quantile) as max_steps
     from members as m
     cross join settings as c
-    where not m.is_current
+    where m.is_base
     group by m.agent_name, m.dim, m.dim_value, c.min_n
     having count(*) >= c.min_n
 ),
@@ -139,41 +148,48 @@ baseline as (
         quantile_cont(o.cost_usd, $shift_quantile) as base_s
     from ordinary as o
     cross join settings as c
-    where not o.is_current
+    where o.is_base
     group by o.agent_name, o.dim, o.dim_value, c.min_n
     having count(*) >= c.min_n
 ),
 
+-- One row per group and current window (the last win minutes; runs between a shorter
+-- window and the baseline are in neither).
 tested as (
     select
         b.agent_name,
         b.dim,
         b.dim_value,
+        w.win,
         b.n_base,
         b.base_q,
         b.base_s,
-        count(*) filter (where o.is_current) as n_cur,
-        count(*) filter (where o.is_current and o.cost_usd > b.base_q) as k_cur,
-        count(*) filter (where not o.is_current and o.cost_usd > b.base_q) as j_base,
-        count(*) filter (where o.is_current and o.cost_usd > b.base_s) as ks_cur,
-        count(*) filter (where not o.is_current and o.cost_usd > b.base_s) as js_base,
-        quantile_cont(o.cost_usd, $tail_quantile) filter (where o.is_current) as cur_q
+        count(*) filter (where not o.is_base) as n_cur,
+        count(*) filter (where not o.is_base and o.cost_usd > b.base_q) as k_cur,
+        count(*) filter (where o.is_base and o.cost_usd > b.base_q) as j_base,
+        count(*) filter (where not o.is_base and o.cost_usd > b.base_s) as ks_cur,
+        count(*) filter (where o.is_base and o.cost_usd > b.base_s) as js_base,
+        quantile_cont(o.cost_usd, $tail_quantile) filter (where not o.is_base) as cur_q,
+        quantile_cont(o.cost_usd, $shift_quantile) filter (where not o.is_base) as cur_s
     from ordinary as o
     inner join baseline as b
         on o.agent_name = b.agent_name and o.dim = b.dim and o.dim_value = b.dim_value
+    cross join windows as w
     cross join settings as c
-    group by b.agent_name, b.dim, b.dim_value, b.n_base, b.base_q, b.base_s, c.min_n
-    having count(*) filter (where o.is_current) >= c.min_n
+    where o.is_base or o.age_minutes < w.win
+    group by b.agent_name, b.dim, b.dim_value, w.win, b.n_base, b.base_q, b.base_s, c.min_n
+    having count(*) filter (where not o.is_base) >= c.min_n
 ),
 
--- Two exceedance tests per group: above the baseline P95 (the tail itself) and above the
--- baseline P75 (the upper body, which a multiplicative inflation moves long before a
--- handful of tail runs prove it). Each is one test of the family.
+-- Two exceedance tests per group and window: above the baseline P95 (the tail itself) and
+-- above the baseline P75 (the upper body, which a multiplicative inflation moves long
+-- before a handful of tail runs prove it). Each is one test of the family.
 exceedances as (
     select
         agent_name,
         dim,
         dim_value,
+        win,
         n_cur,
         n_base,
         k_cur as k,
@@ -184,6 +200,7 @@ exceedances as (
         agent_name,
         dim,
         dim_value,
+        win,
         n_cur,
         n_base,
         ks_cur as k,
@@ -222,10 +239,14 @@ family as (
     from attainable
 ),
 
+-- Material effect: the tail (P95) or the upper body (P75) rose by min_ratio.
 candidates as (
     select *
     from tested
-    where base_q > 0 and cur_q >= $min_ratio * base_q
+    where
+        base_q > 0
+        and base_s > 0
+        and greatest(cur_q / base_q, cur_s / base_s) >= $min_ratio
 ),
 
 -- Upper tail of the beta-binomial(n_cur, a = j + 1, b = n_base - j), in logs; with the
@@ -235,17 +256,22 @@ evidence as (
         e.agent_name,
         e.dim,
         e.dim_value,
+        e.win,
         e.k * ln((e.k * 1.0 / e.n_cur) / ((e.j + 1.0) / (e.n_base + 1.0)))
         + (e.n_cur - e.k) * ln(
             greatest(1.0 - e.k * 1.0 / e.n_cur, 1e-12) / (1.0 - (e.j + 1.0) / (e.n_base + 1.0))
         ) as llr
     from attainable as e
     inner join candidates as c
-        on e.agent_name = c.agent_name and e.dim = c.dim and e.dim_value = c.dim_value
+        on
+            e.agent_name = c.agent_name
+            and e.dim = c.dim
+            and e.dim_value = c.dim_value
+            and e.win = c.win
     cross join family as f
     cross join lateral generate_series(e.k, e.n_cur) as s (x)
     where e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0) and e.min_p <= $alpha / f.m
-    group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+    group by e.agent_name, e.dim, e.dim_value, e.win, e.n_cur, e.n_base, e.k, e.j, f.m
     having
         sum(exp(
             lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
@@ -255,14 +281,25 @@ evidence as (
         )) < $alpha / f.m
 ),
 
+-- One row per firing group: the window (and threshold) with the strongest evidence.
 firing as (
-    select
-        c.*,
-        max(e.llr) as llr
-    from candidates as c
-    inner join evidence as e
-        on c.agent_name = e.agent_name and c.dim = e.dim and c.dim_value = e.dim_value
-    group by all
+    select *
+    from (
+        select
+            c.*,
+            e.llr,
+            row_number() over (
+                partition by c.agent_name, c.dim, c.dim_value order by e.llr desc, c.win desc
+            ) as best
+        from candidates as c
+        inner join evidence as e
+            on
+                c.agent_name = e.agent_name
+                and c.dim = e.dim
+                and c.dim_value = e.dim_value
+                and c.win = e.win
+    ) as b
+    where best = 1
 ),
 
 -- The named group per agent: the largest statistic, unless a group holding nearly the same
@@ -313,17 +350,18 @@ excluded as (
     where f.pick > 1
 ),
 
+-- The rest of each other firing group, in the window its evidence came from.
 residuals as (
     select
         f.agent_name,
         f.dim,
         f.dim_value,
-        count(*) filter (where o.is_current) as n_cur,
-        count(*) filter (where not o.is_current) as n_base,
-        count(*) filter (where o.is_current and o.cost_usd > f.base_q) as k_cur,
-        count(*) filter (where not o.is_current and o.cost_usd > f.base_q) as j_base,
-        count(*) filter (where o.is_current and o.cost_usd > f.base_s) as ks_cur,
-        count(*) filter (where not o.is_current and o.cost_usd > f.base_s) as js_base
+        count(*) filter (where not o.is_base) as n_cur,
+        count(*) filter (where o.is_base) as n_base,
+        count(*) filter (where not o.is_base and o.cost_usd > f.base_q) as k_cur,
+        count(*) filter (where o.is_base and o.cost_usd > f.base_q) as j_base,
+        count(*) filter (where not o.is_base and o.cost_usd > f.base_s) as ks_cur,
+        count(*) filter (where o.is_base and o.cost_usd > f.base_s) as js_base
     from ranked as f
     inner join ordinary as o
         on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
@@ -333,7 +371,7 @@ residuals as (
             and f.dim = x.dim
             and f.dim_value = x.dim_value
             and o.run_id = x.run_id
-    where f.pick > 1 and x.run_id is null
+    where f.pick > 1 and x.run_id is null and (o.is_base or o.age_minutes < f.win)
     group by f.agent_name, f.dim, f.dim_value
 ),
 
@@ -405,6 +443,7 @@ select
     base_q as base_p95,
     k_cur as above,
     n_cur as runs,
+    win as window_minutes,
     case when dim = 'prompt_variant' then dim_value end as prompt_variant,
     case when dim = 'model' then dim_value end as model,
     case when dim = 'tenant_id' then dim_value end as tenant_id,

@@ -190,9 +190,11 @@ def test_p95_cost_jump_p_value_is_the_exact_exceedance_law(
     j = sum(1 for i in range(n_base) if 1.0 + i / n_base > base_p95)
     p = float(stats.betabinom.sf(12 - 1, n, j + 1, n_base - j))
     # Four groups tested (the agent, and its one cohort, variant and model), two thresholds
-    # each (the baseline P95 and P75; above the P75 the 12 are no excess): Bonferroni / 8.
-    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01))
-    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99))
+    # each (the baseline P95 and P75; above the P75 the 12 are no excess), one window; all
+    # eight can reach significance, so Tarone's m is 8.
+    hour = {"window_minutes": [60]}
+    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01, **hour))
+    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99, **hour))
     assert len(above) == 1 and below == []
     current_p95 = 5.0
     assert above[0].value == pytest.approx(current_p95 / base_p95, rel=1e-3)
