@@ -302,56 +302,41 @@ firing as (
     where best = 1
 ),
 
--- The named group per agent: the largest statistic, unless a group holding nearly the same
--- runs explains the jump about as well (a likelihood ratio under e^5): then the one with
--- the fewest runs, so nearly identical groups (an agent with one variant, a cohort of one
--- tenant) give one stable identity and the most specific name.
-ranked as (
+-- Specificity: fewer current runs first; groups holding the same runs (an agent with one
+-- variant) by dimension, the most specific first.
+ordered as (
     select
         *,
         row_number() over (
-            partition by agent_name
-            order by
-                llr < top_llr - 5 or n_cur < 0.9 * top_n asc,
-                n_cur asc,
-                case dim
-                    when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
-                    when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
-                    when 'user_cohort' then 7 when 'environment' then 8 else 9
-                end asc,
-                llr desc,
-                dim_value asc
-        ) as pick
+            partition by agent_name order by n_cur asc, dim_rank asc, dim_value asc
+        ) as pos
     from (
         select
             *,
-            max(llr) over (partition by agent_name) as top_llr,
-            arg_max(n_cur, llr) over (partition by agent_name) as top_n
+            case dim
+                when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
+                when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
+                when 'user_cohort' then 7 when 'environment' then 8 else 9
+            end as dim_rank
         from firing
-    ) as s
+    ) as r
 ),
 
--- For every other firing group: the runs of the named group and of every smaller firing
--- group of the agent, left out of its residual test.
-excluded as (
+-- Step 1, finer first: a firing group stands only if it stays significant without the
+-- runs of every finer firing group of its agent (a cohort does not stand for its tenant).
+finer_runs as (
     select distinct
         f.agent_name,
         f.dim,
         f.dim_value,
         o.run_id
-    from ranked as f
-    inner join ranked as g
-        on
-            f.agent_name = g.agent_name
-            and (f.dim != g.dim or f.dim_value != g.dim_value)
-            and (g.pick = 1 or f.n_cur > g.n_cur)
-    inner join ordinary as o
+    from ordered as f
+    inner join ordered as g on f.agent_name = g.agent_name and f.pos > g.pos
+    inner join members as o
         on g.agent_name = o.agent_name and g.dim = o.dim and g.dim_value = o.dim_value
-    where f.pick > 1
 ),
 
--- The rest of each other firing group, in the window its evidence came from.
-residuals as (
+standing_counts as (
     select
         f.agent_name,
         f.dim,
@@ -362,79 +347,206 @@ residuals as (
         count(*) filter (where o.is_base and o.cost_usd > f.base_q) as j_base,
         count(*) filter (where not o.is_base and o.cost_usd > f.base_s) as ks_cur,
         count(*) filter (where o.is_base and o.cost_usd > f.base_s) as js_base
-    from ranked as f
+    from ordered as f
     inner join ordinary as o
         on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
-    left join excluded as x
+    left join finer_runs as x
         on
             f.agent_name = x.agent_name
             and f.dim = x.dim
             and f.dim_value = x.dim_value
             and o.run_id = x.run_id
-    where f.pick > 1 and x.run_id is null and (o.is_base or o.age_minutes < f.win)
+    where x.run_id is null and (o.is_base or o.age_minutes < f.win)
     group by f.agent_name, f.dim, f.dim_value
 ),
 
-residual_tests as (
-    select
-        agent_name,
-        dim,
-        dim_value,
-        n_cur,
-        n_base,
-        k_cur as k,
-        j_base as j
-    from residuals
-    union all
-    select
-        agent_name,
-        dim,
-        dim_value,
-        n_cur,
-        n_base,
-        ks_cur as k,
-        js_base as j
-    from residuals
+standing as (
+    select distinct
+        t.agent_name,
+        t.dim,
+        t.dim_value
+    from (
+        select
+            e.agent_name,
+            e.dim,
+            e.dim_value
+        from (
+            select
+                agent_name,
+                dim,
+                dim_value,
+                n_cur,
+                n_base,
+                k_cur as k,
+                j_base as j
+            from standing_counts
+            union all
+            select
+                agent_name,
+                dim,
+                dim_value,
+                n_cur,
+                n_base,
+                ks_cur as k,
+                js_base as j
+            from standing_counts
+        ) as e
+        cross join family as f
+        cross join settings as c
+        cross join lateral generate_series(e.k, e.n_cur) as s (x)
+        where
+            e.n_cur >= c.min_n
+            and e.n_base >= c.min_n
+            and e.j < e.n_base
+            and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
+        group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+        having
+            sum(exp(
+                lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
+                + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
+                - lgamma(e.n_cur + e.n_base + 1)
+                - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
+            )) < $alpha / f.m
+    ) as t
 ),
 
-independent as (
+-- Step 2: a standing group whose runs all lie in a coarser standing group is folded into
+-- it (the jump reaches beyond it: name the cohort, not each of its tenants).
+folded as (
     select
-        e.agent_name,
-        e.dim,
-        e.dim_value
-    from residual_tests as e
-    cross join family as f
-    cross join settings as c
-    cross join lateral generate_series(e.k, e.n_cur) as s (x)
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        h.dim as by_dim,
+        h.dim_value as by_value
+    from ordered as f
+    inner join standing as fs
+        on f.agent_name = fs.agent_name and f.dim = fs.dim and f.dim_value = fs.dim_value
+    inner join ordered as h on f.agent_name = h.agent_name and f.pos < h.pos
+    inner join standing as hs
+        on h.agent_name = hs.agent_name and h.dim = hs.dim and h.dim_value = hs.dim_value
+    inner join members as o
+        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
+    left join members as oh
+        on
+            h.agent_name = oh.agent_name
+            and h.dim = oh.dim
+            and h.dim_value = oh.dim_value
+            and o.run_id = oh.run_id
+    group by f.agent_name, f.dim, f.dim_value, h.dim, h.dim_value
+    having count(oh.run_id) = count(*)
+),
+
+named as (
+    select f.*
+    from ordered as f
+    inner join standing as s
+        on f.agent_name = s.agent_name and f.dim = s.dim and f.dim_value = s.dim_value
     where
-        e.n_cur >= c.min_n
-        and e.n_base >= c.min_n
-        and e.j < e.n_base
-        and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
-    group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
-    having
-        sum(exp(
-            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
-            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
-            - lgamma(e.n_cur + e.n_base + 1)
-            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-        )) < $alpha / f.m
+        not exists (
+            select 1
+            from folded as x
+            where f.agent_name = x.agent_name and f.dim = x.dim and f.dim_value = x.dim_value
+        )
+),
+
+-- Step 3, strongest first (scan statistic): a named group is reported if it stays
+-- significant without the runs of the named groups with a larger statistic, so a group
+-- crossing the cause (a model the jumping tenant uses) does not report it twice.
+stronger_runs as (
+    select distinct
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        o.run_id
+    from named as f
+    inner join named as g
+        on
+            f.agent_name = g.agent_name
+            and (f.llr < g.llr or (f.llr = g.llr and f.pos > g.pos))
+    inner join members as o
+        on g.agent_name = o.agent_name and g.dim = o.dim and g.dim_value = o.dim_value
+),
+
+reported_counts as (
+    select
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        count(*) filter (where not o.is_base) as n_cur,
+        count(*) filter (where o.is_base) as n_base,
+        count(*) filter (where not o.is_base and o.cost_usd > f.base_q) as k_cur,
+        count(*) filter (where o.is_base and o.cost_usd > f.base_q) as j_base,
+        count(*) filter (where not o.is_base and o.cost_usd > f.base_s) as ks_cur,
+        count(*) filter (where o.is_base and o.cost_usd > f.base_s) as js_base
+    from named as f
+    inner join ordinary as o
+        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
+    left join stronger_runs as x
+        on
+            f.agent_name = x.agent_name
+            and f.dim = x.dim
+            and f.dim_value = x.dim_value
+            and o.run_id = x.run_id
+    where x.run_id is null and (o.is_base or o.age_minutes < f.win)
+    group by f.agent_name, f.dim, f.dim_value
+),
+
+reported as (
+    select distinct
+        t.agent_name,
+        t.dim,
+        t.dim_value
+    from (
+        select
+            e.agent_name,
+            e.dim,
+            e.dim_value
+        from (
+            select
+                agent_name,
+                dim,
+                dim_value,
+                n_cur,
+                n_base,
+                k_cur as k,
+                j_base as j
+            from reported_counts
+            union all
+            select
+                agent_name,
+                dim,
+                dim_value,
+                n_cur,
+                n_base,
+                ks_cur as k,
+                js_base as j
+            from reported_counts
+        ) as e
+        cross join family as f
+        cross join settings as c
+        cross join lateral generate_series(e.k, e.n_cur) as s (x)
+        where
+            e.n_cur >= c.min_n
+            and e.n_base >= c.min_n
+            and e.j < e.n_base
+            and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
+        group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+        having
+            sum(exp(
+                lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
+                + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
+                - lgamma(e.n_cur + e.n_base + 1)
+                - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
+            )) < $alpha / f.m
+    ) as t
 ),
 
 kept as (
-    select *
-    from ranked
-    where pick = 1
-    union all
-    select r.*
-    from ranked as r
-    where
-        r.pick > 1
-        and exists (
-            select 1
-            from independent as i
-            where r.agent_name = i.agent_name and r.dim = i.dim and r.dim_value = i.dim_value
-        )
+    select f.*
+    from named as f
+    inner join reported as r
+        on f.agent_name = r.agent_name and f.dim = r.dim and f.dim_value = r.dim_value
 )
 
 select

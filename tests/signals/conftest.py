@@ -10,8 +10,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import duckdb
 import pytest
 from signalfleets import BuiltFleet, build_fleet
+from signaltables import tables
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory database with empty fct_runs, fct_tool_calls and fct_llm_calls."""
+    yield from tables()
 
 
 @pytest.fixture(scope="session")
