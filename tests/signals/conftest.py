@@ -6,6 +6,9 @@
   the generator's x1.6 to x2.5; at x1.6 a cohort's P95 rises by only about the 30 % the
   signal requires, so detection there is slower (docs/shipped-signals.md).
 - ``healthy_fleet``: 5 h at 12 runs/min with no incident, another seed and traffic level.
+- ``tenant_fleet``: 7 h at 30 runs/min with 300 Zipf-sized tenants and a x2 cost jump in
+  one tenant carrying >= 8 % of its agent's runs, after 4 h.
+- ``zipf_healthy_fleet``: 5 h at 20 runs/min with 400 Zipf-sized tenants, no incident.
 """
 
 from __future__ import annotations
@@ -48,5 +51,29 @@ def healthy_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
         hours=5,
         runs_per_minute=12,
         seed=23,
+        incidents=[],
+    )
+
+
+@pytest.fixture(scope="session")
+def tenant_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    return build_fleet(
+        tmp_path_factory.mktemp("tenant-fleet"),
+        hours=7,
+        runs_per_minute=30,
+        seed=2,
+        tenants=300,
+        incidents=[("tenant_cost_jump", "4h", "90m", {"cost_factor": 2.0, "min_share": 0.08})],
+    )
+
+
+@pytest.fixture(scope="session")
+def zipf_healthy_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    return build_fleet(
+        tmp_path_factory.mktemp("zipf-healthy-fleet"),
+        hours=5,
+        runs_per_minute=20,
+        seed=29,
+        tenants=400,
         incidents=[],
     )
