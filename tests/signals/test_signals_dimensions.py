@@ -124,3 +124,27 @@ def test_unknown_dimensions_are_refused_with_the_names_to_use(
     with pytest.raises(AssertionError, match="params.dimensions may list prompt_variant"):
         result = evaluate(con, shipped("p95_cost_jump", dimensions=["tenant"]))
     assert result is None
+
+
+# -- depth_tail ----------------------------------------------------------------------------
+
+
+def model_runs(
+    con: duckdb.DuckDBPyConnection, model: str, n: int, minutes_ago: float, span: float, deep: int
+) -> None:
+    """`n` ok runs on one model, 3 to 12 steps, the first `deep` of them 25 steps."""
+    for i in range(n):
+        ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
+        steps = 25 if i < deep else 3 + i % 10
+        add_run(con, f"{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps)
+
+
+def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnection) -> None:
+    for model, deep in (("m1", 0), ("m2", 15)):
+        model_runs(con, model, 200, 420, 360, 0)
+        model_runs(con, model, 50, 60, 60, deep)
+    found = [s.labels for s in evaluate(con, shipped("depth_tail"))]
+    assert found == [{"agent_name": "agent", "model": "m2"}]
+    # Without the model dimension, the loops show on the agent (and its one variant).
+    found = [s.labels for s in evaluate(con, shipped("depth_tail", dimensions=["prompt_variant"]))]
+    assert found == [{"agent_name": "agent", "prompt_variant": "v1"}]
