@@ -148,3 +148,38 @@ def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnecti
     # Without the model dimension, the loops show on the agent (and its one variant).
     found = [s.labels for s in evaluate(con, shipped("depth_tail", dimensions=["prompt_variant"]))]
     assert found == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+# -- correlated_failure --------------------------------------------------------------------
+
+
+def tenant_calls(
+    con: duckdb.DuckDBPyConnection,
+    tenant: str,
+    calls: int,
+    errors: int,
+    minutes_ago: float,
+    span: float,
+) -> None:
+    """`calls` calls of `search` by one tenant (one run each), `errors` of them failing."""
+    for i in range(calls):
+        ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / calls)
+        run_id = f"{tenant}-call-{minutes_ago}-{i}"
+        add_run(con, run_id, ended, tenant_id=tenant, user_cohort=TENANTS[tenant])
+        con.execute(
+            "insert into fct_tool_calls values ($run_id, $run_id, 'search', null, $at, $at, $err)",
+            {"run_id": run_id, "at": ended, "err": i < errors},
+        )
+
+
+def test_correlated_failure_names_the_tenant_whose_calls_fail(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    for tenant in TENANTS:
+        tenant_calls(con, tenant, 300, 3, 195, 180)
+        tenant_calls(con, tenant, 40, 12 if tenant == "ta" else 0, 15, 15)
+    found = [s.labels for s in evaluate(con, shipped("correlated_failure"))]
+    assert found == [{"tool_name": "search", "tenant_id": "ta"}]
+    without = ["prompt_variant", "model", "user_cohort"]
+    found = [s.labels for s in evaluate(con, shipped("correlated_failure", dimensions=without))]
+    assert found == [{"tool_name": "search", "user_cohort": "pro"}]
