@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import polars as pl
 import pytest
 
@@ -58,3 +59,14 @@ def test_all_incidents_stay_the_six(tmp_path: Path) -> None:
     truth = generate_fleet(tmp_path / "fleet", start=START, hours=5, runs_per_minute=1, seed=3)
     assert "tenant_cost_jump" not in {i.name for i in truth.incidents}
     assert "tenants" not in truth.params
+
+
+def test_cli_tenants_and_the_tenant_incident(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "fleet"
+    result = run_cli("generate", "--out", str(out), "--hours", "1", "--runs-per-minute", "3",
+                     "--tenants", "250", "--incidents", "tenant_cost_jump@20m+30m")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = orjson.loads((out / "ground_truth.json").read_bytes())
+    assert doc["params"]["tenants"] == 250
+    assert [i["name"] for i in doc["incidents"]] == ["tenant_cost_jump"]
+    assert run_cli("generate", "--out", str(out), "--tenants", "0").exit_code != 0
