@@ -17,9 +17,8 @@
 -- one-sided p-value is below alpha / (number of groups tested) (Bonferroni).
 -- Overlapping groups of one agent report once: the firing group with the largest scan
 -- statistic (log-likelihood ratio of "more deep runs inside this group") names the cause;
--- among groups holding nearly the same runs (>= 90 % of its runs, statistic within 5) the
--- one with the fewest runs (then the more specific dimension) wins. Another firing group
--- of the agent is reported only if its runs outside the named group still pass the test.
+-- among groups within 5 of it the more specific dimension wins. Another firing group of
+-- the agent is reported only if its runs outside the named group still pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
 with
 
@@ -168,17 +167,17 @@ firing as (
         )) < $alpha / c.n_tests
 ),
 
--- The named group per agent: the largest statistic, unless a group holding nearly the same
--- runs explains it about as well (a likelihood ratio under e^5): then the one with the
--- fewest runs, so an agent with one variant gives one stable, specific identity.
+-- The named group per agent: among the groups whose statistic is within 5 of the largest
+-- (a likelihood ratio under e^5), the most specific dimension (prompt variant before model,
+-- the agent alone last), so an agent with one variant gives one stable identity, and a
+-- model that most of a looping variant's runs use does not take its name.
 ranked as (
     select
         *,
         row_number() over (
             partition by agent_name
             order by
-                llr < top_llr - 5 or n_cur < 0.9 * top_n asc,
-                n_cur asc,
+                llr < top_llr - 5 asc,
                 case dim
                     when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
                     when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
@@ -190,8 +189,7 @@ ranked as (
     from (
         select
             *,
-            max(llr) over (partition by agent_name) as top_llr,
-            arg_max(n_cur, llr) over (partition by agent_name) as top_n
+            max(llr) over (partition by agent_name) as top_llr
         from firing
     ) as s
 ),

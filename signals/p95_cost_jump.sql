@@ -27,13 +27,14 @@
 -- alpha, like Bonferroni over every test, while hundreds of tiny tenants cost no power.
 -- Fires when: current P95 >= min_ratio x baseline P95 and a p-value < alpha / m.
 --
--- Most specific group: among the firing groups of one agent, the one with the largest scan
--- statistic (log-likelihood ratio of "more runs above t inside this group") names the
--- cause (a tenant's jump diluted into its cohort or agent scores lower there); among groups
--- holding nearly the same runs (>= 90 % of the top group's, statistic within 5) the one
--- with the fewest runs wins. Every other firing group of the agent is reported only if it
--- stays significant once the runs of the named group and of every smaller firing group are
--- left out: a second, independent jump, never a coarser group that merely contains one.
+-- Most specific groups, per agent, among the groups that fire: (1) finer first: a group
+-- stands only if it stays significant without the runs of the firing groups nested in it
+-- (a cohort does not stand for its tenant, nor the agent for two tenants); (2) a standing
+-- group nested in a coarser standing group is folded into it (a cohort-wide jump names the
+-- cohort, not its large tenants); (3) strongest first by scan statistic (log-likelihood
+-- ratio of "more runs above t inside this group"): a group is reported only if it stays
+-- significant without the runs of the stronger ones, so a crossing group (a workflow that
+-- the jumping cohort's runs use) does not report the same jump again.
 -- value = current P95 / baseline P95.
 with
 
@@ -322,18 +323,41 @@ ordered as (
     ) as r
 ),
 
--- Step 1, finer first: a firing group stands only if it stays significant without the
--- runs of every finer firing group of its agent (a cohort does not stand for its tenant).
-finer_runs as (
-    select distinct
+-- Pairs of firing groups of one agent where the finer one's runs all lie in the coarser
+-- (a tenant in its cohort, anything in its agent); dimensions that cross (a workflow and
+-- a cohort) are not nested.
+nested as (
+    select
         f.agent_name,
         f.dim,
         f.dim_value,
-        o.run_id
+        h.dim as by_dim,
+        h.dim_value as by_value
     from ordered as f
-    inner join ordered as g on f.agent_name = g.agent_name and f.pos > g.pos
+    inner join ordered as h on f.agent_name = h.agent_name and f.pos < h.pos
     inner join members as o
-        on g.agent_name = o.agent_name and g.dim = o.dim and g.dim_value = o.dim_value
+        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
+    left join members as oh
+        on
+            h.agent_name = oh.agent_name
+            and h.dim = oh.dim
+            and h.dim_value = oh.dim_value
+            and o.run_id = oh.run_id
+    group by f.agent_name, f.dim, f.dim_value, h.dim, h.dim_value
+    having count(oh.run_id) = count(*)
+),
+
+-- Step 1, finer first: a firing group stands only if it stays significant without the
+-- runs of the firing groups nested in it (a cohort does not stand for its tenant).
+finer_runs as (
+    select distinct
+        n.agent_name,
+        n.by_dim as dim,
+        n.by_value as dim_value,
+        o.run_id
+    from nested as n
+    inner join members as o
+        on n.agent_name = o.agent_name and n.dim = o.dim and n.dim_value = o.dim_value
 ),
 
 standing_counts as (
@@ -410,31 +434,15 @@ standing as (
     ) as t
 ),
 
--- Step 2: a standing group whose runs all lie in a coarser standing group is folded into
--- it (the jump reaches beyond it: name the cohort, not each of its tenants).
+-- Step 2: a standing group nested in a coarser standing group is folded into it (the jump
+-- reaches beyond it: name the cohort, not each of its tenants).
 folded as (
-    select
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        h.dim as by_dim,
-        h.dim_value as by_value
-    from ordered as f
+    select n.*
+    from nested as n
     inner join standing as fs
-        on f.agent_name = fs.agent_name and f.dim = fs.dim and f.dim_value = fs.dim_value
-    inner join ordered as h on f.agent_name = h.agent_name and f.pos < h.pos
+        on n.agent_name = fs.agent_name and n.dim = fs.dim and n.dim_value = fs.dim_value
     inner join standing as hs
-        on h.agent_name = hs.agent_name and h.dim = hs.dim and h.dim_value = hs.dim_value
-    inner join members as o
-        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
-    left join members as oh
-        on
-            h.agent_name = oh.agent_name
-            and h.dim = oh.dim
-            and h.dim_value = oh.dim_value
-            and o.run_id = oh.run_id
-    group by f.agent_name, f.dim, f.dim_value, h.dim, h.dim_value
-    having count(oh.run_id) = count(*)
+        on n.agent_name = hs.agent_name and n.by_dim = hs.dim and n.by_value = hs.dim_value
 ),
 
 named as (
