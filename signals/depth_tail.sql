@@ -17,8 +17,8 @@
 -- one-sided p-value is below alpha / (number of groups tested) (Bonferroni).
 -- Overlapping groups of one agent report once: the firing group with the largest scan
 -- statistic (log-likelihood ratio of "more deep runs inside this group") names the cause;
--- among groups within 5 of it the more specific dimension wins. Another firing group of
--- the agent is reported only if its runs outside the named group still pass the test.
+-- equal groups by the more specific dimension. Another firing group of the agent is
+-- reported only if its runs outside the named group still pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
 with
 
@@ -167,31 +167,25 @@ firing as (
         )) < $alpha / c.n_tests
 ),
 
--- The named group per agent: among the groups whose statistic is within 5 of the largest
--- (a likelihood ratio under e^5), the most specific dimension (prompt variant before model,
--- the agent alone last), so an agent with one variant gives one stable identity, and a
--- model that most of a looping variant's runs use does not take its name.
+-- The named group per agent: the largest statistic; groups holding the same runs (an agent
+-- with one variant) by the most specific dimension, so they give one stable identity.
+-- (Near ties are not broken by dimension: with a rare baseline tail the statistic barely
+-- drops when the loops are diluted, so the agent would win over the model that loops.)
 ranked as (
     select
         *,
         row_number() over (
             partition by agent_name
             order by
-                llr < top_llr - 5 asc,
+                round(llr, 6) desc,
                 case dim
                     when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
                     when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
                     when 'user_cohort' then 7 when 'environment' then 8 else 9
                 end asc,
-                llr desc,
                 dim_value asc
         ) as pick
-    from (
-        select
-            *,
-            max(llr) over (partition by agent_name) as top_llr
-        from firing
-    ) as s
+    from firing
 ),
 
 -- Another firing group of the agent, without the named group's runs.
