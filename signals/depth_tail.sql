@@ -1,7 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
--- Groups: agent_name alone, and agent_name x each value of each dimension listed in
--- $dimensions (contract names; shipped: prompt_variant, model). Current window: runs that
+-- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
+-- agent_name itself means the agent overall). Shipped: prompt_variant only; agent_name and
+-- model are accepted, but on our incident fleets they took the name of a variant's loops
+-- for part of the incident (docs/shipped-signals.md). Current window: runs that
 -- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
 -- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
 -- and stuck runs in stuck_agent.
@@ -29,13 +31,14 @@ settings as (
                 len(list_filter(
                     $dimensions,
                     lambda d: d not in (
-                        'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
-                        'environment', 'user_id', 'session_id'
+                        'agent_name', 'prompt_variant', 'model', 'tenant_id', 'user_cohort',
+                        'workflow', 'environment', 'user_id', 'session_id'
                     )
                 )) > 0
                 then error(
-                        'depth_tail: params.dimensions may list prompt_variant, model, '
-                        || 'tenant_id, user_cohort, workflow, environment, user_id, session_id'
+                        'depth_tail: params.dimensions may list agent_name, prompt_variant, '
+                        || 'model, tenant_id, user_cohort, workflow, environment, user_id, '
+                        || 'session_id'
                     )
             else $dimensions
         end as dims
@@ -66,7 +69,7 @@ runs as (
         and agent_name is not null
 ),
 
--- Each run is a member of its agent's group and of one group per listed dimension.
+-- Each run is a member of one group per listed dimension (and of its agent's, if listed).
 unpivoted as (
     select
         run_id,
@@ -88,7 +91,9 @@ members as (
     select u.*
     from unpivoted as u
     cross join settings as c
-    where u.dim = 'agent' or (list_contains(c.dims, u.dim) and u.dim_value is not null)
+    where
+        (u.dim = 'agent' and list_contains(c.dims, 'agent_name'))
+        or (list_contains(c.dims, u.dim) and u.dim_value is not null)
 ),
 
 baseline as (
