@@ -37,6 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import polars as pl  # noqa: E402
+
 from fleetsignals.alerts.backtest import run_backtest  # noqa: E402
 from fleetsignals.alerts.definitions import load_signals  # noqa: E402
 from fleetsignals.alerts.evaluation import evaluate_signal  # noqa: E402
@@ -53,7 +55,12 @@ START = datetime(2026, 11, 1)
 
 
 def build_fleet(
-    root: Path, hours: float, rpm: float, seed: int, incidents: list | None
+    root: Path,
+    hours: float,
+    rpm: float,
+    seed: int,
+    incidents: list | None,
+    tenants: int | None = None,
 ) -> tuple[Home, dict]:
     """Generate, ingest and build a fleet under ROOT (reused when already built)."""
     home = Home(root / "home")
@@ -61,7 +68,7 @@ def build_fleet(
     if not (home.root / "snapshots" / "CURRENT").is_file():
         generate_fleet(
             root / "gen", start=START, hours=hours, runs_per_minute=rpm, seed=seed,
-            incidents=incidents,
+            incidents=incidents, tenants=tenants,
         )  # fmt: skip
         hourly = root / "hourly"
         hourly.mkdir(parents=True, exist_ok=True)
@@ -223,6 +230,74 @@ def report_incident_fleet(
             print(f"      {at:%H:%M} {labels} during {near or 'healthy time'}")
 
 
+# Long-tailed tenants: a one-tenant cost jump, by factor, on fleets of several seeds.
+TENANTS = 400
+TENANT_FACTORS = (1.6, 2.0)
+TENANT_AT, TENANT_FOR = timedelta(hours=4), timedelta(minutes=100)
+
+
+def report_tenant_fleets(work: Path, seeds: list[int], rpm: float, hours: float) -> None:
+    """Per seed and factor: the tenant incident's delay (on the tenant itself), alerts on
+    the tenant's cohort or agent while it runs, and false alerts per signal outside it."""
+    print(f"\ntenant cost jump: {TENANTS} Zipf tenants, {rpm:g} runs/min, {hours:g} h fleets, "
+          f"incident at {TENANT_AT} for {TENANT_FOR}; the smallest tenant with >= 5 % of the "
+          "runs of a busy agent")  # fmt: skip
+    warm = timedelta(hours=1)
+    grace = timedelta(minutes=75)
+    false_total: dict[str, int] = defaultdict(int)
+    healthy_total = 0.0
+    for seed in seeds:
+        for factor in TENANT_FACTORS:
+            root = work / f"tenant-{hours:g}h-{rpm:g}rpm-s{seed}-x{factor:g}"
+            incident = ("tenant_cost_jump", TENANT_AT, TENANT_FOR, {"cost_factor": factor})
+            home, truth = build_fleet(root, hours, rpm, seed, [incident], TENANTS)
+            start, end = parse_time(truth["start"]), parse_time(truth["end"])
+            records, _, _ = backtest_fleet(home, start, end)
+            firing = firing_instances(records)
+            inc = truth["incidents"][0]
+            inc_start, inc_end = parse_time(inc["start"]), parse_time(inc["end"])
+            share = _tenant_share(root, inc["labels"])
+            hits = [at for (sig, labels), at in firing.items()
+                    if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
+                    and matches(inc, dict(labels))]  # fmt: skip
+            coarser = sorted({
+                ", ".join(f"{k}={v}" for k, v in labels)
+                for (sig, labels), at in firing.items()
+                if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
+                and not matches(inc, dict(labels))
+                and dict(labels).get("agent_name") == inc["labels"]["agent_name"]
+            })  # fmt: skip
+            delay = f"{(min(hits) - inc_start).total_seconds() / 60:.0f} min" if hits else "missed"
+            false = defaultdict(list)
+            for (sig, labels), at in firing.items():
+                during = inc_start <= at <= inc_end + grace
+                if at >= start + warm and not during:
+                    false[sig].append((at, dict(labels)))
+            healthy = (end - start - warm - (inc_end + grace - inc_start)).total_seconds() / 3600
+            healthy_total += healthy
+            for sig in SHIPPED:
+                false_total[sig] += len(false[sig])
+            print(f"  seed {seed:>3} x{factor:g}: {truth['counts']['runs']} runs; tenant "
+                  f"{inc['labels']['tenant_id']} of {inc['labels']['agent_name']} "
+                  f"({share:.1%} of its runs): p95_cost_jump on the tenant after {delay}; "
+                  f"other alerts of the agent meanwhile: {coarser or 'none'}; false alerts in "
+                  f"{healthy:.1f} healthy h: "
+                  + ", ".join(f"{sig} {len(false[sig])}" for sig in SHIPPED))  # fmt: skip
+            for sig in SHIPPED:
+                for at, labels in false[sig]:
+                    print(f"      {sig} {at:%H:%M} {labels}")
+    print(f"  false alerts per healthy hour ({healthy_total:.0f} h): "
+          + ", ".join(f"{sig} {false_total[sig] / healthy_total:.3f}" for sig in SHIPPED))  # fmt: skip
+
+
+def _tenant_share(root: Path, labels: dict[str, str]) -> float:
+    """The tenant's share of its agent's runs, from the generator's truth."""
+    runs = pl.read_parquet(root / "gen" / "runs.parquet").filter(
+        pl.col("agent_name") == labels["agent_name"]
+    )
+    return runs.filter(pl.col("tenant_id") == labels["tenant_id"]).height / max(runs.height, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller fleets")
@@ -232,6 +307,13 @@ def main() -> None:
         "--incident-seeds", type=int, nargs="+", default=[11, 5],
         help="incident fleets (seed 5 draws the weakest cost inflation, x1.64)",
     )  # fmt: skip
+    parser.add_argument(
+        "--tenant-seeds", type=int, nargs="+", default=[11, 5, 3],
+        help="seeds of the long-tailed tenant fleets (one per cost factor)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tenants-only", action="store_true", help="only the long-tailed tenant fleets"
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="fleetsignals-detection-"))
     incident_hours, incident_rpm = (10.0, 15.0) if args.quick else (17.0, 25.0)
@@ -246,6 +328,9 @@ def main() -> None:
     grace = timedelta(minutes=75)  # windows trail an incident's end by up to an hour
 
     print(f"fleets under {work}")
+    report_tenant_fleets(work, args.tenant_seeds, 20.0 if args.quick else 40.0, 7.0)
+    if args.tenants_only:
+        return
     for seed in incident_seeds:
         report_incident_fleet(work, incident_hours, incident_rpm, seed, warm, grace)
 

@@ -1,7 +1,8 @@
 -- correlated_failure: one tool fails far more often than usual, for the fleet or for one
--- prompt variant, model or user cohort.
+-- prompt variant, model, tenant or user cohort.
 --
--- Groups: tool_name alone, and tool_name x prompt_variant, x model, x user_cohort.
+-- Groups: tool_name alone, and tool_name x each value of each dimension listed in
+-- $dimensions (contract names; shipped: prompt_variant, model, tenant_id, user_cohort).
 -- Current window: tool calls that ended in ($eval_at - window, $eval_at]; baseline: calls
 -- that ended in the baseline_minutes before it (the current window is never in its baseline).
 --
@@ -10,8 +11,10 @@
 -- change"; the p-value is its upper tail, summed exactly with lgamma (no approximation).
 -- Fires when: at least min_errors errors, from at least min_error_runs distinct runs (one
 -- run retrying a call is not a correlated failure), and min_calls calls in the window,
--- min_baseline_calls in the baseline, rate ratio >= min_ratio, and p-value < alpha /
--- (number of groups tested) (Bonferroni over every group with enough calls at this time).
+-- min_baseline_calls in the baseline, rate ratio >= min_ratio, and p-value < alpha / m.
+-- m (Tarone's modified Bonferroni): of the groups with enough calls, those whose smallest
+-- attainable p-value (every error of both windows in the current one) can reach alpha / m;
+-- a tenant with two errors in six hours can never be significant and costs nothing.
 -- Overlapping groups report once: per tool, the firing group with the largest scan
 -- statistic (log-likelihood ratio of "elevated inside this group") is reported, plus any
 -- other firing group whose calls outside it still pass the test (an independent failure).
@@ -20,6 +23,25 @@
 -- value = current error rate / baseline error rate (baseline rate with one pseudo-error in
 -- one pseudo-call, so a baseline without errors gives a finite ratio).
 with
+
+settings as (
+    select
+        case
+            when
+                len(list_filter(
+                    $dimensions,
+                    lambda d: d not in (
+                        'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
+                        'environment', 'user_id', 'session_id'
+                    )
+                )) > 0
+                then error(
+                        'correlated_failure: params.dimensions may list prompt_variant, model, '
+                        || 'tenant_id, user_cohort, workflow, environment, user_id, session_id'
+                    )
+            else $dimensions
+        end as dims
+),
 
 calls as (
     select
@@ -34,85 +56,112 @@ calls as (
         and tool_name is not null
 ),
 
--- The finest cells; every group below is a sum of cells. The run's model comes from
--- fct_runs (fct_tool_calls carries the run's other dimensions).
+-- The finest cells (a tool and one value of every dimension); every group below is a sum
+-- of cells. The run's dimensions come from fct_runs (the model is the run's main model).
 cells as (
     select
-        c.tool_name,
-        r.prompt_variant,
-        r.model,
-        r.user_cohort,
-        count(*) filter (where c.is_current) as n_cur,
-        count(*) filter (where c.is_current and c.is_error) as k_cur,
-        -- A run falls in one cell per tool, so these add up to distinct runs per group.
-        count(distinct c.run_id) filter (where c.is_current and c.is_error) as r_cur,
-        count(*) filter (where not c.is_current) as n_base,
-        count(*) filter (where not c.is_current and c.is_error) as k_base
-    from calls as c
-    inner join fct_runs as r on c.run_id = r.run_id
-    group by c.tool_name, r.prompt_variant, r.model, r.user_cohort
+        *,
+        row_number() over () as cell_id
+    from (
+        select
+            c.tool_name,
+            r.prompt_variant,
+            r.model,
+            r.tenant_id,
+            r.user_cohort,
+            r.workflow,
+            r.environment,
+            r.user_id,
+            r.session_id,
+            count(*) filter (where c.is_current) as n_cur,
+            count(*) filter (where c.is_current and c.is_error) as k_cur,
+            -- A run falls in one cell per tool, so these add up to distinct runs per group.
+            count(distinct c.run_id) filter (where c.is_current and c.is_error) as r_cur,
+            count(*) filter (where not c.is_current) as n_base,
+            count(*) filter (where not c.is_current and c.is_error) as k_base
+        from calls as c
+        inner join fct_runs as r on c.run_id = r.run_id
+        group by all
+    ) as g
+),
+
+-- Each cell belongs to its tool's group and to one group per listed dimension.
+cell_members as (
+    select u.*
+    from (
+        select
+            cell_id,
+            tool_name,
+            unnest([
+                'tool', 'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
+                'environment', 'user_id', 'session_id'
+            ]) as dim,
+            unnest([
+                '', prompt_variant, model, tenant_id, user_cohort, workflow,
+                environment, user_id, session_id
+            ]) as dim_value
+        from cells
+    ) as u
+    cross join settings as s
+    where u.dim = 'tool' or (list_contains(s.dims, u.dim) and u.dim_value is not null)
 ),
 
 groups as (
     select
-        tool_name,
-        'tool' as dim,
-        '' as dim_value,
-        sum(n_cur) as n_cur,
-        sum(k_cur) as k_cur,
-        sum(r_cur) as r_cur,
-        sum(n_base) as n_base,
-        sum(k_base) as k_base
-    from cells
-    group by tool_name
-    union all
-    select
-        tool_name,
-        'prompt_variant' as dim,
-        prompt_variant as dim_value,
-        sum(n_cur) as n_cur,
-        sum(k_cur) as k_cur,
-        sum(r_cur) as r_cur,
-        sum(n_base) as n_base,
-        sum(k_base) as k_base
-    from cells
-    where prompt_variant is not null
-    group by tool_name, prompt_variant
-    union all
-    select
-        tool_name,
-        'model' as dim,
-        model as dim_value,
-        sum(n_cur) as n_cur,
-        sum(k_cur) as k_cur,
-        sum(r_cur) as r_cur,
-        sum(n_base) as n_base,
-        sum(k_base) as k_base
-    from cells
-    where model is not null
-    group by tool_name, model
-    union all
-    select
-        tool_name,
-        'user_cohort' as dim,
-        user_cohort as dim_value,
-        sum(n_cur) as n_cur,
-        sum(k_cur) as k_cur,
-        sum(r_cur) as r_cur,
-        sum(n_base) as n_base,
-        sum(k_base) as k_base
-    from cells
-    where user_cohort is not null
-    group by tool_name, user_cohort
+        m.tool_name,
+        m.dim,
+        m.dim_value,
+        sum(c.n_cur) as n_cur,
+        sum(c.k_cur) as k_cur,
+        sum(c.r_cur) as r_cur,
+        sum(c.n_base) as n_base,
+        sum(c.k_base) as k_base
+    from cell_members as m
+    inner join cells as c on m.cell_id = c.cell_id
+    group by m.tool_name, m.dim, m.dim_value
 ),
 
--- Bonferroni: every group with enough calls counts as a comparison, fired or not.
-tested as (
+-- Groups with enough calls, with the smallest p-value each could attain: all K errors of
+-- both windows in the current one, P(X = min(K, n)) of the hypergeometric.
+enough as (
     select
         *,
-        count(*) over () as n_tests
+        exp(
+            lgamma(k_cur + k_base + 1) - lgamma(least(k_cur + k_base, n_cur) + 1)
+            - lgamma(k_cur + k_base - least(k_cur + k_base, n_cur) + 1)
+            + lgamma(n_cur - k_cur + n_base - k_base + 1)
+            - lgamma(n_cur - least(k_cur + k_base, n_cur) + 1)
+            - lgamma(n_base - k_cur - k_base + least(k_cur + k_base, n_cur) + 1)
+            - lgamma(n_cur + n_base + 1) + lgamma(n_cur + 1) + lgamma(n_base + 1)
+        ) as min_p
     from groups
     where n_cur >= $min_calls and n_base >= $min_baseline_calls
+),
+
+-- Tarone: m = the smallest m with at most m groups whose min_p <= alpha / m; with min_p
+-- sorted ascending that is the smallest r - 1 (r >= 2) whose min_p > alpha / (r - 1).
+family as (
+    select
+        least(
+            max(n_all),
+            coalesce(min(r - 1) filter (where r >= 2 and min_p > $alpha / (r - 1)), max(n_all))
+        ) as m
+    from (
+        select
+            min_p,
+            row_number() over (order by min_p asc) as r,
+            count(*) over () as n_all
+        from enough
+    ) as e
+),
+
+tested as (
+    select
+        e.*,
+        f.m as n_tests
+    from enough as e
+    cross join family as f
+    where e.min_p <= $alpha / f.m
 ),
 
 candidates as (
@@ -139,22 +188,17 @@ residuals as (
         coalesce(sum(c.n_base), 0) as n_base,
         coalesce(sum(c.k_base), 0) as k_base
     from candidates as f
-    inner join candidates as g on f.tool_name = g.tool_name and f.dim != g.dim
-    left join cells as c
+    inner join candidates as g
+        on f.tool_name = g.tool_name and (f.dim != g.dim or f.dim_value != g.dim_value)
+    inner join cell_members as fm
+        on f.tool_name = fm.tool_name and f.dim = fm.dim and f.dim_value = fm.dim_value
+    left join cell_members as gm
         on
-            f.tool_name = c.tool_name
-            and case f.dim
-                when 'tool' then true
-                when 'prompt_variant' then c.prompt_variant is not distinct from f.dim_value
-                when 'model' then c.model is not distinct from f.dim_value
-                else c.user_cohort is not distinct from f.dim_value
-            end
-            and not case g.dim
-                when 'tool' then true
-                when 'prompt_variant' then c.prompt_variant is not distinct from g.dim_value
-                when 'model' then c.model is not distinct from g.dim_value
-                else c.user_cohort is not distinct from g.dim_value
-            end
+            g.tool_name = gm.tool_name
+            and g.dim = gm.dim
+            and g.dim_value = gm.dim_value
+            and fm.cell_id = gm.cell_id
+    left join cells as c on fm.cell_id = c.cell_id and gm.cell_id is null
     group by f.tool_name, f.dim, f.dim_value, g.dim, g.dim_value, f.n_tests
 ),
 
@@ -255,7 +299,8 @@ ranked as (
                 llr < top_llr - 5 asc,
                 case dim
                     when 'prompt_variant' then 1 when 'model' then 2 when 'user_cohort' then 3
-                    else 4
+                    when 'tenant_id' then 4 when 'workflow' then 5 when 'environment' then 6
+                    when 'user_id' then 7 when 'session_id' then 8 else 9
                 end asc,
                 llr desc,
                 dim_value asc
@@ -290,7 +335,7 @@ kept as (
             and f.dim_value = s.dim_value
             and p.dim = s.by_dim
             and p.dim_value = s.by_value
-    where f.dim != p.dim
+    where f.dim != p.dim or f.dim_value != p.dim_value
 )
 
 select
@@ -299,7 +344,12 @@ select
     n_cur as calls,
     case when dim = 'prompt_variant' then dim_value end as prompt_variant,
     case when dim = 'model' then dim_value end as model,
+    case when dim = 'tenant_id' then dim_value end as tenant_id,
     case when dim = 'user_cohort' then dim_value end as user_cohort,
+    case when dim = 'workflow' then dim_value end as workflow,
+    case when dim = 'environment' then dim_value end as environment,
+    case when dim = 'user_id' then dim_value end as user_id,
+    case when dim = 'session_id' then dim_value end as session_id,
     round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
     round(k_cur * 100.0 / n_cur, 1) as error_pct,
     round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct

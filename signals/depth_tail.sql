@@ -1,9 +1,12 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
--- Groups: agent_name x prompt_variant. Current window: runs that completed ok in
--- ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes before it. Only ok
--- runs: a silent loop ends ok, while deep failures show in error rates and stuck runs in
--- stuck_agent.
+-- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
+-- agent_name itself means the agent overall). Shipped: prompt_variant only; agent_name and
+-- model are accepted, but on our incident fleets they took the name of a variant's loops
+-- for part of the incident (docs/shipped-signals.md). Current window: runs that
+-- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
+-- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
+-- and stuck runs in stuck_agent.
 -- A long tail is normal ("P99 > 3x median" is true of healthy fleets), so the tail is
 -- compared with its own baseline tail, never with the median.
 --
@@ -14,13 +17,45 @@
 -- at least min_deep_runs current runs deeper than t (so a few deep runs in thin traffic
 -- never fire), the share deeper than t is >= min_ratio x the baseline's share, and the
 -- one-sided p-value is below alpha / (number of groups tested) (Bonferroni).
+-- Overlapping groups of one agent report once: the firing group with the largest scan
+-- statistic (log-likelihood ratio of "more deep runs inside this group") names the cause;
+-- equal groups by the more specific dimension. Another firing group of the agent is
+-- reported only if its runs outside the named group still pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
 with
 
+settings as (
+    select
+        case
+            when
+                len(list_filter(
+                    $dimensions,
+                    lambda d: d not in (
+                        'agent_name', 'prompt_variant', 'model', 'tenant_id', 'user_cohort',
+                        'workflow', 'environment', 'user_id', 'session_id'
+                    )
+                )) > 0
+                then error(
+                        'depth_tail: params.dimensions may list agent_name, prompt_variant, '
+                        || 'model, tenant_id, user_cohort, workflow, environment, user_id, '
+                        || 'session_id'
+                    )
+            else $dimensions
+        end as dims
+),
+
 runs as (
     select
+        run_id,
         agent_name,
         prompt_variant,
+        model,
+        tenant_id,
+        user_cohort,
+        workflow,
+        environment,
+        user_id,
+        session_id,
         step_count,
         ended_at > $eval_at - $window_minutes * interval '1 minute' as is_current
     from fct_runs
@@ -34,34 +69,61 @@ runs as (
         and agent_name is not null
 ),
 
+-- Each run is a member of one group per listed dimension (and of its agent's, if listed).
+unpivoted as (
+    select
+        run_id,
+        agent_name,
+        step_count,
+        is_current,
+        unnest([
+            'agent', 'prompt_variant', 'model', 'tenant_id', 'user_cohort', 'workflow',
+            'environment', 'user_id', 'session_id'
+        ]) as dim,
+        unnest([
+            '', prompt_variant, model, tenant_id, user_cohort, workflow,
+            environment, user_id, session_id
+        ]) as dim_value
+    from runs
+),
+
+members as (
+    select u.*
+    from unpivoted as u
+    cross join settings as c
+    where
+        (u.dim = 'agent' and list_contains(c.dims, 'agent_name'))
+        or (list_contains(c.dims, u.dim) and u.dim_value is not null)
+),
+
 baseline as (
     select
         agent_name,
-        prompt_variant,
+        dim,
+        dim_value,
         count(*) as n_base,
         quantile_disc(step_count, $tail_quantile) as base_q
-    from runs
+    from members
     where not is_current
-    group by agent_name, prompt_variant
+    group by agent_name, dim, dim_value
     having count(*) >= $min_baseline_runs
 ),
 
 tested as (
     select
         b.agent_name,
-        b.prompt_variant,
+        b.dim,
+        b.dim_value,
         b.n_base,
         b.base_q,
-        count(*) filter (where r.is_current) as n_cur,
-        count(*) filter (where r.is_current and r.step_count > b.base_q) as k_cur,
-        count(*) filter (where not r.is_current and r.step_count > b.base_q) as j_base
-    from runs as r
+        count(*) filter (where m.is_current) as n_cur,
+        count(*) filter (where m.is_current and m.step_count > b.base_q) as k_cur,
+        count(*) filter (where not m.is_current and m.step_count > b.base_q) as j_base
+    from members as m
     inner join baseline as b
-        on
-            r.agent_name = b.agent_name
-            and r.prompt_variant is not distinct from b.prompt_variant
-    group by b.agent_name, b.prompt_variant, b.n_base, b.base_q
-    having count(*) filter (where r.is_current) >= $min_runs
+        on m.agent_name = b.agent_name and m.dim = b.dim and m.dim_value = b.dim_value
+    group by b.agent_name, b.dim, b.dim_value, b.n_base, b.base_q
+    having count(*) filter (where m.is_current) >= $min_runs
 ),
 
 -- Bonferroni: every group with enough runs counts as a comparison, fired or not.
@@ -79,33 +141,135 @@ candidates as (
     where k_cur >= $min_deep_runs and ratio >= $min_ratio
 ),
 
--- Upper tail of the beta-binomial(n_cur, a = j_base + 1, b = n_base - j_base), in logs.
-tail as (
+-- Upper tail of the beta-binomial(n_cur, a = j_base + 1, b = n_base - j_base), in logs;
+-- with the scan statistic.
+firing as (
     select
         c.agent_name,
-        c.prompt_variant,
+        c.dim,
+        c.dim_value,
+        c.n_tests,
+        c.n_base,
+        c.base_q,
+        c.n_cur,
+        c.k_cur,
+        c.j_base,
+        c.ratio,
+        c.k_cur * ln(c.ratio)
+        + (c.n_cur - c.k_cur) * ln(
+            greatest(1.0 - c.k_cur * 1.0 / c.n_cur, 1e-12)
+            / (1.0 - (c.j_base + 1.0) / (c.n_base + 1.0))
+        ) as llr
+    from candidates as c
+    cross join lateral generate_series(c.k_cur, c.n_cur) as s (x)
+    group by all
+    having
         sum(exp(
             lgamma(c.n_cur + 1) - lgamma(s.x + 1) - lgamma(c.n_cur - s.x + 1)
             + lgamma(s.x + c.j_base + 1) + lgamma(c.n_cur - s.x + c.n_base - c.j_base)
             - lgamma(c.n_cur + c.n_base + 1)
             - lgamma(c.j_base + 1) - lgamma(c.n_base - c.j_base) + lgamma(c.n_base + 1)
-        )) as p_value
-    from candidates as c
-    cross join lateral generate_series(c.k_cur, c.n_cur) as s (x)
-    group by c.agent_name, c.prompt_variant
+        )) < $alpha / c.n_tests
+),
+
+-- The named group per agent: the largest statistic; groups holding the same runs (an agent
+-- with one variant) by the most specific dimension, so they give one stable identity.
+-- (Near ties are not broken by dimension: with a rare baseline tail the statistic barely
+-- drops when the loops are diluted, so the agent would win over the model that loops.)
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by agent_name
+            order by
+                round(llr, 6) desc,
+                case dim
+                    when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
+                    when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
+                    when 'user_cohort' then 7 when 'environment' then 8 else 9
+                end asc,
+                dim_value asc
+        ) as pick
+    from firing
+),
+
+-- Another firing group of the agent, without the named group's runs.
+residuals as (
+    select
+        f.agent_name,
+        f.dim,
+        f.dim_value,
+        f.n_tests,
+        count(*) filter (where m.is_current) as n_cur,
+        count(*) filter (where not m.is_current) as n_base,
+        count(*) filter (where m.is_current and m.step_count > f.base_q) as k_cur,
+        count(*) filter (where not m.is_current and m.step_count > f.base_q) as j_base
+    from ranked as f
+    inner join ranked as p on f.agent_name = p.agent_name and p.pick = 1
+    inner join members as m
+        on f.agent_name = m.agent_name and f.dim = m.dim and f.dim_value = m.dim_value
+    left join members as pm
+        on
+            p.agent_name = pm.agent_name
+            and p.dim = pm.dim
+            and p.dim_value = pm.dim_value
+            and m.run_id = pm.run_id
+    where f.pick > 1 and pm.run_id is null
+    group by f.agent_name, f.dim, f.dim_value, f.n_tests
+),
+
+independent as (
+    select
+        r.agent_name,
+        r.dim,
+        r.dim_value
+    from residuals as r
+    cross join lateral generate_series(r.k_cur, r.n_cur) as s (x)
+    where
+        r.n_cur >= $min_runs
+        and r.n_base >= $min_baseline_runs
+        and r.k_cur >= $min_deep_runs
+        and r.j_base < r.n_base
+        and (r.k_cur * 1.0 / r.n_cur) / ((r.j_base + 1.0) / (r.n_base + 1.0)) >= $min_ratio
+    group by all
+    having
+        sum(exp(
+            lgamma(r.n_cur + 1) - lgamma(s.x + 1) - lgamma(r.n_cur - s.x + 1)
+            + lgamma(s.x + r.j_base + 1) + lgamma(r.n_cur - s.x + r.n_base - r.j_base)
+            - lgamma(r.n_cur + r.n_base + 1)
+            - lgamma(r.j_base + 1) - lgamma(r.n_base - r.j_base) + lgamma(r.n_base + 1)
+        )) < $alpha / r.n_tests
+),
+
+kept as (
+    select *
+    from ranked
+    where pick = 1
+    union all
+    select r.*
+    from ranked as r
+    where
+        r.pick > 1
+        and exists (
+            select 1
+            from independent as i
+            where r.agent_name = i.agent_name and r.dim = i.dim and r.dim_value = i.dim_value
+        )
 )
 
 select
-    c.agent_name,
-    c.prompt_variant,
-    c.k_cur as deep,
-    c.n_cur as runs,
-    c.base_q as base_p95,
-    round(c.ratio, 3) as value
-from candidates as c
-inner join tail as t
-    on
-        c.agent_name = t.agent_name
-        and c.prompt_variant is not distinct from t.prompt_variant
-where t.p_value < $alpha / c.n_tests
-order by c.agent_name, c.prompt_variant
+    agent_name,
+    k_cur as deep,
+    n_cur as runs,
+    base_q as base_p95,
+    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+    case when dim = 'model' then dim_value end as model,
+    case when dim = 'tenant_id' then dim_value end as tenant_id,
+    case when dim = 'user_cohort' then dim_value end as user_cohort,
+    case when dim = 'workflow' then dim_value end as workflow,
+    case when dim = 'environment' then dim_value end as environment,
+    case when dim = 'user_id' then dim_value end as user_id,
+    case when dim = 'session_id' then dim_value end as session_id,
+    round(ratio, 3) as value
+from kept
+order by agent_name, dim, dim_value

@@ -9,7 +9,7 @@ import click
 
 from fleetsignals.cli_env import Env, pass_env
 from fleetsignals.errors import FleetsignalsError
-from fleetsignals.generate import INCIDENTS, describe, generate_fleet
+from fleetsignals.generate import INCIDENTS, KNOWN_INCIDENTS, describe, generate_fleet
 from fleetsignals.timeutil import parse_time
 
 
@@ -25,9 +25,10 @@ def parse_incidents(text: str) -> list | None:
     for part in value.split(","):
         part = part.strip()
         name, _, when = part.partition("@")
-        if name not in INCIDENTS:
+        if name not in KNOWN_INCIDENTS:
             raise FleetsignalsError(
-                f"unknown incident {name!r}: choose from {', '.join(INCIDENTS)}, or all, or none"
+                f"unknown incident {name!r}: choose from {', '.join(KNOWN_INCIDENTS)}, "
+                "or all, or none"
             )
         if not when:
             items.append(name)
@@ -75,9 +76,18 @@ def parse_incidents(text: str) -> list | None:
     "--incidents",
     default="all",
     show_default=True,
-    help="all, none, or a comma list of "
+    help="all ("
     + ", ".join(INCIDENTS)
+    + "), none, or a comma list of these or "
+    + ", ".join(n for n in KNOWN_INCIDENTS if n not in INCIDENTS)
     + "; NAME@OFFSET+DURATION places one explicitly (e.g. tool_failure@3h+45m).",
+)
+@click.option(
+    "--tenants",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Number of tenants, with Zipf-like sizes (default: the seed's own, 20 to 160); "
+    "hundreds give a long tail of small tenants.",
 )
 @click.option(
     "--compression",
@@ -95,6 +105,7 @@ def command(
     seed: int,
     start: str,
     incidents: str,
+    tenants: int | None,
     compression: str,
 ) -> None:
     """Write a synthetic fleet with labelled incidents, as the Collector's file exporter would.
@@ -125,6 +136,7 @@ def command(
         seed=seed,
         incidents=chosen,
         compression=compression,
+        tenants=tenants,
         progress=progress,
     )
     for line in describe(result):

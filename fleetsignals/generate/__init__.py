@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from fleetsignals.generate.fleet import describe, generate_fleet
 from fleetsignals.generate.incidents import INCIDENTS, SIGNALS, Incident
+from fleetsignals.generate.incidents import KNOWN as KNOWN_INCIDENTS
 from fleetsignals.generate.truth import RUNS_SCHEMA, GroundTruth
 
 __all__ = [
     "INCIDENTS",
+    "KNOWN_INCIDENTS",
     "RUNS_SCHEMA",
     "SIGNALS",
     "GroundTruth",

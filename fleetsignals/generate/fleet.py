@@ -34,6 +34,7 @@ def generate_fleet(
     seed: int = 7,
     incidents: list[IncidentArg] | None = None,
     compression: str = "none",
+    tenants: int | None = None,
     progress: Progress | None = None,
 ) -> truth.GroundTruth:
     """Write a synthetic fleet to OUT: ``dumps/``, ``runs.parquet``, ``ground_truth.json``.
@@ -43,13 +44,17 @@ def generate_fleet(
     tuples: offset from ``start`` and duration as timedelta, seconds or "90m" (both
     None: placed automatically); ``overrides`` pins labels or params, e.g.
     ``{"agent_name": "refund_agent", "share_moved": 0.2}`` (docs/generator.md).
+    ``tenants``: None for the seed's own count (20 to 160), or a number of tenants with
+    Zipf-like sizes (hundreds give the long tail of small tenants next to a few large ones).
     The same arguments always give byte-identical files.
     """
     # Millions of small acyclic dicts: the cyclic collector only costs time here.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _generate(out, start, hours, runs_per_minute, seed, incidents, compression, progress)
+        return _generate(
+            out, start, hours, runs_per_minute, seed, incidents, compression, tenants, progress
+        )
     finally:
         if was_enabled:
             gc.enable()
@@ -63,6 +68,7 @@ def _generate(
     seed: int,
     incidents: list[IncidentArg] | None,
     compression: str,
+    tenants: int | None,
     progress: Progress | None,
 ) -> truth.GroundTruth:
     start = parse_time(start)
@@ -72,6 +78,8 @@ def _generate(
         raise FleetsignalsError(f"--runs-per-minute must be positive, not {runs_per_minute}")
     if not isinstance(seed, int) or seed < 0:
         raise FleetsignalsError(f"--seed must be a whole number >= 0, not {seed}")
+    if tenants is not None and (not isinstance(tenants, int) or not 1 <= tenants <= 100_000):
+        raise FleetsignalsError(f"--tenants must be a whole number from 1 to 100000, not {tenants}")
     writer.check_compression(compression)
     out = Path(out)
     end = start + timedelta(hours=hours)
@@ -79,7 +87,7 @@ def _generate(
     items: list[IncidentArg] = list(INCIDENTS) if incidents is None else list(incidents)
     placed = place_incidents(items, start, hours, seed)
 
-    shape = build_shape(seed)
+    shape = build_shape(seed, tenants)
     plans = traffic.assign(
         np.random.default_rng([seed, 1]),
         shape,
@@ -114,6 +122,8 @@ def _generate(
             "runs_per_minute": runs_per_minute,
             "compression": compression,
             "incidents": [i.name for i in placed],
+            # Only when asked, so every existing fleet's ground truth stays byte-identical.
+            **({} if tenants is None else {"tenants": tenants}),
         },
         incidents=placed,
         fleet=truth.describe_shape(shape),

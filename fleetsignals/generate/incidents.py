@@ -26,6 +26,10 @@ INCIDENTS: tuple[str, ...] = (
     "behaviour_drift",
     "traffic_surge",
 )
+# Incidents only generated when named: ``all`` (and so every existing seed's output) stays
+# the six above.
+OPTIONAL: tuple[str, ...] = ("tenant_cost_jump",)
+KNOWN: tuple[str, ...] = INCIDENTS + OPTIONAL
 SIGNALS: dict[str, str | None] = {
     "tool_failure": "correlated_failure",
     "cost_inflation": "p95_cost_jump",
@@ -33,6 +37,7 @@ SIGNALS: dict[str, str | None] = {
     "stuck_runs": "stuck_agent",
     "behaviour_drift": "fingerprint_drift",
     "traffic_surge": None,
+    "tenant_cost_jump": "p95_cost_jump",
 }
 
 # A name (placed automatically), or (name, offset, duration[, overrides]); offset and
@@ -45,6 +50,7 @@ LABEL_KEYS: dict[str, set[str]] = {
     "stuck_runs": {"agent_name", "tool_name"},
     "behaviour_drift": {"agent_name", "prompt_variant"},
     "traffic_surge": set(),
+    "tenant_cost_jump": {"agent_name", "tenant_id"},
 }
 
 
@@ -64,9 +70,9 @@ class Incident:
 
 
 def _check_name(name: str) -> str:
-    if name not in INCIDENTS:
+    if name not in KNOWN:
         raise FleetsignalsError(
-            f"unknown incident {name!r}: choose from {', '.join(INCIDENTS)}, or all, or none"
+            f"unknown incident {name!r}: choose from {', '.join(KNOWN)}, or all, or none"
         )
     return name
 
@@ -187,6 +193,7 @@ PARAMS = {
         "step_factor",
     },  # fmt: skip
     "traffic_surge": {"multiplier"},
+    "tenant_cost_jump": {"cost_factor", "min_share"},
 }
 DRIFT_KINDS = ("tool_mix", "short_output", "step_shift")
 
@@ -255,6 +262,8 @@ def target(
         inc.params = {"runs": int(rng.integers(4, 11))}
     elif inc.name == "traffic_surge":
         inc.params = {"multiplier": round(float(rng.uniform(3.0, 5.0)), 3)}
+    elif inc.name == "tenant_cost_jump":
+        inc.labels, inc.params = _tenant_target(shape, rng, want, overrides)
     inc.params.update(overrides)
     if inc.name == "behaviour_drift" and inc.params["kind"] != "tool_mix":
         # Another kind of drift: the tool-mix settings do not apply.
@@ -264,6 +273,41 @@ def target(
             inc.params["output_factor"] = float(overrides.get("output_factor", 0.5))
         else:
             inc.params["step_factor"] = float(overrides.get("step_factor", 1.5))
+
+
+def _tenant_target(
+    shape: FleetShape, rng: np.random.Generator, want: dict, overrides: dict
+) -> tuple[dict, dict]:
+    """One tenant of one busy agent: by default the smallest tenant still carrying
+    ``min_share`` (5 %) of the agent's runs, the hardest case a tenant alert must catch
+    (tenants are drawn independently of agents, so a tenant's share is its weight)."""
+    min_share = float(overrides.get("min_share", 0.05))
+    agent = _top(
+        rng,
+        "tenant_cost_jump",
+        [(a.weight, {"agent_name": a.name}) for a in shape.agents],
+        {k: v for k, v in want.items() if k == "agent_name"},
+    )
+    shares = {
+        t.tenant_id: float(w) for t, w in zip(shape.tenants, shape.tenant_weights, strict=True)
+    }
+    if "tenant_id" in want:
+        if want["tenant_id"] not in shares:
+            raise FleetsignalsError(
+                f"no tenant {want['tenant_id']!r} in this fleet: see the tenants in "
+                "ground_truth.json (generate with --incidents none)"
+            )
+        tenant = want["tenant_id"]
+    else:
+        big = sorted((w, t) for t, w in shares.items() if w >= min_share)
+        if not big:
+            raise FleetsignalsError(
+                f"no tenant carries {min_share:.0%} of the runs in this fleet: lower min_share "
+                "or pin tenant_id"
+            )
+        tenant = big[0][1]
+    factor = round(float(rng.uniform(1.6, 2.5)), 3)
+    return {**agent, "tenant_id": tenant}, {"cost_factor": factor, "min_share": min_share}
 
 
 def _check_drift(agent, overrides: dict) -> None:
@@ -306,6 +350,11 @@ def apply(inc: Incident, shape: FleetShape, plans: list[RunPlan], rng: np.random
     elif inc.name == "cost_inflation":
         for p in scope:
             if p.dims.agent_name == lab["agent_name"] and p.dims.user_cohort == lab["user_cohort"]:
+                p.cost_factor = float(par["cost_factor"])  # type: ignore[arg-type]
+                chosen.append(p)
+    elif inc.name == "tenant_cost_jump":
+        for p in scope:
+            if p.dims.agent_name == lab["agent_name"] and p.dims.tenant_id == lab["tenant_id"]:
                 p.cost_factor = float(par["cost_factor"])  # type: ignore[arg-type]
                 chosen.append(p)
     elif inc.name == "silent_loops":

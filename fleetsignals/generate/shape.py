@@ -90,7 +90,7 @@ def _pick(rng: np.random.Generator, pool: list, n: int) -> list:
     return [pool[i] for i in sorted(rng.choice(len(pool), size=n, replace=False))]
 
 
-def build_shape(seed: int) -> FleetShape:
+def build_shape(seed: int, tenants: int | None = None) -> FleetShape:
     """Draw a fleet from the seed (a fixed, documented stream: shape only)."""
     rng = np.random.default_rng([seed, 0])
     n_agents = int(rng.integers(3, 7))
@@ -116,11 +116,11 @@ def build_shape(seed: int) -> FleetShape:
     cohort_context = {
         c: float(1.0 + 0.25 * k * rng.uniform(0.5, 1.5)) for k, c in enumerate(cohorts)
     }
-    tenants, tenant_weights = _build_tenants(rng, cohorts)
+    tenant_list, tenant_weights = _build_tenants(rng, cohorts, tenants)
     return FleetShape(
         agents=agents,
         resources=resources,
-        tenants=tenants,
+        tenants=tenant_list,
         tenant_weights=tenant_weights,
         cohorts=cohorts,
         cohort_context=cohort_context,
@@ -244,8 +244,13 @@ def _build_resources(rng: np.random.Generator, agents: list[Agent]) -> list[Reso
     return resources
 
 
-def _build_tenants(rng: np.random.Generator, cohorts: list[str]) -> tuple[list[Tenant], np.ndarray]:
-    n = int(rng.integers(20, 160))
+def _build_tenants(
+    rng: np.random.Generator, cohorts: list[str], count: int | None
+) -> tuple[list[Tenant], np.ndarray]:
+    drawn = int(rng.integers(20, 160))
+    # ``count`` asks for a long tail (hundreds of tenants); the draw above still happens,
+    # so without it every seed's fleet is what it always was.
+    n = drawn if count is None else count
     # Zipf-like shares: a few tenants carry most of the traffic.
     s = rng.uniform(0.9, 1.4)
     weights = 1.0 / np.arange(1, n + 1) ** s

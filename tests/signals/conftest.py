@@ -6,12 +6,27 @@
   the generator's x1.6 to x2.5; at x1.6 a cohort's P95 rises by only about the 30 % the
   signal requires, so detection there is slower (docs/shipped-signals.md).
 - ``healthy_fleet``: 5 h at 12 runs/min with no incident, another seed and traffic level.
+- ``tenant_fleet``: 7 h at 40 runs/min with 300 Zipf-sized tenants and a x2 cost jump in
+  the largest tenant (14 % of the runs) of the busiest agent (23 %), about 80 runs an
+  hour, after 4 h. (The smallest tenants a jump can be found in are the bench's:
+  bench/detection.py.)
+- ``zipf_healthy_fleet``: 5 h at 20 runs/min with 400 Zipf-sized tenants, no incident.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import duckdb
 import pytest
 from signalfleets import BuiltFleet, build_fleet
+from signaltables import tables
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory database with empty fct_runs, fct_tool_calls and fct_llm_calls."""
+    yield from tables()
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +53,36 @@ def healthy_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
         hours=5,
         runs_per_minute=12,
         seed=23,
+        incidents=[],
+    )
+
+
+@pytest.fixture(scope="session")
+def tenant_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    return build_fleet(
+        tmp_path_factory.mktemp("tenant-fleet"),
+        hours=7,
+        runs_per_minute=40,
+        seed=2,
+        tenants=300,
+        incidents=[
+            (
+                "tenant_cost_jump",
+                "4h",
+                "90m",
+                {"agent_name": "research_assistant", "cost_factor": 2.0, "min_share": 0.1},
+            )
+        ],  # fmt: skip
+    )
+
+
+@pytest.fixture(scope="session")
+def zipf_healthy_fleet(tmp_path_factory: pytest.TempPathFactory) -> BuiltFleet:
+    return build_fleet(
+        tmp_path_factory.mktemp("zipf-healthy-fleet"),
+        hours=5,
+        runs_per_minute=20,
+        seed=29,
+        tenants=400,
         incidents=[],
     )

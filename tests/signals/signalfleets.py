@@ -58,10 +58,12 @@ def build_fleet(
     seed: int,
     incidents: list,
     judge_from: timedelta = timedelta(hours=1),
+    tenants: int | None = None,
+    signals: tuple[str, ...] = SHIPPED,
 ) -> BuiltFleet:
     truth = generate_fleet(
         out / "gen", start=START, hours=hours, runs_per_minute=runs_per_minute, seed=seed,
-        incidents=incidents,
+        incidents=incidents, tenants=tenants,
     )  # fmt: skip
     hourly = rotate_hourly(sorted(truth.dumps.rglob("*.jsonl")), out / "hourly")
     config = signal_config(out)
@@ -70,7 +72,7 @@ def build_fleet(
     assert summary.quarantined == 0
     build(home, config)
     result = run_backtest(
-        home, config, truth.start + judge_from, truth.end, timedelta(minutes=5), SHIPPED
+        home, config, truth.start + judge_from, truth.end, timedelta(minutes=5), signals
     )
     assert not result.problems, [str(p) for p in result.problems]
     first: dict[tuple, Firing] = {}

@@ -15,8 +15,8 @@ from fleetsignals.alerts.engine import evaluate_live
 from fleetsignals.alerts.records import episodes
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
-from fleetsignals.warehouse.synthetic import AGENTS, write_synthetic_lake
 from tests.fixtures.lakefiles import span, write_spans
+from tests.fixtures.synthetic import AGENTS, write_synthetic_lake
 
 START = datetime(2026, 11, 3)
 HOURS = 2

@@ -7,75 +7,12 @@ against scipy by moving alpha just above and just below the exact p-value.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
 from scipy import stats
-
-from fleetsignals.alerts.definitions import Signal, load_signals
-from fleetsignals.alerts.evaluation import Sample, evaluate_signal
-
-SIGNALS = Path(__file__).resolve().parents[2] / "signals"
-T = datetime(2026, 11, 1, 12, 0)
-
-RUN_COLUMNS = (
-    "run_id varchar, agent_name varchar, prompt_variant varchar, user_cohort varchar, "
-    "model varchar, started_at timestamp, ended_at timestamp, last_span_at timestamp, "
-    "status varchar, step_count integer, cost_usd double"
-)
-TOOL_COLUMNS = (
-    "run_id varchar, span_id varchar, tool_name varchar, args_hash varchar, "
-    "started_at timestamp, ended_at timestamp, is_error boolean"
-)
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    with duckdb.connect() as connection:
-        connection.execute(f"create table fct_runs ({RUN_COLUMNS})")
-        connection.execute(f"create table fct_tool_calls ({TOOL_COLUMNS})")
-        connection.execute("create table fct_llm_calls (run_id varchar, ended_at timestamp)")
-        yield connection
-
-
-def shipped(name: str, **params: object) -> Signal:
-    loaded, problems = load_signals([SIGNALS], names=[name])
-    assert not problems, problems
-    signal = loaded[0]
-    return dataclasses.replace(signal, params={**signal.params, **params})
-
-
-def evaluate(con: duckdb.DuckDBPyConnection, signal: Signal) -> list[Sample]:
-    result = evaluate_signal(con, signal, T)
-    assert result.error is None, result.error
-    return result.samples
-
-
-def add_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, ended_at: datetime, **cols: object
-) -> None:
-    row = {
-        "run_id": run_id,
-        "agent_name": "agent",
-        "prompt_variant": "v1",
-        "user_cohort": "free",
-        "model": "m1",
-        "started_at": ended_at - timedelta(minutes=1),
-        "ended_at": ended_at,
-        "last_span_at": ended_at,
-        "status": "ok",
-        "step_count": 5,
-        "cost_usd": 0.01,
-        **cols,
-    }
-    con.execute(
-        f"insert into fct_runs by name select {', '.join(f'${k} as {k}' for k in row)}", row
-    )
-
+from signaltables import T, add_run, evaluate, shipped
 
 # -- correlated_failure ------------------------------------------------------------------
 
@@ -186,9 +123,11 @@ def test_p95_cost_jump_p_value_is_the_exact_exceedance_law(
     j = sum(1 for i in range(n_base) if 1.0 + i / n_base > base_p95)
     p = float(stats.betabinom.sf(12 - 1, n, j + 1, n_base - j))
     # Four groups tested (the agent, and its one cohort, variant and model), two thresholds
-    # each (the baseline P95 and P75; above the P75 the 12 are no excess): Bonferroni / 8.
-    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01))
-    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99))
+    # each (the baseline P95 and P75; above the P75 the 12 are no excess), one window; all
+    # eight can reach significance, so Tarone's m is 8.
+    hour = {"window_minutes": [60]}
+    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01, **hour))
+    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99, **hour))
     assert len(above) == 1 and below == []
     current_p95 = 5.0
     assert above[0].value == pytest.approx(current_p95 / base_p95, rel=1e-3)
@@ -203,7 +142,9 @@ def test_p95_cost_jump_sees_a_shift_before_the_tail_proves_it(
     # every run moved above the baseline P75, and the P95 is 1.33x the baseline's.
     cost_runs(con, [1.8 + i * 0.003 for i in range(46)] + [2.6] * 4, 60, 60, "c")
     samples = evaluate(con, shipped("p95_cost_jump"))
-    assert [s.labels for s in samples] == [{"agent_name": "agent", "user_cohort": "free"}]
+    # The agent, its one variant, model and cohort hold the same runs: the most specific
+    # dimension in the fixed order names them (prompt_variant before model and cohort).
+    assert [s.labels for s in samples] == [{"agent_name": "agent", "prompt_variant": "v1"}]
     assert samples[0].value == pytest.approx(2.6 / (1.0 + 0.95 * 299 / 300), rel=1e-3)
     # The same tail without the shift of the body: nothing to report.
     con.execute("update fct_runs set cost_usd = cost_usd - 0.6 where cost_usd between 1.8 and 2")

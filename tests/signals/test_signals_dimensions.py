@@ -1,0 +1,186 @@
+"""p95_cost_jump along every dimension: the most specific group names the jump, small
+groups are silent, and the dimensions looked along are the settings' (hand-made tables)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pytest
+from signaltables import T, add_run, evaluate, shipped
+
+# Five tenants in two cohorts; one prompt variant and one model, so those groups hold the
+# same runs as the agent.
+TENANTS = {"ta": "pro", "tb": "pro", "tc": "pro", "td": "free", "te": "free"}
+
+
+def tenant_runs(
+    con: duckdb.DuckDBPyConnection,
+    tenant: str,
+    n: int,
+    minutes_ago: float,
+    span: float,
+    factor: float = 1.0,
+    cohort: str | None = None,
+) -> None:
+    """`n` runs of one tenant ending evenly over `span` minutes, the last `minutes_ago`
+    minutes before T, costing factor x (1 to 2, spread evenly)."""
+    for i in range(n):
+        ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
+        cost = factor * (1.0 + (i * 7919 % n) / n)
+        add_run(
+            con, f"{tenant}-{minutes_ago}-{i}", ended, cost_usd=cost, tenant_id=tenant,
+            user_cohort=cohort or TENANTS.get(tenant, "free"),
+        )  # fmt: skip
+
+
+def fleet(con: duckdb.DuckDBPyConnection, jumps: dict[str, float]) -> None:
+    """Six hours of baseline and an hour of current runs per tenant; `jumps` multiplies
+    the current costs of some tenants."""
+    for tenant in TENANTS:
+        tenant_runs(con, tenant, 150, 420, 360)
+        tenant_runs(con, tenant, 40, 60, 60, jumps.get(tenant, 1.0))
+
+
+def labels(con: duckdb.DuckDBPyConnection, **params: object) -> list[dict[str, str]]:
+    return [s.labels for s in evaluate(con, shipped("p95_cost_jump", **params))]
+
+
+def test_a_tenant_jump_names_the_tenant_not_its_cohort_or_agent(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {"ta": 2.0})
+    assert labels(con) == [{"agent_name": "agent", "tenant_id": "ta"}]
+
+
+def test_two_independent_tenant_jumps_name_both_and_nothing_coarser(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {"ta": 2.0, "td": 2.0})
+    assert labels(con) == [
+        {"agent_name": "agent", "tenant_id": "ta"},
+        {"agent_name": "agent", "tenant_id": "td"},
+    ]
+
+
+def test_a_cohort_wide_jump_names_the_cohort_not_each_tenant(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {"ta": 2.0, "tb": 2.0, "tc": 2.0})
+    # Every tenant of the cohort is judged and jumped: they are named one by one (each
+    # explains its own runs, and nothing of the cohort is left once they are excluded).
+    assert [row.get("tenant_id") for row in labels(con)] == ["ta", "tb", "tc"]
+    # A cohort also has tenants too small to judge; they jumped too, so the jump reaches
+    # beyond the three large tenants: the cohort is named, and the tenants fold into it.
+    for k in range(8):
+        tenant_runs(con, f"small{k}", 60, 420, 360, cohort="pro")
+        tenant_runs(con, f"small{k}", 12, 60, 60, factor=2.0, cohort="pro")
+    assert labels(con) == [{"agent_name": "agent", "user_cohort": "pro"}]
+
+
+def test_removing_tenant_id_from_the_settings_stops_tenant_alerts(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {"ta": 2.0})
+    without = ["prompt_variant", "model", "user_cohort", "workflow", "environment"]
+    found = labels(con, dimensions=without)
+    assert found and all("tenant_id" not in row for row in found)
+    # The jump is still seen, on the smallest group left that holds it: the tenant's cohort.
+    assert found == [{"agent_name": "agent", "user_cohort": "pro"}]
+
+
+def test_a_tiny_tenant_with_a_few_expensive_runs_is_silent(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {})
+    # Ten times the cost, but 12 runs in the hour: a P95 of 12 runs has no run above it
+    # (fewer than 1 / (1 - 0.95) = 20), so the tenant is not judged at all, and its agent
+    # and cohort barely move.
+    tenant_runs(con, "tiny", 30, 420, 360, cohort="pro")
+    tenant_runs(con, "tiny", 12, 60, 60, factor=10.0, cohort="pro")
+    assert labels(con) == []
+    # The same jump with enough runs to judge is reported, on the tenant.
+    tenant_runs(con, "tiny", 10, 30, 30, factor=10.0, cohort="pro")
+    assert labels(con) == [{"agent_name": "agent", "tenant_id": "tiny"}]
+
+
+def test_small_groups_do_not_dilute_the_family(con: duckdb.DuckDBPyConnection) -> None:
+    """Hundreds of tenants too small to judge cost the large ones no power: the threshold
+    is the same with and without them."""
+    fleet(con, {"ta": 1.35})
+    found = labels(con)
+    assert found == [{"agent_name": "agent", "tenant_id": "ta"}]
+    for k in range(300):
+        tenant_runs(con, f"small{k}", 6, 420, 360)
+        tenant_runs(con, f"small{k}", 2, 60, 60)
+    assert labels(con) == found
+
+
+def test_unknown_dimensions_are_refused_with_the_names_to_use(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    fleet(con, {})
+    result = None
+    with pytest.raises(AssertionError, match="params.dimensions may list prompt_variant"):
+        result = evaluate(con, shipped("p95_cost_jump", dimensions=["tenant"]))
+    assert result is None
+
+
+# -- depth_tail ----------------------------------------------------------------------------
+
+
+def model_runs(
+    con: duckdb.DuckDBPyConnection, model: str, n: int, minutes_ago: float, span: float, deep: int
+) -> None:
+    """`n` ok runs on one model, 3 to 12 steps, the first `deep` of them 25 steps."""
+    for i in range(n):
+        ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
+        steps = 25 if i < deep else 3 + i % 10
+        add_run(con, f"{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps)
+
+
+def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnection) -> None:
+    for model, deep in (("m1", 0), ("m2", 15)):
+        model_runs(con, model, 200, 420, 360, 0)
+        model_runs(con, model, 50, 60, 60, deep)
+    dims = ["agent_name", "prompt_variant", "model"]
+    found = [s.labels for s in evaluate(con, shipped("depth_tail", dimensions=dims))]
+    assert found == [{"agent_name": "agent", "model": "m2"}]
+    # As shipped (variants only), the loops show on the agent's one variant.
+    found = [s.labels for s in evaluate(con, shipped("depth_tail"))]
+    assert found == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+# -- correlated_failure --------------------------------------------------------------------
+
+
+def tenant_calls(
+    con: duckdb.DuckDBPyConnection,
+    tenant: str,
+    calls: int,
+    errors: int,
+    minutes_ago: float,
+    span: float,
+) -> None:
+    """`calls` calls of `search` by one tenant (one run each), `errors` of them failing."""
+    for i in range(calls):
+        ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / calls)
+        run_id = f"{tenant}-call-{minutes_ago}-{i}"
+        add_run(con, run_id, ended, tenant_id=tenant, user_cohort=TENANTS[tenant])
+        con.execute(
+            "insert into fct_tool_calls values ($run_id, $run_id, 'search', null, $at, $at, $err)",
+            {"run_id": run_id, "at": ended, "err": i < errors},
+        )
+
+
+def test_correlated_failure_names_the_tenant_whose_calls_fail(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    for tenant in TENANTS:
+        tenant_calls(con, tenant, 300, 3, 195, 180)
+        tenant_calls(con, tenant, 40, 12 if tenant == "ta" else 0, 15, 15)
+    found = [s.labels for s in evaluate(con, shipped("correlated_failure"))]
+    assert found == [{"tool_name": "search", "tenant_id": "ta"}]
+    without = ["prompt_variant", "model", "user_cohort"]
+    found = [s.labels for s in evaluate(con, shipped("correlated_failure", dimensions=without))]
+    assert found == [{"tool_name": "search", "user_cohort": "pro"}]
