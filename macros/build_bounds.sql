@@ -4,6 +4,9 @@
     reads for new spans), landed_after (datetime or none), watermark_at.
     Read with run_query so they reach SQL as constants (partition pruning needs them).
     Without that row (compiling only, e.g. for the linter) the build counts as full.
+    dbt cannot see the ref() below (it runs only at execution), so a model calling this,
+    directly or through touched_runs_since, starts with
+    `-- depends_on: {{ ref('int_build_watermarks') }}`.
 -#}
 {% macro build_bounds() -%}
     {%- set full = {'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none} -%}

@@ -2,7 +2,6 @@
 -- the lake's watermark (latest span end landed, each end counted no later than its
 -- landing: int_build_watermarks), never the wall clock; retention's
 -- decision is joined in (null reason and weight 1 while undecided).
-{{ config(materialized='view') }}
 
 with
 

@@ -1,6 +1,6 @@
 -- One row per tool call with its run's dimensions. Incremental: the calls of the runs
 -- this build touched replace their previous rows.
-{{ config(materialized='incremental', unique_key='run_id', incremental_strategy='delete+insert') }}
+{{ config(unique_key='run_id') }}
 
 with
 
