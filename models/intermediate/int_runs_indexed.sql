@@ -1,4 +1,4 @@
--- depends_on: {{ ref('int_build_watermarks') }}
+-- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- One row per run ever seen: where its spans start (bounds the partition scan when it is
 -- recomputed) and its publishing partition. Rows stamped with this build's id are the
 -- runs this build recomputes ("touched"): runs with spans landed since the last build,

@@ -12,7 +12,7 @@ builds as (
         built_at,
         watermark_at,
         landed_through_at
-    from {{ ref('int_build_watermarks') }}
+    from {{ ref('int_build_watermarks_recorded') }}
     order by build_seq desc
     limit 1
 

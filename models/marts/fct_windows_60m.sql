@@ -29,7 +29,7 @@ tool_calls as (
 
 builds as (
 
-    select * from {{ ref('int_build_watermarks') }}
+    select * from {{ ref('int_build_watermarks_recorded') }}
 
 ),
 
