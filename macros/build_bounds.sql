@@ -1,16 +1,19 @@
 {#-
-    The bounds of this build, from the row int_build_watermarks appended for it:
+    The bounds of this build, from the row int_build_watermarks_recorded appended for it:
     full (bool), scan_from (datetime or none: oldest lake hour an incremental build
     reads for new spans), landed_after (datetime or none), watermark_at.
     Read with run_query so they reach SQL as constants (partition pruning needs them).
     Without that row (compiling only, e.g. for the linter) the build counts as full.
+    dbt cannot see the ref() below (it runs only at execution), so a model calling this,
+    directly or through touched_runs_since, starts with
+    `-- depends_on: {{ ref('int_build_watermarks_recorded') }}`.
 -#}
 {% macro build_bounds() -%}
     {%- set full = {'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none} -%}
     {%- if not execute -%}
         {{ return(full) }}
     {%- endif -%}
-    {%- set relation = ref('int_build_watermarks') -%}
+    {%- set relation = ref('int_build_watermarks_recorded') -%}
     {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
         {{ return(full) }}
     {%- endif -%}

@@ -8,7 +8,7 @@
         {{ return('') }}
     {%- endif -%}
     {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
-    {%- set relation = adapter.get_relation(database=target.database, schema=target.schema, identifier='int_build_watermarks') -%}
+    {%- set relation = adapter.get_relation(database=target.database, schema=target.schema, identifier='int_build_watermarks_recorded') -%}
     {%- if failed | length == 0 and relation is not none -%}
         update {{ relation }} set is_complete = true where build_id = '{{ this_build_id() }}'
     {%- endif -%}

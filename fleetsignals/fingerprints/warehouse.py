@@ -230,7 +230,7 @@ def _hour(us: int) -> datetime:
 
 
 def _this_build(con: duckdb.DuckDBPyConnection, watermark_sql: str) -> str | None:
-    """The running build's id: its int_build_watermarks row is written before the marts."""
+    """The running build's id: its int_build_watermarks_recorded row is written before the marts."""
     return _scalar(con, f"select arg_max(build_id, build_seq) from ({watermark_sql})")
 
 

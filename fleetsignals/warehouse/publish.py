@@ -83,7 +83,7 @@ def _touched_parts(con: duckdb.DuckDBPyConnection, table: str, since_seq: int) -
         f"""
         select distinct {column} from src.main.{source}
         where {column} is not null and build_id in (
-            select build_id from src.main.int_build_watermarks where build_seq > ?
+            select build_id from src.main.int_build_watermarks_recorded where build_seq > ?
         )
         """,
         [since_seq],
@@ -138,7 +138,7 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
         con.execute(f"attach {quote_literal(home.database)} as src (read_only)")
         # The build log restarts with each full refresh: its first build names the epoch.
         epoch, seq = con.execute(
-            "select arg_min(build_id, build_seq), max(build_seq) from src.main.int_build_watermarks"
+            "select arg_min(build_id, build_seq), max(build_seq) from src.main.int_build_watermarks_recorded"
         ).fetchone()
         if previous.get("epoch") != epoch:
             previous = {}

@@ -264,7 +264,7 @@ def build(
         dbt_done = time.monotonic()
         with duckdb.connect(str(home.database), read_only=True) as con:
             build_id = con.execute(
-                "select build_id from int_build_watermarks order by build_seq desc limit 1"
+                "select build_id from int_build_watermarks_recorded order by build_seq desc limit 1"
             ).fetchone()[0]
             runs = con.execute("select count(*) from int_runs_assembled").fetchone()[0]
             unpriced = con.execute(

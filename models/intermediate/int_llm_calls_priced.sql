@@ -95,7 +95,7 @@ normalized as (
 
 prices as (
 
-    select * from {{ ref('stg_prices__models') }}
+    select * from {{ ref('stg_prices__model_prices') }}
 
 ),
 

@@ -1,7 +1,7 @@
 -- One row per run with its measured facts (everything of fct_runs that does not depend
 -- on the watermark or on retention). Recomputed for the runs this build touched, from
 -- their spans, or from the archive for runs whose spans retention pruned.
-{{ config(materialized='incremental', unique_key='run_id', incremental_strategy='delete+insert') }}
+{{ config(unique_key='run_id') }}
 
 {%- set dimensions = run_dimensions() %}
 

@@ -1,9 +1,9 @@
--- depends_on: {{ ref('int_build_watermarks') }}
+-- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- One row per run ever seen: where its spans start (bounds the partition scan when it is
 -- recomputed) and its publishing partition. Rows stamped with this build's id are the
 -- runs this build recomputes ("touched"): runs with spans landed since the last build,
 -- or every run on a full build. Runs whose spans retention archived come from the archive.
-{{ config(materialized='incremental', unique_key='run_id', incremental_strategy='delete+insert') }}
+{{ config(unique_key='run_id') }}
 
 {%- set bounds = build_bounds() %}
 

@@ -2,7 +2,6 @@
 -- last build, the same instant fct_runs judges status at. "The last hour" of data is
 -- (watermark_at - interval 1 hour, watermark_at], whatever the wall clock says: a
 -- backfill of last month's files reads as the last hour of last month.
-{{ config(materialized='view') }}
 
 with
 
@@ -13,7 +12,7 @@ builds as (
         built_at,
         watermark_at,
         landed_through_at
-    from {{ ref('int_build_watermarks') }}
+    from {{ ref('int_build_watermarks_recorded') }}
     order by build_seq desc
     limit 1
 

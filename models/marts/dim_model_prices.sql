@@ -3,7 +3,7 @@ with
 
 prices as (
 
-    select * from {{ ref('stg_prices__models') }}
+    select * from {{ ref('stg_prices__model_prices') }}
 
 ),
 

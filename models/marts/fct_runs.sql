@@ -1,8 +1,7 @@
 -- One row per run (= trace), in-flight runs included. Status and ended_at are judged at
 -- the lake's watermark (latest span end landed, each end counted no later than its
--- landing: int_build_watermarks), never the wall clock; retention's
+-- landing: int_build_watermarks_recorded), never the wall clock; retention's
 -- decision is joined in (null reason and weight 1 while undecided).
-{{ config(materialized='view') }}
 
 with
 
@@ -15,7 +14,7 @@ runs as (
 watermark as (
 
     select watermark_at
-    from {{ ref('int_build_watermarks') }}
+    from {{ ref('int_build_watermarks_recorded') }}
     order by build_seq desc
     limit 1
 

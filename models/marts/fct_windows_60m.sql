@@ -3,7 +3,7 @@
 -- from what ended at or before its end, so a signal evaluated at T reads
 -- `where window_end_at <= $eval_at` and sees exactly what was knowable then.
 -- Grain: (window_end_at, dimension, dimension_value).
-{{ config(materialized='incremental', unique_key='window_end_at', incremental_strategy='delete+insert') }}
+{{ config(unique_key='window_end_at') }}
 
 {%- set dimensions = ['agent_name', 'prompt_variant', 'workflow', 'tenant_id', 'user_cohort'] %}
 
@@ -29,7 +29,7 @@ tool_calls as (
 
 builds as (
 
-    select * from {{ ref('int_build_watermarks') }}
+    select * from {{ ref('int_build_watermarks_recorded') }}
 
 ),
 

@@ -14,7 +14,7 @@ def model(dbt, session):
         session,
         dbt.ref("fct_run_fingerprints").sql_query(),
         dbt.ref("fct_fingerprint_windows").sql_query(),
-        dbt.ref("int_build_watermarks").sql_query(),
+        dbt.ref("int_build_watermarks_recorded").sql_query(),
         f"select * from {dbt.this}" if dbt.is_incremental else None,
         settings_from(dbt.config.get("meta")),
     )

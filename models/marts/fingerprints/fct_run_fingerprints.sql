@@ -1,7 +1,7 @@
 -- One row per completed run (status ok or error) with its behavioural features
 -- (docs/fingerprints.md). Incremental: the runs this build touched replace their rows, so a
 -- late span of a finished run updates its fingerprint.
-{{ config(materialized='incremental', unique_key='run_id', incremental_strategy='delete+insert') }}
+{{ config(unique_key='run_id') }}
 
 with
 

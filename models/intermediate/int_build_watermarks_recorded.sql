@@ -7,7 +7,7 @@
 -- of a wrong clock). So no span can move the watermark, or the scan window derived from
 -- it, past the landing clock: one span from year 2200 would otherwise freeze every
 -- later increment (its window starting in 2200) and judge every rootless run timed out.
-{{ config(materialized='incremental', unique_key='build_id') }}
+{{ config(unique_key='build_id') }}
 
 {%- set previous = none -%}
 {%- if is_incremental() and execute -%}

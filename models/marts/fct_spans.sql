@@ -1,6 +1,5 @@
 -- Every landed span still in the lake, one row each (the contract's `spans` table):
 -- normalized fields, dimensions (span attributes, else resource), all attributes.
-{{ config(materialized='view') }}
 
 with
 
