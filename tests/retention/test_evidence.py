@@ -57,7 +57,9 @@ def retained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )  # fmt: skip
     signals = root / "signals"
     signals.mkdir()
-    shutil.copy(REPO / "signals" / "_signals.yml", signals)
+    settings = yaml.safe_load((REPO / "signals" / "_signals.yml").read_text("utf-8"))
+    kept = {name: settings[name] for name in SIGNALS if name in settings}
+    (signals / "_signals.yml").write_text(yaml.safe_dump(kept), "utf-8")
     for name in SIGNALS:
         shutil.copy(REPO / "signals" / f"{name}.sql", signals)
     path = root / "fleetsignals.yml"

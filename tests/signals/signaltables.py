@@ -27,6 +27,12 @@ TOOL_COLUMNS = (
     "started_at timestamp, ended_at timestamp, is_error boolean"
 )
 
+# What stuck_agent and data_stale read from the lake: the service's data horizon.
+SPAN_COLUMNS = (
+    "trace_id varchar, service_name varchar, end_at timestamp, landed_at timestamp, "
+    "dt date, hr integer"
+)
+
 
 def tables() -> Iterator[duckdb.DuckDBPyConnection]:
     """Empty tables with the contract columns the shipped signals read."""
@@ -34,7 +40,16 @@ def tables() -> Iterator[duckdb.DuckDBPyConnection]:
         connection.execute(f"create table fct_runs ({RUN_COLUMNS})")
         connection.execute(f"create table fct_tool_calls ({TOOL_COLUMNS})")
         connection.execute("create table fct_llm_calls (run_id varchar, ended_at timestamp)")
+        connection.execute(f"create table spans ({SPAN_COLUMNS})")
         yield connection
+
+
+def add_span(con: duckdb.DuckDBPyConnection, trace_id: str, end_at: datetime) -> None:
+    """A span of service `svc` that ended at `end_at` and landed at once."""
+    con.execute(
+        "insert into spans values ($t, 'svc', $e, $e, cast($e as date), hour($e))",
+        {"t": trace_id, "e": end_at},
+    )
 
 
 def shipped(name: str, **params: object) -> Signal:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 from scipy import stats
-from signaltables import T, add_run, evaluate, shipped
+from signaltables import T, add_run, add_span, evaluate, shipped
 
 # -- correlated_failure ------------------------------------------------------------------
 
@@ -234,6 +234,8 @@ def stuck_run(
             {"r": run_id, "s": f"{run_id}-{i}", "t": tool, "a": args,
              "start": ended - timedelta(seconds=5), "end": ended},
         )  # fmt: skip
+        add_span(con, run_id, ended)
+    add_span(con, "other-run", T)  # data keeps flowing: the service's horizon is T
     if root_ended_at is None:
         con.execute("update fct_runs set ended_at = null where run_id = $r", {"r": run_id})
 
