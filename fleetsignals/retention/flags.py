@@ -92,7 +92,10 @@ def _evaluated_samples(
     out: list[Instance] = []
     lookbacks: dict[str, timedelta] = {}
     for signal in signals:
+        # A signal may test several windows (a list): its evidence lies in the longest.
         minutes = signal.params.get("window_minutes")
+        if isinstance(minutes, list):
+            minutes = max((m for m in minutes if isinstance(m, int | float)), default=None)
         lookbacks[signal.name] = (
             timedelta(minutes=float(minutes)) if isinstance(minutes, int | float) else signal.every
         )

@@ -198,7 +198,7 @@ def test_the_rest_of_a_group_is_sampled_at_its_rate(retained: dict) -> None:
     decided = retained["decided"]
     rest = set().union(*retained["groups"].values()) & set(decided)
     rest = {r for r in rest if decided[r][0] in ("sampled", "pruned")}
-    assert len(rest) > 100
+    assert len(rest) > 50  # enough runs for the rate check to mean something
     for run_id in rest:
         reason, weight = decided[run_id]
         if _u(run_id) < GROUP_RATE:
