@@ -1,1 +1,0 @@
-"""Signal evaluation, alert state, notification sinks and the scheduler."""

@@ -1,1 +1,0 @@
-"""OTLP/JSON trace dumps -> Parquet lake (parsing, normalising, writing, quarantine)."""
