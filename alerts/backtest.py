@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fleetsignals.alerts.definitions import SignalProblem, load_signals
+from fleetsignals.alerts.definitions import Signal, SignalProblem, load_signals
 from fleetsignals.alerts.engine import is_due
-from fleetsignals.alerts.evaluation import evaluate_signal
+from fleetsignals.alerts.evaluation import Sample, evaluate_signal
 from fleetsignals.alerts.lifecycle import Instance, advance, template_problem
 from fleetsignals.alerts.records import Record, active_records
 from fleetsignals.alerts.settings import AlertSettings
@@ -36,6 +36,11 @@ class BacktestResult:
     problems: list[SignalProblem] = field(default_factory=list)
     # Signal -> total query seconds, for the per-signal cost of a backtest.
     seconds: dict[str, float] = field(default_factory=dict)
+    # The signals replayed, and every row they returned with all its numeric columns
+    # (signal, step, row): retention reads a group alert's thresholds from them, which
+    # the records (one value each) do not keep.
+    signals: list[Signal] = field(default_factory=list)
+    samples: list[tuple[str, datetime, Sample]] = field(default_factory=list)
 
 
 def step_times(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
@@ -66,6 +71,7 @@ def run_backtest(
         loaded, result.problems = load_signals(
             config["signal_dirs"], con, signals, settings.query_timeout
         )
+        result.signals = loaded
         states: dict[str, dict[str, Instance]] = {s.name: {} for s in loaded}
         last: dict[str, datetime] = {}
         # A signal that failed (or timed out) is reported once and not run again: at 145
@@ -93,6 +99,7 @@ def run_backtest(
                             )
                         )
                         continue
+                    result.samples += [(signal.name, eval_at, s) for s in evaluation.samples]
                     states[signal.name], _ = advance(
                         signal,
                         states[signal.name],

@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -262,3 +263,34 @@ def forget_signals(con: sqlite3.Connection, keep: set[str]) -> list[str]:
         con.execute("delete from instances where signal = ?", (signal,))
         con.execute("delete from evaluations where signal = ?", (signal,))
     return gone
+
+
+@dataclass(frozen=True)
+class SeenInstance:
+    """An instance the live state knows of: its signal, query labels and evaluation time."""
+
+    signal: str
+    eval_at: datetime
+    labels: dict[str, str]
+
+
+def seen_instances(home: Home) -> list[SeenInstance]:
+    """Every instance in the live state: the current ones (pending, firing, resolved) at
+    their last evaluation, and every notification in the history at its evaluation.
+
+    The one reader other stages use (retention asks which runs a signal flagged); it opens
+    the database read-only and never creates or upgrades it: [] when nothing was evaluated.
+    Raises ``sqlite3.Error`` for a state it cannot read.
+    """
+    path = state_path(home)
+    if not path.is_file():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as con:
+        rows = con.execute(
+            "select signal, labels, last_eval_at from instances "
+            "union all select signal, labels, last_eval_at from alert_history"
+        ).fetchall()
+    return [
+        SeenInstance(signal, _time(at), {str(k): str(v) for k, v in json.loads(labels).items()})
+        for signal, labels, at in rows
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 
@@ -10,24 +9,39 @@ import click
 
 from fleetsignals import __version__
 from fleetsignals.cli_env import Env
+from fleetsignals.commands import (
+    backtest,
+    build,
+    demo,
+    evaluate,
+    generate,
+    ingest,
+    outbox,
+    receive,
+    report,
+    retain,
+    run,
+    sql,
+    state,
+)
 from fleetsignals.errors import FleetsignalsError
 
-# Command name -> module under fleetsignals.commands that defines `command`.
-COMMANDS = [
-    "ingest",
-    "build",
-    "sql",
-    "evaluate",
-    "backtest",
-    "state",
-    "outbox",
-    "run",
-    "receive",
-    "retain",
-    "generate",
-    "report",
-    "demo",
-]
+# In the order `--help` lists them: the flow of data, then the tools around it.
+COMMANDS = {
+    "ingest": ingest.command,
+    "build": build.command,
+    "sql": sql.command,
+    "evaluate": evaluate.command,
+    "backtest": backtest.command,
+    "state": state.command,
+    "outbox": outbox.command,
+    "run": run.command,
+    "receive": receive.command,
+    "retain": retain.command,
+    "generate": generate.command,
+    "report": report.command,
+    "demo": demo.command,
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,8 +97,7 @@ def _home_and_config_options() -> list[click.Option]:
     ]
 
 
-for _name in COMMANDS:
-    _command = importlib.import_module(f"fleetsignals.commands.{_name}").command
+for _name, _command in COMMANDS.items():
     # A group's subcommands take them too: `state show --home DIR`.
     for _each in [_command, *getattr(_command, "commands", {}).values()]:
         _each.params.extend(_home_and_config_options())

@@ -21,7 +21,7 @@ def command(env: Env, hours: float, runs_per_minute: float, seed: int) -> None:
     builds the warehouse, backtests every signal, scores the alerts against the
     ground truth, applies retention and writes HOME/report.html.
     """
-    from fleetsignals.demo import run_demo
+    from fleetsignals.orchestrate.demo import run_demo
 
     run_demo(
         env.home, env.config, click.echo, hours=hours, runs_per_minute=runs_per_minute, seed=seed

@@ -43,7 +43,7 @@ def command(env: Env) -> None:
     `fleetsignals receive`). Logs to stderr and HOME/logs/run.log. SIGTERM or Ctrl-C
     finishes the current job and exits; a restart resumes from the state under HOME.
     """
-    from fleetsignals.alerts.scheduler import run
+    from fleetsignals.orchestrate.scheduler import run
 
     config = env.config
     configure_logging(env)

@@ -14,17 +14,19 @@ The window of an instance evaluated at T is ``(T - lookback, T]``, ``lookback`` 
 signal's ``window_minutes`` parameter when it has one (the rolling window it judged), else
 its ``every``.
 
-Sources of instances: the live alert state (``HOME/alerts/state.sqlite``) and a
-re-evaluation of every signal over the decided period at each signal's ``every``
-(as ``backtest`` does, notifying nobody). Evaluation is deterministic at a bound time,
-so re-evaluating finds what the scheduler saw live, and also covers history that was
-ingested and built without the scheduler (the demo, a backfill); it also gives each
-instance's numeric columns (thresholds), which the alert state does not keep.
+Sources of instances: the live alert state (``alerts.state.seen_instances``: current
+instances and the notification history) and, with ``reevaluate``, a replay of every signal
+over the decided period by the alerts' backtest (``alerts.backtest.run_backtest``: fresh
+state, notifying nobody), each signal at multiples of its own ``every`` as the scheduler
+evaluates it. Evaluation is deterministic at a bound time, so the replay finds what the
+scheduler saw live, and also covers history that was ingested and built without the
+scheduler (the demo, a backfill); it also gives each instance's numeric columns
+(thresholds), which the alert state does not keep.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -33,123 +35,111 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.definitions import Signal, load_signals
+from fleetsignals.alerts.state import seen_instances
+from fleetsignals.config import Config
 from fleetsignals.home import Home
 from fleetsignals.retention.evidence import SHIPPED, EvidenceRule, GroupAlert, merge_alerts
+from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.sqltext import quote_identifier
 
 FLAG_SCHEMA = pa.schema([("run_id", pa.string()), ("signal", pa.string())])
 # (signal, evaluation time, labels, numeric columns) of one alert instance.
 Instance = tuple[str, datetime, dict[str, str], dict[str, float | None]]
+EPOCH = datetime(1970, 1, 1)
 
 
-def _state_samples(home: Home) -> list[Instance]:
-    """(signal, time, labels) of every instance in the live alert state, tolerating its absence."""
-    path = home.alerts / "state.sqlite"
-    if not path.is_file():
-        return []
-    out: list[Instance] = []
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+def _state_instances(home: Home, notes: list[str]) -> list[Instance]:
     try:
-        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-        for table in sorted(t for t in tables if t == "instances" or "history" in t):
-            columns = {r[1] for r in con.execute(f"pragma table_info({table})")}
-            if not {"signal", "labels"} <= columns:
-                continue
-            when = "last_eval_at" if "last_eval_at" in columns else "null"
-            for signal, labels, at in con.execute(f"select signal, labels, {when} from {table}"):
-                try:
-                    parsed = json.loads(labels)
-                except (TypeError, ValueError):
-                    continue
-                moment = datetime.fromisoformat(at) if at else datetime.max
-                labels = {str(k): str(v) for k, v in parsed.items()}
-                out.append((signal, moment, labels, {}))
-    except sqlite3.Error:
-        return out  # a state being migrated must not stop retention; re-evaluation still runs
-    finally:
-        con.close()
-    return out
+        seen = seen_instances(home)
+    except sqlite3.Error as exc:
+        # A state being migrated must not stop retention; the replay still runs.
+        notes.append(f"alert state not read ({exc}): only the replay flags runs")
+        return []
+    return [(i.signal, i.eval_at, i.labels, {}) for i in seen]
 
 
-def _evaluated_samples(
-    con: duckdb.DuckDBPyConnection,
-    signal_dirs: list[str],
+def _lookback(signal: Signal) -> timedelta:
+    """The window an evaluation judged: ``window_minutes`` (the longest, for a signal
+    testing several), else ``every``."""
+    minutes = signal.params.get("window_minutes")
+    if isinstance(minutes, list):
+        minutes = max((m for m in minutes if isinstance(m, int | float)), default=None)
+    return timedelta(minutes=float(minutes)) if isinstance(minutes, int | float) else signal.every
+
+
+def _replayed_instances(
+    home: Home,
+    config: Config,
     start: datetime,
     end: datetime,
     progress: Callable[[str], None] | None,
     notes: list[str],
-    timeout: float | None,
-    limit: int | None,
 ) -> tuple[list[Instance], dict[str, timedelta]]:
-    from fleetsignals.alerts.definitions import load_signals
-    from fleetsignals.alerts.evaluation import evaluate_signal
-
-    dirs = [d for d in signal_dirs if Path(d).is_dir()]
+    """Instances of a backtest of every signal over ``start``..``end``, and each signal's
+    lookback. Signals are replayed in groups of one ``every``, on that step's grid."""
+    dirs = [d for d in config["signal_dirs"] if Path(d).is_dir()]
+    notes += [
+        f"signal dir {d} does not exist: none of its signals flags runs"
+        for d in config["signal_dirs"]
+        if d not in dirs
+    ]
     if not dirs:
         return [], {}
+    config = dataclasses.replace(config, data={**config.data, "signal_dirs": dirs})
     signals, problems = load_signals(dirs)
     notes += [f"signal not used for retention: {p}" for p in problems]
-    out: list[Instance] = []
-    lookbacks: dict[str, timedelta] = {}
+    by_every: dict[timedelta, list[str]] = {}
     for signal in signals:
-        # A signal may test several windows (a list): its evidence lies in the longest.
-        minutes = signal.params.get("window_minutes")
-        if isinstance(minutes, list):
-            minutes = max((m for m in minutes if isinstance(m, int | float)), default=None)
-        lookbacks[signal.name] = (
-            timedelta(minutes=float(minutes)) if isinstance(minutes, int | float) else signal.every
-        )
+        by_every.setdefault(signal.every, []).append(signal.name)
+    out: list[Instance] = []
+    for every, names in sorted(by_every.items()):
+        first = EPOCH + ((start - EPOCH) // every + 1) * every
+        if first > end:
+            continue
         if progress:
-            progress(f"re-evaluating signal {signal.name}")
-        step = signal.every
-        # Align to the step, as the scheduler evaluates at multiples of `every`.
-        epoch = datetime(1970, 1, 1)
-        at = epoch + ((start - epoch) // step + 1) * step
-        while at <= end:
-            evaluation = evaluate_signal(con, signal, at, timeout, limit)
-            if evaluation.error:
-                # A failing signal flags nothing; the others still count (as in `evaluate`).
-                notes.append(f"signal {signal.name} skipped at {at}: {evaluation.error}")
-                break
-            out += [(signal.name, at, s.labels, s.values) for s in evaluation.samples]
-            at += step
-    return out, lookbacks
+            progress(f"re-evaluating {', '.join(names)} every {every}")
+        result = run_backtest(home, config, first, end, every, names)
+        # A failing signal flags nothing from then on (the problem says when); the others
+        # still count.
+        notes += [f"signal not used for retention: {p}" for p in result.problems]
+        out += [(name, at, s.labels, s.values) for name, at, s in result.samples]
+    return out, {s.name: _lookback(s) for s in signals}
 
 
 def collect_flags(
     home: Home,
-    snapshot: duckdb.DuckDBPyConnection | None,
-    signal_dirs: list[str],
+    config: Config,
     start: datetime,
     end: datetime,
     reevaluate: bool = True,
     progress: Callable[[str], None] | None = None,
     notes: list[str] | None = None,
-    timeout: float | None = None,
-    limit: int | None = None,
     rules: dict[str, EvidenceRule] | None = None,
 ) -> tuple[pa.Table, list[GroupAlert]]:
     """(flags by run id, group alerts) for runs decided over ``start``..``end``.
 
-    Problems (a signal that fails to load or evaluate) are appended to ``notes``.
+    Signals and the anomaly tables are read on sandboxed snapshot connections, as
+    `evaluate` reads them. Problems (a signal that fails to load or evaluate) are appended
+    to ``notes``.
     """
     notes = notes if notes is not None else []
-    samples = _state_samples(home)
+    instances = _state_instances(home, notes)
     lookbacks: dict[str, timedelta] = {}
-    if reevaluate and snapshot is not None:
-        evaluated, lookbacks = _evaluated_samples(
-            snapshot, signal_dirs, start, end, progress, notes, timeout, limit
-        )
-        samples += evaluated
+    if reevaluate:
+        replayed, lookbacks = _replayed_instances(home, config, start, end, progress, notes)
+        instances += replayed
     runs: set[tuple[str, str]] = set()
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[datetime, dict]]] = {}
-    for signal, at, labels, values in samples:
+    for signal, at, labels, values in instances:
         if labels.get("run_id"):
             runs.add((labels["run_id"].lower(), signal))
             continue
-        if at != datetime.max:
-            groups.setdefault((signal, tuple(sorted(labels.items()))), []).append((at, values))
-    if snapshot is not None:
+        groups.setdefault((signal, tuple(sorted(labels.items()))), []).append((at, values))
+    # One sandbox at a time: DuckDB shares a database (and its locked settings) between
+    # connections of one process, so this one opens after the replay's has closed.
+    with connect_sandbox(home, config) as snapshot:
         runs |= _anomaly_table_flags(snapshot)
     run_table = pa.Table.from_pylist(
         [{"run_id": r, "signal": s} for r, s in sorted(runs)], schema=FLAG_SCHEMA

@@ -42,7 +42,6 @@ from fleetsignals.retention.rewrite import (
     span_files,
 )
 from fleetsignals.retention.summary import RetentionSummary
-from fleetsignals.sandbox import connect_sandbox
 from fleetsignals.sqltext import quote_literal
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse import archive_run_facts
@@ -130,21 +129,16 @@ def _decide(
     retention = config["retention"]
     if any(p.type == "signal_flagged" or _has_flag(p) for p in policies.keep + policies.drop):
         rules = parse_rules(retention["evidence"])
-        # Signals run on their own sandboxed snapshot connection, as `evaluate` runs them.
-        with connect_sandbox(home, config) as snapshot:
-            run_flags, alerts = collect_flags(
-                home,
-                snapshot,
-                list(config["signal_dirs"]),
-                span[0],
-                span[1] + parse_duration(retention["grace"]),
-                reevaluate=bool(retention["reevaluate_signals"]),
-                progress=say,
-                notes=notes,
-                timeout=parse_duration(config["alerts"]["query_timeout"]).total_seconds(),
-                limit=int(config["alerts"]["instance_limit"]),
-                rules=rules,
-            )
+        run_flags, alerts = collect_flags(
+            home,
+            config,
+            span[0],
+            span[1] + parse_duration(retention["grace"]),
+            reevaluate=bool(retention["reevaluate_signals"]),
+            progress=say,
+            notes=notes,
+            rules=rules,
+        )
         con.register("run_flags_arrow", run_flags)
         con.execute("insert into flags select run_id, signal from run_flags_arrow")
         con.unregister("run_flags_arrow")

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from fleetsignals.alerts.outbox import deliver
-from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.alerts.sinks import build_sinks
 from fleetsignals.alerts.sinks.redact import address, scrub
 from fleetsignals.alerts.state import state_path
@@ -26,6 +25,7 @@ from fleetsignals.cli_env import Env
 from fleetsignals.commands.run import configure_logging
 from fleetsignals.config import load_config
 from fleetsignals.errors import FleetsignalsError
+from fleetsignals.orchestrate.scheduler import Runner
 from fleetsignals.timeutil import format_time, parse_time
 from tests.fixtures.alertfixtures import (
     COSTLY_SETTINGS,

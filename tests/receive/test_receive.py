@@ -22,8 +22,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.config import load_config
+from fleetsignals.orchestrate.scheduler import Runner
 from tests.fixtures.receivefixtures import T0, TIMEOUT, json_request, lake_rows, wait_for
 
 

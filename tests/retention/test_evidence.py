@@ -22,10 +22,10 @@ import yaml
 from fleetsignals.alerts.definitions import load_signals
 from fleetsignals.alerts.evaluation import evaluate_signal
 from fleetsignals.config import load_config
-from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
+from fleetsignals.orchestrate.demo import rotate_hourly
 from fleetsignals.retention import retain
 from fleetsignals.retention.policies import HASH_SPACE
 from fleetsignals.snapshot import connect_snapshot

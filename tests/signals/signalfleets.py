@@ -14,10 +14,10 @@ from pathlib import Path
 
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.config import Config, load_config
-from fleetsignals.demo import rotate_hourly
 from fleetsignals.generate import GroundTruth, Incident, generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
+from fleetsignals.orchestrate.demo import rotate_hourly
 from fleetsignals.warehouse import build
 
 REPO = Path(__file__).resolve().parents[2]

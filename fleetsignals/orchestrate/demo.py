@@ -1,4 +1,7 @@
-"""The demo: the whole pipeline on a synthetic fleet, scored against its ground truth."""
+"""`fleetsignals demo`: the whole pipeline on a synthetic fleet, scored against its ground truth.
+
+Like the scheduler, it sits above the stages and calls each in turn.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.config import Config
+from fleetsignals.generate import generate_fleet
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
+from fleetsignals.report import report_steps, write_report
+from fleetsignals.retention import retain
 from fleetsignals.timeutil import format_time
+from fleetsignals.warehouse import build
 
 # Firing this long after an incident ended still counts as detecting it.
 DETECTION_SLACK = timedelta(hours=1)
@@ -143,13 +152,6 @@ def run_demo(
     seed: int = 7,
 ) -> Scorecard:
     """Generate, ingest, build, backtest, retain and report; print what happened."""
-    from fleetsignals.alerts.backtest import run_backtest
-    from fleetsignals.generate import generate_fleet
-    from fleetsignals.ingest.land import land_paths
-    from fleetsignals.report import report_steps, write_report
-    from fleetsignals.retention import retain
-    from fleetsignals.warehouse import build
-
     home.ensure()
     fleet_dir = home.root / "demo" / "fleet"
     progress = sys.stderr.isatty()  # progress lines on a terminal only, never in a pipe or log

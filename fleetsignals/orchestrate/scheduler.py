@@ -1,5 +1,8 @@
 """`fleetsignals run`: ingest the inbox, build, evaluate and retain on intervals (APScheduler).
 
+Orchestration sits here, above the stages it calls (ingest, warehouse, alerts, retention):
+no stage imports another that comes after it.
+
 Every job runs on ONE worker thread, each with ``max_instances=1`` and
 ``coalesce=True``: jobs never overlap, and a slow build delays the next cycle
 instead of stacking runs behind it. All state lives on disk (lake manifest,
@@ -11,7 +14,6 @@ once, which is also safe since every stage commits atomically.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -32,7 +34,12 @@ from fleetsignals.alerts.sinks import build_sinks
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
+from fleetsignals.receive.server import Receiver
+from fleetsignals.retention import retain
 from fleetsignals.timeutil import parse_duration, parse_time
+from fleetsignals.warehouse import build
+from fleetsignals.warehouse.runner import lake_has_spans
 
 log = logging.getLogger("fleetsignals.run")
 
@@ -135,8 +142,6 @@ class Runner:
             log.debug("ingest: no new files in %s", self.settings.inbox)
             self.retry_deliveries(quiet=True)
             return
-        from fleetsignals.ingest.land import land_paths
-
         started = time.perf_counter()
         # Already filtered by settle time; land them all.
         summary = land_paths(files, self.home, self.config, progress=False, settle_seconds=0)
@@ -167,9 +172,6 @@ class Runner:
         """Build, then evaluate due signals and deliver notifications."""
         if self.stopping.is_set():
             return
-        from fleetsignals.warehouse import build
-        from fleetsignals.warehouse.runner import lake_has_spans
-
         if not lake_has_spans(self.home):
             # Nothing to build yet is the normal start of a new home, not an error.
             waiting = f"; {self.unsettled} inbox files settling" if self.unsettled else ""
@@ -242,15 +244,9 @@ class Runner:
     def retain(self) -> None:
         if self.stopping.is_set():
             return
-        if importlib.util.find_spec("fleetsignals.retention") is None:
-            log.info("retain: fleetsignals.retention is not available; skipped")
-            return
-        from fleetsignals.retention import retain
-
         started = time.perf_counter()
         summary = retain(self.home, self.config, parse_time("now"))
-        lines = "; ".join(summary.lines()) if hasattr(summary, "lines") else str(summary)
-        log.info("retain: %.1fs: %s", time.perf_counter() - started, lines)
+        log.info("retain: %.1fs: %s", time.perf_counter() - started, "; ".join(summary.lines()))
 
     def guarded(self, name: str, job) -> None:
         """Run a job; an error is logged and the scheduler carries on with the next one."""
@@ -322,8 +318,6 @@ def run(home: Home, config: Config) -> None:
     )
     receiver = None
     if config["receive"]["enabled"]:  # OTLP/HTTP into the inbox (fleetsignals/receive/)
-        from fleetsignals.receive.server import Receiver
-
         receiver = Receiver(home, config).start()
     scheduler.start()
     try:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from fleetsignals.alerts.engine import evaluate_live
-from fleetsignals.alerts.scheduler import Runner
 from fleetsignals.config import load_config
+from fleetsignals.orchestrate.scheduler import Runner
 from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, Receiver, write_signal
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "otlp-samples"

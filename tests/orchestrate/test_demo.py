@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fleetsignals.demo import Episode, explain, rotate_hourly
 from fleetsignals.generate.incidents import Incident
+from fleetsignals.orchestrate.demo import Episode, explain, rotate_hourly
 
 T0 = datetime(2026, 11, 1, 6, 0)
 
