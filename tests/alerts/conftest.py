@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,14 @@ from fleetsignals.config import Config, load_config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from tests.fixtures.alertfixtures import publish_snapshot
+from tests.fixtures.alertmanagers import running_alertmanager
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    """The URL of a real Alertmanager, stopped after the test."""
+    with running_alertmanager(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,76 +7,15 @@ The binary is installed by scripts/install-services.sh (`make services`, part of
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from fleetsignals.alerts.lifecycle import fingerprint
 from fleetsignals.alerts.sinks.alertmanager import postable
 from fleetsignals.timeutil import format_time, parse_time
-from tests.fixtures.alertfixtures import T0, Receiver, free_port, write_signal
-
-BINARY = "/usr/bin/prometheus-alertmanager"
-CONFIG = """
-route:
-  receiver: blackhole
-  group_wait: 1s
-receivers:
-  - name: blackhole
-"""
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or BINARY
-    if not Path(binary).exists():
-        pytest.fail(
-            "prometheus-alertmanager is not installed: run `make services` "
-            "(scripts/install-services.sh installs the Debian package)"
-        )
-    (tmp_path / "am.yml").write_text(CONFIG)
-    port = free_port()
-    log = (tmp_path / "am.log").open("w")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'am.yml'}",
-            f"--storage.path={tmp_path / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Alertmanager did not start: {(tmp_path / 'am.log').read_text()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
-
-
-def alerts_in(url: str, query: str = "") -> list[dict]:
-    with urllib.request.urlopen(f"{url}/api/v2/alerts{query}", timeout=5) as response:
-        return json.loads(response.read())
+from tests.fixtures.alertfixtures import T0, Receiver, write_signal
+from tests.fixtures.alertmanagers import alerts_in
 
 
 def ends_at(alert: dict) -> datetime:

@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_alertmanager import alertmanager, alerts_in  # noqa: F401 (a fixture)
 
 from fleetsignals.alerts.lifecycle import fingerprint
 from fleetsignals.alerts.sinks.labels import prometheus_labels
 from fleetsignals.timeutil import format_time, parse_time
 from tests.fixtures.alertfixtures import T0, Receiver, publish_snapshot, write_signal
+from tests.fixtures.alertmanagers import alerts_in
 
 HOSTILE = '<!channel> <https://example.invalid|open runbook> <@U123> & co\n{"forged": true}'
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from signalfleets import BuiltFleet, build_fleet
-from signaltables import tables
+
+from tests.fixtures.signalfleets import BuiltFleet, build_fleet
+from tests.fixtures.signaltables import tables
 
 
 @pytest.fixture

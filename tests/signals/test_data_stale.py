@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from signalfleets import signal_config
 
 from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.engine import evaluate_live
@@ -16,6 +15,7 @@ from fleetsignals.alerts.records import episodes
 from fleetsignals.home import Home
 from fleetsignals.warehouse import build
 from tests.fixtures.lakefiles import span, write_spans
+from tests.fixtures.signalfleets import signal_config
 from tests.fixtures.synthetic import AGENTS, write_synthetic_lake
 
 START = datetime(2026, 11, 3)

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import duckdb
 import pytest
-from signaltables import T, add_run, evaluate, shipped
+
+from tests.fixtures.signaltables import T, add_run, add_tool_call, evaluate, shipped
 
 # Five tenants in two cohorts; one prompt variant and one model, so those groups hold the
 # same runs as the agent.
@@ -167,10 +168,7 @@ def tenant_calls(
         ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / calls)
         run_id = f"{tenant}-call-{minutes_ago}-{i}"
         add_run(con, run_id, ended, tenant_id=tenant, user_cohort=TENANTS[tenant])
-        con.execute(
-            "insert into fct_tool_calls values ($run_id, $run_id, 'search', null, $at, $at, $err)",
-            {"run_id": run_id, "at": ended, "err": i < errors},
-        )
+        add_tool_call(con, run_id, run_id, ended, is_error=i < errors)
 
 
 def test_correlated_failure_names_the_tenant_whose_calls_fail(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from signalfleets import SHIPPED, BuiltFleet, explained, matches
+
+from tests.fixtures.signalfleets import SHIPPED, BuiltFleet, explained, matches
 
 # Incident -> its signal, and the longest acceptable delay from the incident's start to a
 # firing alert (detection needs evidence, then `for` adds its pending period). A trailing-

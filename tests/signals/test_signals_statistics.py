@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 from scipy import stats
-from signaltables import T, add_run, add_span, evaluate, shipped
+
+from tests.fixtures.signaltables import T, add_run, add_span, add_tool_call, evaluate, shipped
 
 # -- correlated_failure ------------------------------------------------------------------
 
@@ -31,10 +32,7 @@ def tool_window(
         ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / calls)
         run_id = f"{tag}r{minutes_ago}-{i}"
         add_run(con, run_id, ended)
-        con.execute(
-            "insert into fct_tool_calls values ($run_id, $run_id, 'search', null, $at, $at, $err)",
-            {"run_id": run_id, "at": ended, "err": i < errors},
-        )
+        add_tool_call(con, run_id, run_id, ended, is_error=i < errors)
 
 
 def fisher_p(k: int, n: int, k_base: int, n_base: int) -> float:
@@ -229,11 +227,7 @@ def stuck_run(
         last_span_at=max(ends[-1], root_ended_at or ends[-1]), status=status,
     )  # fmt: skip
     for i, ((tool, args), ended) in enumerate(zip(tools, ends, strict=True)):
-        con.execute(
-            "insert into fct_tool_calls values ($r, $s, $t, $a, $start, $end, false)",
-            {"r": run_id, "s": f"{run_id}-{i}", "t": tool, "a": args,
-             "start": ended - timedelta(seconds=5), "end": ended},
-        )  # fmt: skip
+        add_tool_call(con, run_id, f"{run_id}-{i}", ended, tool, args_hash=args, seconds=5)
         add_span(con, run_id, ended)
     add_span(con, "other-run", T)  # data keeps flowing: the service's horizon is T
     if root_ended_at is None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from signalfleets import SHIPPED, BuiltFleet, explained, matches
+
+from tests.fixtures.signalfleets import SHIPPED, BuiltFleet, explained, matches
 
 
 @pytest.mark.slow
