@@ -20,6 +20,26 @@ def test_every_command_has_help(name: str) -> None:
     assert first_line and " ".join(first_line.split()) in " ".join(done.output.split())
 
 
+SUBCOMMANDS = sorted(
+    (name, sub)
+    for name, command in cli.commands.items()
+    for sub in getattr(command, "commands", {})
+)
+
+
+def test_the_groups_have_subcommands() -> None:
+    assert {name for name, _ in SUBCOMMANDS} >= {"state"}
+
+
+@pytest.mark.parametrize(("name", "sub"), SUBCOMMANDS)
+def test_every_subcommand_has_help(name: str, sub: str) -> None:
+    done = CliRunner().invoke(cli, [name, sub, "--help"])
+    assert done.exit_code == 0, done.output
+    first_line = (cli.commands[name].commands[sub].help or "").strip().splitlines()[0]
+    assert first_line and " ".join(first_line.split()) in " ".join(done.output.split())
+    assert "--home" in done.output  # the options every command takes after its name
+
+
 @pytest.mark.parametrize("name", sorted(cli.commands))
 def test_every_command_has_a_readme_row(name: str) -> None:
     rows = [line for line in README.read_text("utf-8").splitlines() if line.startswith("|")]
