@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fleetsignals.alerts.lifecycle import Instance, Notice
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 
 SCHEMA = """
@@ -280,16 +281,24 @@ def seen_instances(home: Home) -> list[SeenInstance]:
 
     The one reader other stages use (retention asks which runs a signal flagged); it opens
     the database read-only and never creates or upgrades it: [] when nothing was evaluated.
-    Raises ``sqlite3.Error`` for a state it cannot read.
+    Raises FleetsignalsError for a state it cannot read.
     """
     path = state_path(home)
     if not path.is_file():
         return []
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as con:
-        rows = con.execute(
-            "select signal, labels, last_eval_at from instances "
-            "union all select signal, labels, last_eval_at from alert_history"
-        ).fetchall()
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        ) as con:
+            rows = con.execute(
+                "select signal, labels, last_eval_at from instances "
+                "union all select signal, labels, last_eval_at from alert_history"
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise FleetsignalsError(
+            f"cannot read the alert state {path}: {exc}; `fleetsignals evaluate` upgrades "
+            "an older state, and starts a new one if this file is moved aside"
+        ) from None
     return [
         SeenInstance(signal, _time(at), {str(k): str(v) for k, v in json.loads(labels).items()})
         for signal, labels, at in rows

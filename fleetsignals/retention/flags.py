@@ -27,7 +27,6 @@ scheduler (the demo, a backfill); it also gives each instance's numeric columns
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from fleetsignals.alerts.backtest import run_backtest
 from fleetsignals.alerts.definitions import Signal, load_signals
 from fleetsignals.alerts.state import seen_instances
 from fleetsignals.config import Config
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.retention.evidence import SHIPPED, EvidenceRule, GroupAlert, merge_alerts
 from fleetsignals.sandbox import connect_sandbox
@@ -53,9 +53,9 @@ EPOCH = datetime(1970, 1, 1)
 def _state_instances(home: Home, notes: list[str]) -> list[Instance]:
     try:
         seen = seen_instances(home)
-    except sqlite3.Error as exc:
+    except FleetsignalsError as exc:
         # A state being migrated must not stop retention; the replay still runs.
-        notes.append(f"alert state not read ({exc}): only the replay flags runs")
+        notes.append(f"{exc}; only the replay flags runs")
         return []
     return [(i.signal, i.eval_at, i.labels, {}) for i in seen]
 

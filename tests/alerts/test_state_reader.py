@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from fleetsignals.alerts.state import seen_instances, state_path
+from fleetsignals.errors import FleetsignalsError
 from fleetsignals.timeutil import format_time
 from tests.fixtures.alertfixtures import COSTLY_SETTINGS, COSTLY_SQL, T0, write_signal
 
@@ -31,3 +34,13 @@ def test_current_instances_and_notifications_are_seen(
         ("costly", T0 + timedelta(minutes=250), "t2"),
         ("costly", T0 + timedelta(minutes=260), "t2"),
     ]
+
+
+def test_an_unreadable_state_says_what_to_do(home) -> None:
+    state_path(home).parent.mkdir(parents=True, exist_ok=True)
+    state_path(home).write_bytes(b"not a database, but a file a crash truncated")
+    with pytest.raises(
+        FleetsignalsError,
+        match="cannot read the alert state .*: file is not a database; `fleetsignals evaluate`",
+    ):
+        seen_instances(home)
