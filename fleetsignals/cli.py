@@ -26,7 +26,7 @@ from fleetsignals.commands import (
 )
 from fleetsignals.errors import FleetsignalsError
 
-# In the order `--help` lists them: the flow of data, then the tools around it.
+# Command name -> its click command (each module in commands/ defines one `command`).
 COMMANDS = {
     "ingest": ingest.command,
     "build": build.command,

@@ -74,3 +74,10 @@ def test_duration_options_say_their_format(name: str) -> None:
     for param in cli.commands[name].params:
         if getattr(param, "metavar", None) == "DURATION":
             assert "e.g." in (param.help or "") and "5m" in (param.help or ""), param.name
+
+
+def test_every_command_module_is_registered() -> None:
+    """A module added to fleetsignals/commands/ is a command only once cli.py imports it."""
+    folder = Path(__file__).resolve().parents[1] / "fleetsignals" / "commands"
+    modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    assert modules == set(cli.commands)
