@@ -298,3 +298,30 @@ def test_bad_evidence_rules_fail_with_a_message(evidence: object, message: str) 
 
     with pytest.raises(FleetsignalsError, match=message):
         parse_rules(evidence)
+
+
+# Both name a run ended in the 15 minutes before $eval_at; ON_GRID only at times on a
+# 15-minute grid, OFF_GRID only at times off it.
+EVERY_15M = """/* ---
+description: a run of the {grid} (test signal)
+every: 15m
+--- */
+select run_id, 1.0 as value
+from fct_runs
+where step_count < 10
+    and ended_at <= $eval_at and ended_at > $eval_at - interval 15 minute
+    and (minute($eval_at) % 15 = 0) = {on_grid}
+"""
+
+
+def test_each_signal_is_replayed_at_multiples_of_its_own_every(
+    template: Path, tmp_path: Path
+) -> None:
+    """As the scheduler evaluates it: a 15-minute signal at :00, :15, :30, :45 only."""
+    home, config = _setup(template, tmp_path, reevaluate=True)
+    signals = Path(config["signal_dirs"][0])
+    for name, on_grid in (("on_grid", "true"), ("off_grid", "false")):
+        (signals / f"{name}.sql").write_text(EVERY_15M.format(grid=name, on_grid=on_grid))
+    summary = retain(home, config, AT)
+    assert summary.anomaly_by_signal.get("on_grid", 0) > 0
+    assert "off_grid" not in summary.anomaly_by_signal
