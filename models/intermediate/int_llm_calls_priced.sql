@@ -1,8 +1,12 @@
 -- The LLM calls of the runs this build recomputes, with normalized tokens and cost.
 -- Cost: a cost reported on the span wins; otherwise tokens times the price row whose
--- regex matches the model and that was in effect on the call's day. No match: null
--- cost and is_priced = false (surfaced in dim_unpriced_models), never a silent zero.
-with
+-- regex matches the model and that was in effect on the call's day. No match, or no
+-- token usage reported: null cost and is_priced = false, never a silent zero (models
+-- without a price are surfaced in dim_unpriced_models).
+-- Nested LLM spans (a framework's span around the model client's span of the same call,
+-- or an SDK's wrapper around its per-step calls): only the innermost counts, so calls and
+-- tokens are not counted twice (docs/ingest.md, "Which spans are LLM calls").
+with recursive
 
 touched as (
 
@@ -14,27 +18,69 @@ touched as (
 
 ),
 
+lake_spans as (
+
+    select * from {{ ref('int_spans_touched') }}
+
+),
+
+llm_ancestors as (
+
+    -- Every span above each LLM span, walked up the parent links. `union` (not `union
+    -- all`) ends the walk on a parent cycle, which untrusted trace data may contain.
+    select
+        run_id,
+        span_id as llm_span_id,
+        parent_span_id as span_id
+    from lake_spans
+    where operation = 'llm' and parent_span_id is not null
+    union
+    select
+        lake_spans.run_id,
+        llm_ancestors.llm_span_id,
+        lake_spans.parent_span_id as span_id
+    from llm_ancestors
+    inner join lake_spans
+        on llm_ancestors.run_id = lake_spans.run_id and llm_ancestors.span_id = lake_spans.span_id
+    where lake_spans.parent_span_id is not null
+
+),
+
+enclosing_spans as (
+
+    -- Spans with another LLM span below them (a cycle back to itself does not count).
+    select distinct
+        run_id,
+        span_id
+    from llm_ancestors
+    where span_id != llm_span_id
+
+),
+
 lake_calls as (
 
     select
-        run_id,
-        span_id,
-        parent_span_id,
-        span_name,
-        start_at as started_at,
-        end_at as ended_at,
-        duration_ms,
-        model,
-        provider,
-        input_tokens,
-        output_tokens,
-        cache_read_tokens,
-        cache_write_tokens,
-        reasoning_tokens,
-        reported_cost_usd,
-        status_code = 'error' as is_error
-    from {{ ref('int_spans_touched') }}
-    where operation = 'llm'
+        lake_spans.run_id,
+        lake_spans.span_id,
+        lake_spans.parent_span_id,
+        lake_spans.span_name,
+        lake_spans.start_at as started_at,
+        lake_spans.end_at as ended_at,
+        lake_spans.duration_ms,
+        lake_spans.model,
+        lake_spans.provider,
+        lake_spans.input_tokens,
+        lake_spans.output_tokens,
+        lake_spans.cache_read_tokens,
+        lake_spans.cache_write_tokens,
+        lake_spans.reasoning_tokens,
+        lake_spans.reported_cost_usd,
+        lake_spans.status_code = 'error' as is_error
+    from lake_spans
+    -- An LLM span with an LLM span below it encloses that call: the inner one counts.
+    left join enclosing_spans
+        on lake_spans.run_id = enclosing_spans.run_id and lake_spans.span_id = enclosing_spans.span_id
+    where lake_spans.operation = 'llm' and enclosing_spans.span_id is null
 
 ),
 
@@ -88,7 +134,12 @@ normalized as (
         greatest(
             coalesce(input_tokens, 0) - coalesce(cache_read_tokens, 0) - coalesce(cache_write_tokens, 0),
             0
-        ) as uncached_input_tokens
+        ) as uncached_input_tokens,
+        -- No token usage at all (none reported, or only zeros, which is what an
+        -- instrumentation that did not fill the fields sends): the price table cannot
+        -- price the call. Checked on the normalized counts, which archived calls keep.
+        coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
+        + coalesce(cache_write_tokens, 0) + coalesce(reasoning_tokens, 0) > 0 as has_usage
     from calls
 
 ),
@@ -175,7 +226,7 @@ priced as (
         best_price.price_source,
         case
             when normalized.reported_cost_usd is not null then normalized.reported_cost_usd
-            when best_price.model_pattern is null then null
+            when best_price.model_pattern is null or not normalized.has_usage then null
             else (
                 normalized.uncached_input_tokens * best_price.input_usd_per_mtok
                 + normalized.output_token_count * best_price.output_usd_per_mtok
@@ -187,9 +238,11 @@ priced as (
         end as cost_usd,
         case
             when normalized.reported_cost_usd is not null then 'reported'
-            when best_price.model_pattern is not null then 'price_table'
+            when best_price.model_pattern is not null and normalized.has_usage then 'price_table'
         end as cost_source,
-        normalized.reported_cost_usd is not null or best_price.model_pattern is not null as is_priced,
+        normalized.reported_cost_usd is not null
+        or (best_price.model_pattern is not null and normalized.has_usage) as is_priced,
+        normalized.has_usage,
         normalized.is_error
     from normalized
     left join best_price
