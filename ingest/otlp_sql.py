@@ -176,6 +176,8 @@ class _Lookups:
         """A key's value (``read`` gives the expression of a plain key), null unless its
         ``when`` condition holds."""
         value = (read or self.span_key)(key.name)
+        if key.json is not None:
+            value = f"json_extract_string(try(json({value})), {quote_literal(_path(key.json))})"
         if key.when_key is None:
             return value
         if key.when_key == OPERATION:
@@ -206,7 +208,8 @@ def _coalesce(items: list[str]) -> str:
 
 def _operation(look: _Lookups, vocabulary: Vocabulary) -> str:
     """The operation class: the first rule whose attribute has a listed value; else the
-    evidence of an LLM call (a model and token usage on the span); else other."""
+    evidence of an LLM call (a model and token usage on the span); else a tool call when
+    the span names a tool; else other."""
     whens = []
     for key, rules in vocabulary.operation:
         value = f"lower({look.span_key(key)})"
@@ -216,13 +219,20 @@ def _operation(look: _Lookups, vocabulary: Vocabulary) -> str:
                 whens.append(f"when {value} in ({', '.join(values)}) then '{cls}'")
     plain = [k for k in vocabulary.dimensions["model"] if k.when_key != OPERATION]
     model = look.span_first_of([k for k in plain if not k.name.startswith(RESOURCE_PREFIX)])
+    # Keys read only for a given operation class cannot decide the class.
     usage = " or ".join(
-        f"{look.span_first_of(vocabulary.fields[name])} is not null"
+        f"{look.span_first_of([k for k in vocabulary.fields[name] if k.when_key != OPERATION])}"
+        " is not null"
         for name in ("input_tokens", "output_tokens")
         if vocabulary.fields[name]
     )
     if usage:
         whens.append(f"when {model} is not null and ({usage}) then 'llm'")
+    # A tool's name on a span nothing else classified: a tool call (Pydantic AI's
+    # "running tool" spans name no operation).
+    tool_name = [k for k in vocabulary.fields["tool_name"] if k.when_key != OPERATION]
+    if tool_name:
+        whens.append(f"when {look.span_first_of(tool_name)} is not null then 'tool'")
     return "case " + " ".join(whens) + " else 'other' end"
 
 

@@ -54,11 +54,13 @@ _SECTIONS = ("priority", "operation", "fields", "dimensions")
 @dataclass(frozen=True)
 class Key:
     """An attribute key, read only when attribute ``when_key`` (or the operation class,
-    ``OPERATION``) equals ``when_value`` (case-insensitive)."""
+    ``OPERATION``) equals ``when_value`` (case-insensitive). ``json`` names a member of a
+    value that is a JSON object as text (Langfuse's usage_details, e.g. ``input``)."""
 
     name: str
     when_key: str | None = None
     when_value: str | None = None
+    json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,14 @@ def _key(item: Any, where: str, allow_resource: bool) -> Key:
         if item.startswith(RESOURCE_PREFIX) and not allow_resource:
             raise _fail(where, f"{item!r}: only dimensions may read the resource")
         return Key(item)
-    if isinstance(item, dict) and set(item) <= {"key", "when"} and "key" in item:
-        name, when = item["key"], item.get("when")
+    if isinstance(item, dict) and set(item) <= {"key", "when", "json"} and "key" in item:
+        name, when, member = item["key"], item.get("when"), item.get("json")
         if not isinstance(name, str) or not name or name.startswith(RESOURCE_PREFIX):
             raise _fail(where, "'key' must be a span attribute key")
+        if member is not None and (not isinstance(member, str) or not member):
+            raise _fail(where, f"{name}: 'json' must name a member of the JSON value")
         if when is None:
-            return Key(name)
+            return Key(name, json=member)
         if not (isinstance(when, dict) and len(when) == 1):
             raise _fail(where, f"{name}: 'when' must be one attribute: value pair")
         ((when_key, when_value),) = when.items()
@@ -105,8 +109,11 @@ def _key(item: Any, where: str, allow_resource: bool) -> Key:
             raise _fail(where, f"{name}: 'when' must be one attribute: value pair")
         if when_key == OPERATION and when_value not in CLASSES:
             raise _fail(where, f"{name}: when operation must be one of {', '.join(CLASSES)}")
-        return Key(name, when_key, str(when_value).lower())
-    raise _fail(where, "each entry is an attribute key or {key: KEY, when: {ATTRIBUTE: VALUE}}")
+        return Key(name, when_key, str(when_value).lower(), member)
+    raise _fail(
+        where,
+        "each entry is an attribute key or {key: KEY, when: {ATTRIBUTE: VALUE}, json: MEMBER}",
+    )
 
 
 def _keys(value: Any, where: str, allow_resource: bool = False) -> tuple[Key, ...]:

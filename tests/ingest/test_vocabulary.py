@@ -80,6 +80,8 @@ def test_merged_order_keeps_the_contract_defaults_first_and_the_resource_last() 
         ([attr("sentry.op", "gen_ai.execute_tool")], "tool"),
         ([attr("langfuse.observation.type", "generation")], "llm"),
         ([attr("gen_ai.operation.name", "execute_event_loop_cycle")], "other"),
+        # A span that names a tool and nothing else: Pydantic AI's "running tool".
+        ([attr("gen_ai.tool.name", "search"), attr("tool_arguments", "{}")], "tool"),
     ],
 )
 def test_operation_by_name_or_by_evidence(home, land, tmp_path, attributes, expected) -> None:
@@ -94,6 +96,27 @@ def test_conditional_keys_read_only_when_their_condition_holds(home, land, tmp_p
         [attr("traceloop.span.kind", "task"), attr("traceloop.entity.name", "summarize")],
     )
     assert (row["tool_name"], row["agent_name"]) == (None, "svc")  # service.name fallback
+
+
+def test_members_of_a_json_valued_attribute(home, land, tmp_path) -> None:
+    row = land_one(
+        home,
+        land,
+        tmp_path,
+        [
+            attr("langfuse.observation.type", "generation"),
+            attr("langfuse.observation.model.name", "gpt-4o"),
+            attr("langfuse.observation.usage_details", '{"input": 120, "output": 30}'),
+            attr("langfuse.observation.cost_details", '{"total": 0.0006}'),
+        ],
+    )
+    assert (row["operation"], row["model"]) == ("llm", "gpt-4o")
+    assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (120, 30, 0.0006)
+
+
+def test_a_json_member_of_a_value_that_is_not_json_is_null(home, land, tmp_path) -> None:
+    row = land_one(home, land, tmp_path, [attr("langfuse.observation.usage_details", "{not json")])
+    assert row["input_tokens"] is None
 
 
 OPERATOR_DIALECT = """
