@@ -36,10 +36,16 @@ class IngestSettings:
             limits=Limits.from_config(section),
             dimension_keys=config.dimension_keys,
             redact=tuple(config["redact"]),
-            vocabulary=load_vocabulary(
-                section["dialects"],
-                config.dimension_keys,
-                str(config.path or "config"),
-                config.path.parent if config.path else None,
-            ),
+            vocabulary=config_vocabulary(config),
         )
+
+
+def config_vocabulary(config: Config) -> Vocabulary:
+    """The attribute vocabulary of a config: its ingest.dialects, then the shipped dialects,
+    with its dimension keys. Build derives the dimensions with the same keys."""
+    return load_vocabulary(
+        config["ingest"]["dialects"],
+        config.dimension_keys,
+        str(config.path or "config"),
+        config.path.parent if config.path else None,
+    )

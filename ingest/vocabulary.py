@@ -248,3 +248,20 @@ def load_vocabulary(
     """The vocabulary of a config: its ``ingest.dialects`` (``given``), then the shipped
     dialects, with its dimension keys."""
     return merge(user_dialects(given, where, base) + shipped_dialects(), dimension_keys)
+
+
+def dimension_var(vocabulary: Vocabulary) -> dict[str, list[str | dict[str, Any]]]:
+    """The dimension keys as the dbt var ``dimensions`` takes them (macros/dimension_value.sql):
+    a plain key as its name, a conditional or JSON-member key as a mapping."""
+
+    def entry(key: Key) -> str | dict[str, Any]:
+        if key.when_key is None and key.json is None:
+            return key.name
+        out: dict[str, Any] = {"key": key.name}
+        if key.when_key is not None:
+            out["when"] = {key.when_key: key.when_value}
+        if key.json is not None:
+            out["json"] = key.json
+        return out
+
+    return {name: [entry(k) for k in keys] for name, keys in vocabulary.dimensions.items()}
