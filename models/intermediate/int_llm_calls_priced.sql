@@ -144,6 +144,17 @@ normalized as (
 
 ),
 
+usage_known as (
+
+    -- A failed request (span status error) without usage was not billed: its tokens are
+    -- known to be 0. Any other call without usage has an unknown cost.
+    select
+        *,
+        has_usage or coalesce(is_error, false) as is_usage_known
+    from normalized
+
+),
+
 prices as (
 
     select * from {{ ref('stg_prices__model_prices') }}
@@ -157,7 +168,7 @@ call_models as (
         model_key,
         provider_key,
         cast(started_at as date) as called_on
-    from normalized
+    from usage_known
     where model_key is not null
 
 ),
@@ -205,51 +216,51 @@ best_price as (
 priced as (
 
     select
-        normalized.run_id,
-        normalized.span_id,
-        normalized.parent_span_id,
-        normalized.span_name,
-        normalized.started_at,
-        normalized.ended_at,
-        normalized.duration_ms,
-        normalized.model,
-        normalized.provider,
-        normalized.input_token_count as input_tokens,
-        normalized.output_token_count as output_tokens,
-        normalized.cache_read_token_count as cache_read_tokens,
-        normalized.cache_write_token_count as cache_write_tokens,
-        normalized.reasoning_token_count as reasoning_tokens,
-        normalized.uncached_input_tokens,
-        normalized.reported_cost_usd,
+        usage_known.run_id,
+        usage_known.span_id,
+        usage_known.parent_span_id,
+        usage_known.span_name,
+        usage_known.started_at,
+        usage_known.ended_at,
+        usage_known.duration_ms,
+        usage_known.model,
+        usage_known.provider,
+        usage_known.input_token_count as input_tokens,
+        usage_known.output_token_count as output_tokens,
+        usage_known.cache_read_token_count as cache_read_tokens,
+        usage_known.cache_write_token_count as cache_write_tokens,
+        usage_known.reasoning_token_count as reasoning_tokens,
+        usage_known.uncached_input_tokens,
+        usage_known.reported_cost_usd,
         best_price.model_pattern as price_pattern,
         best_price.host as price_host,
         best_price.price_source,
         case
-            when normalized.reported_cost_usd is not null then normalized.reported_cost_usd
-            when best_price.model_pattern is null or not normalized.has_usage then null
+            when usage_known.reported_cost_usd is not null then usage_known.reported_cost_usd
+            when best_price.model_pattern is null or not usage_known.is_usage_known then null
             else (
-                normalized.uncached_input_tokens * best_price.input_usd_per_mtok
-                + normalized.output_token_count * best_price.output_usd_per_mtok
-                + normalized.cache_read_token_count
+                usage_known.uncached_input_tokens * best_price.input_usd_per_mtok
+                + usage_known.output_token_count * best_price.output_usd_per_mtok
+                + usage_known.cache_read_token_count
                 * coalesce(best_price.cache_read_usd_per_mtok, best_price.input_usd_per_mtok)
-                + normalized.cache_write_token_count
+                + usage_known.cache_write_token_count
                 * coalesce(best_price.cache_write_usd_per_mtok, best_price.input_usd_per_mtok)
             ) / 1000000.0
         end as cost_usd,
         case
-            when normalized.reported_cost_usd is not null then 'reported'
-            when best_price.model_pattern is not null and normalized.has_usage then 'price_table'
+            when usage_known.reported_cost_usd is not null then 'reported'
+            when best_price.model_pattern is not null and usage_known.is_usage_known then 'price_table'
         end as cost_source,
-        normalized.reported_cost_usd is not null
-        or (best_price.model_pattern is not null and normalized.has_usage) as is_priced,
-        normalized.has_usage,
-        normalized.is_error
-    from normalized
+        usage_known.reported_cost_usd is not null
+        or (best_price.model_pattern is not null and usage_known.is_usage_known) as is_priced,
+        usage_known.has_usage,
+        usage_known.is_error
+    from usage_known
     left join best_price
         on
-            normalized.model_key = best_price.model_key
-            and normalized.provider_key = best_price.provider_key
-            and cast(normalized.started_at as date) = best_price.called_on
+            usage_known.model_key = best_price.model_key
+            and usage_known.provider_key = best_price.provider_key
+            and cast(usage_known.started_at as date) = best_price.called_on
 
 )
 

@@ -73,6 +73,12 @@ def priced_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
              llm("notokens", "a", day + timedelta(seconds=1), "gpt-4o", "openai"),
              llm("notokens", "b", day + timedelta(seconds=2), "gpt-4o", "openai",
                  input_tokens=100, output_tokens=10)),
+        # A failed request without usage was not billed: 0, known.
+        *run("failed", day,
+             llm("failed", "a", day + timedelta(seconds=1), "gpt-4o", "openai",
+                 status_code="error"),
+             llm("failed", "b", day + timedelta(seconds=2), "gpt-4o", "openai",
+                 input_tokens=100, output_tokens=10)),
         # Two instrumentations of one call (a framework's LLM span around the client's,
         # through an HTTP span): the innermost counts, once.
         *run("nested", day,
@@ -133,6 +139,17 @@ def test_no_token_usage_is_unknown_cost_not_free(priced_home: Home) -> None:
     assert cost is None and priced == pytest.approx(350 / 1e6) and unpriced == 1
     # gpt-4o has a price: it is not listed as a model without one.
     assert ("gpt-4o",) not in query(priced_home, "select model from dim_unpriced_models")
+
+
+def test_a_failed_call_without_usage_costs_nothing(priced_home: Home) -> None:
+    rows = cost_of(priced_home, "failed")
+    assert rows[0] == ("gpt-4o", 0.0, "price_table", True)
+    cost, unpriced = query(
+        priced_home,
+        "select cost_usd, unpriced_call_count from fct_runs where run_id = ?",
+        [trace_id("failed")],
+    )[0]
+    assert cost == pytest.approx(350 / 1e6) and unpriced == 0
 
 
 def test_nested_llm_spans_count_the_innermost_once(priced_home: Home) -> None:
