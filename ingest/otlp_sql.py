@@ -1,8 +1,13 @@
 """OTLP/JSON records -> span rows, in one DuckDB query per chunk.
 
+The query is ``ingest/sql/spans.sql`` and its parsing macros ``ingest/sql/macros.sql``
+(both linted by SQLFluff); what depends on the attribute vocabulary (the operation
+class, the normalized fields and dimensions, the tool arguments) is a macro generated
+here from the merged dialects (``ingest/vocabulary.py``) by ``build_query``.
+
 DuckDB parses the JSON (``json_transform`` into typed structs), flattens it and
 computes the normalized columns on every core. Tolerance lives in the struct
-type and the macros below: both key spellings (lowerCamelCase and snake_case)
+type and the macros: both key spellings (lowerCamelCase and snake_case)
 are declared and coalesced, int64s are read as text and cast, enums are matched
 by number or name, ids are accepted as hex or base64. Unknown fields are not
 declared, so they are ignored. Attribute lists (span, resource, scope, events,
@@ -152,7 +157,7 @@ class _Lookups:
         resource = [
             self.resource_key(k.name.removeprefix(RESOURCE_PREFIX))
             for k in keys
-            if k.when_key is None
+            if k.when_key is None and k.json is None
         ]
         return _coalesce(span + resource)
 
