@@ -209,3 +209,12 @@ def test_ingest_with_a_bad_dialect_exits_with_the_reason(tmp_path: Path, run_pro
         "model, provider, tool_name, tool_call_id, tool_arguments, input_tokens, output_tokens, "
         "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd)"
     ]
+
+
+def test_run_stops_at_start_on_a_bad_dialect(tmp_path: Path, home) -> None:
+    from fleetsignals.alerts.scheduler import Runner
+
+    config = tmp_path / "fleetsignals.yml"
+    config.write_text("ingest:\n  dialects:\n    acme: {operation: {k: {v: call}}}\n")
+    with pytest.raises(FleetsignalsError, match="'call' is not a class"):
+        Runner(home, load_config(config))
