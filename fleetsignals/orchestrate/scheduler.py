@@ -35,6 +35,7 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
+from fleetsignals.ingest.settings import IngestSettings
 from fleetsignals.receive.server import Receiver
 from fleetsignals.retention import retain
 from fleetsignals.timeutil import parse_duration, parse_time
@@ -84,8 +85,6 @@ class Runner:
         self.settings = SchedulerSettings.from_config(home, config)
         # Parsed now so a bad ingest config (a malformed dialect) stops `run` at start, not
         # at its first ingest.
-        from fleetsignals.ingest.settings import IngestSettings
-
         IngestSettings.from_config(config)
         self.alert_settings = AlertSettings.from_config(config)
         self.sinks = build_sinks(config["notify"], self.alert_settings.send_timeout)

@@ -212,7 +212,7 @@ def test_ingest_with_a_bad_dialect_exits_with_the_reason(tmp_path: Path, run_pro
 
 
 def test_run_stops_at_start_on_a_bad_dialect(tmp_path: Path, home) -> None:
-    from fleetsignals.alerts.scheduler import Runner
+    from fleetsignals.orchestrate.scheduler import Runner
 
     config = tmp_path / "fleetsignals.yml"
     config.write_text("ingest:\n  dialects:\n    acme: {operation: {k: {v: call}}}\n")
