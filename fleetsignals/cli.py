@@ -15,6 +15,7 @@ from fleetsignals.errors import FleetsignalsError
 # Command name -> module under fleetsignals.commands that defines `command`.
 COMMANDS = [
     "ingest",
+    "label",
     "build",
     "sql",
     "evaluate",
