@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
         # span kept in the quarantine. 0: no limit.
         "attribute_count_limit": 1024,
     },
+    # Quality labels (`fleetsignals label`, OTel GenAI evaluation results; docs/labels.md).
+    "labels": {
+        # Categorical labels (lower case) that count as bad: bad-label shares, has_bad_label,
+        # quality_drop and retention's bad_label reason read this.
+        "bad_labels": [
+            "bad", "thumbs_down", "negative", "incorrect", "wrong", "fail", "failed", "unhelpful",
+        ],
+        # Score name -> threshold: a score below it is bad, e.g. {helpfulness: 0.5}.
+        "bad_score_below": {},
+    },
     "warehouse": {
         # A run with no root span and no new span for this long is `timeout`.
         "stale_after": "30m",
