@@ -74,7 +74,14 @@ DEFAULTS: dict[str, Any] = {
         # Categorical labels (lower case) that count as bad: bad-label shares, has_bad_label,
         # quality_drop and retention's bad_label reason read this.
         "bad_labels": [
-            "bad", "thumbs_down", "negative", "incorrect", "wrong", "fail", "failed", "unhelpful",
+            "bad",
+            "thumbs_down",
+            "negative",
+            "incorrect",
+            "wrong",
+            "fail",
+            "failed",
+            "unhelpful",
         ],
         # Score name -> threshold: a score below it is bad, e.g. {helpfulness: 0.5}.
         "bad_score_below": {},

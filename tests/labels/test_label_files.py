@@ -32,7 +32,7 @@ def test_csv_and_json_lines_land_with_their_fields(tmp_path: Path, home: Home, r
     csv_file = tmp_path / "judge.csv"
     csv_file.write_text(
         "run_id,name,score,label,source,given_at,comment\n"
-        f"{RUN.upper()},helpfulness,0.25,Fail,judge:gpt-4o,2026-11-01T00:10:00Z,\"too short, wrong\"\n"
+        f'{RUN.upper()},helpfulness,0.25,Fail,judge:gpt-4o,2026-11-01T00:10:00Z,"too short, wrong"\n'
     )
     jsonl = tmp_path / "feedback.jsonl"
     jsonl.write_bytes(
@@ -58,7 +58,9 @@ def test_csv_and_json_lines_land_with_their_fields(tmp_path: Path, home: Home, r
 def test_compressed_files_land(tmp_path: Path, home: Home, run_cli) -> None:
     line = orjson.dumps({"run_id": RUN, "name": "correct", "score": 1}) + b"\n"
     (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(line))
-    (tmp_path / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(line.replace(b"1}", b"0}")))
+    (tmp_path / "b.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(line.replace(b"1}", b"0}"))
+    )
     result = run_cli("label", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert sorted(r["score"] for r in landed(home)) == [0.0, 1.0]
@@ -86,16 +88,23 @@ def test_bad_rows_are_quarantined_and_the_rest_lands(tmp_path: Path, home: Home,
     assert "not-a-trace" in rejects[0]
 
 
-def test_hostile_and_broken_files_are_quarantined_whole(tmp_path: Path, home: Home, run_cli) -> None:
+def test_hostile_and_broken_files_are_quarantined_whole(
+    tmp_path: Path, home: Home, run_cli
+) -> None:
     (tmp_path / "noheader.csv").write_text(f"{RUN},helpfulness,0.9\n")
     (tmp_path / "binary.jsonl").write_bytes(b"\xff\xfe\x00garbage")
     (tmp_path / "truncated.jsonl.gz").write_bytes(gzip.compress(b'{"run_id": "x"}\n' * 50)[:30])
     future = tmp_path / "future.jsonl"
-    future.write_bytes(orjson.dumps({"run_id": RUN, "name": "n", "score": 1, "given_at": "2200-01-01T00:00:00Z"}))
+    future.write_bytes(
+        orjson.dumps({"run_id": RUN, "name": "n", "score": 1, "given_at": "2200-01-01T00:00:00Z"})
+    )
     result = run_cli("label", str(tmp_path))
     assert result.exit_code == 1
     assert landed(home) == []
-    reasons = {p.name.split(".")[0]: orjson.loads(p.read_bytes()) for p in home.quarantine.glob("*.reason.json")}
+    reasons = {
+        p.name.split(".")[0]: orjson.loads(p.read_bytes())
+        for p in home.quarantine.glob("*.reason.json")
+    }
     assert set(reasons) == {"noheader", "binary", "truncated", "future"}
     assert "header" in reasons["noheader"]["error"]
     assert "UTF-8" in reasons["binary"]["error"]
