@@ -47,8 +47,8 @@ events as (
         span_id,
         landed_at,
         end_at,
-        unnest(cast(json_extract(events, '$[*]') as json [])) as event,
-        generate_subscripts(cast(json_extract(events, '$[*]') as json []), 1) as event_index
+        unnest(cast(json_extract(events, '$[*]') as json[])) as event,
+        generate_subscripts(cast(json_extract(events, '$[*]') as json[]), 1) as event_index
     from spans
     where events like '%gen_ai.evaluation.result%'
 

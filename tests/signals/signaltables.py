@@ -34,6 +34,15 @@ SPAN_COLUMNS = (
 )
 
 
+# What quality_drop reads from fct_labels (the run's dimensions ride on each label).
+LABEL_COLUMNS = (
+    "label_id varchar, run_id varchar, name varchar, source varchar, is_bad boolean, "
+    "landed_at timestamp, superseded_at timestamp, has_run boolean, agent_name varchar, "
+    "prompt_variant varchar, model varchar, tenant_id varchar, user_cohort varchar, "
+    "workflow varchar, environment varchar"
+)
+
+
 def tables() -> Iterator[duckdb.DuckDBPyConnection]:
     """Empty tables with the contract columns the shipped signals read."""
     with duckdb.connect() as connection:
@@ -41,7 +50,35 @@ def tables() -> Iterator[duckdb.DuckDBPyConnection]:
         connection.execute(f"create table fct_tool_calls ({TOOL_COLUMNS})")
         connection.execute("create table fct_llm_calls (run_id varchar, ended_at timestamp)")
         connection.execute(f"create table spans ({SPAN_COLUMNS})")
+        connection.execute(f"create table fct_labels ({LABEL_COLUMNS})")
         yield connection
+
+
+def add_label(
+    con: duckdb.DuckDBPyConnection, label_id: str, landed_at: datetime, is_bad: bool, **cols: object
+) -> None:
+    """A current label of run `label_id` (its dimensions as add_run's defaults)."""
+    row = {
+        "label_id": label_id,
+        "run_id": label_id,
+        "name": "helpfulness",
+        "source": "judge:m",
+        "is_bad": is_bad,
+        "landed_at": landed_at,
+        "superseded_at": None,
+        "has_run": True,
+        "agent_name": "agent",
+        "prompt_variant": "v1",
+        "model": "m1",
+        "tenant_id": None,
+        "user_cohort": "free",
+        "workflow": None,
+        "environment": None,
+        **cols,
+    }
+    con.execute(
+        f"insert into fct_labels by name select {', '.join(f'${k} as {k}' for k in row)}", row
+    )
 
 
 def add_span(con: duckdb.DuckDBPyConnection, trace_id: str, end_at: datetime) -> None:

@@ -56,7 +56,7 @@ superseding as (
             earlier.run_id = later.run_id
             and earlier.name = later.name
             and earlier.source = later.source
-            and later.label_seq > earlier.label_seq
+            and earlier.label_seq < later.label_seq
     group by earlier.label_id
 
 ),

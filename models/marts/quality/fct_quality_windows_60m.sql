@@ -97,7 +97,7 @@ ended_runs as (
     from runs
     where
         status != 'running'
-        and coalesce(ended_at, timed_out_at) > (select min(window_end_at) from grid) - interval 60 minute
+        and coalesce(ended_at, timed_out_at) > (select min(grid.window_end_at) from grid) - interval 60 minute
 
 ),
 
@@ -133,6 +133,15 @@ first_labels as (
 
 ),
 
+score_names as (
+
+    select distinct
+        name,
+        source
+    from first_labels
+
+),
+
 coverage as (
 
     -- Per score name and source: of the runs that ended in the window, those with such a
@@ -150,13 +159,13 @@ coverage as (
         on
             run_keys.ended_at <= grid.window_end_at
             and grid.window_end_at < run_keys.ended_at + interval 60 minute
-    cross join (select distinct name, source from first_labels) as names
+    cross join score_names as names
     left join first_labels
         on
             run_keys.run_id = first_labels.run_id
             and names.name = first_labels.name
             and names.source = first_labels.source
-            and first_labels.first_landed_at <= grid.window_end_at
+            and grid.window_end_at >= first_labels.first_landed_at
     group by grid.window_end_at, run_keys.dimension, run_keys.dimension_value, names.name, names.source
 
 ),

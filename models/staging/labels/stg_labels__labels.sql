@@ -5,7 +5,7 @@ with
 source as (
     {%- if target.name == 'lint' or files_exist(home_path() ~ '/lake/labels/*/*.parquet') %}
 
-    select * from {{ source('labels', 'labels') }}
+        select * from {{ source('labels', 'labels') }}
     {%- else %}
 
     -- No label file yet: {{ source('labels', 'labels') }} would fail on an empty glob.
