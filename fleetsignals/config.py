@@ -181,6 +181,11 @@ DEFAULTS: dict[str, Any] = {
     },
     "retention": {
         "grace": "1h",
+        # Runs are decided only this long after they ended, if longer than grace, so quality
+        # labels that arrive late (human feedback) still keep a bad run's spans (reason
+        # bad_label). Longer keeps every run's spans longer (bytes) for more evidence
+        # (docs/retention.md, "Waiting for labels").
+        "label_wait": "1h",
         "sample_rate": 0.10,
         "cost_tail_quantile": 0.99,
         # Policies in the Collector tail_sampling vocabulary (docs/retention.md); null means
