@@ -339,6 +339,7 @@ select
     case when dim = 'environment' then dim_value end as environment,
     round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
     round(k_cur * 100.0 / n_cur, 1) as bad_pct,
-    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
+    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct,
+    $window_minutes as window_minutes
 from kept
 order by agent_name, score_name, label_source, prompt_variant, model, user_cohort, tenant_id
