@@ -331,6 +331,7 @@ select
     source as label_source,
     k_cur as bad_labels,
     n_cur as labels,
+    $window_minutes as window_minutes,
     case when dim = 'prompt_variant' then dim_value end as prompt_variant,
     case when dim = 'model' then dim_value end as model,
     case when dim = 'tenant_id' then dim_value end as tenant_id,
@@ -339,7 +340,6 @@ select
     case when dim = 'environment' then dim_value end as environment,
     round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
     round(k_cur * 100.0 / n_cur, 1) as bad_pct,
-    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct,
-    $window_minutes as window_minutes
+    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
 from kept
 order by agent_name, score_name, label_source, prompt_variant, model, user_cohort, tenant_id

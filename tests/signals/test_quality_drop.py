@@ -32,8 +32,8 @@ def fisher_p(k: int, n: int, k_base: int, n_base: int) -> float:
 
 
 def test_p_value_is_fishers_exact(con: duckdb.DuckDBPyConnection) -> None:
-    labels(con, 300, 15, minutes_ago=420, span=360, tag="base")  # baseline 5 %
-    labels(con, 60, 12, minutes_ago=60, span=60, tag="cur")  # window 20 %
+    labels(con, 300, 15, minutes_ago=390, span=360, tag="base")  # baseline 5 %
+    labels(con, 60, 12, minutes_ago=30, span=30, tag="cur")  # window 20 %
     p = fisher_p(12, 60, 15, 300)
     # Four groups: the agent and its one variant, model and cohort; Bonferroni / 4.
     above = evaluate(con, shipped("quality_drop", alpha=p * 4 * 1.01))
@@ -47,37 +47,37 @@ def test_p_value_is_fishers_exact(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_silent_below_min_labels(con: duckdb.DuckDBPyConnection) -> None:
-    labels(con, 300, 0, minutes_ago=420, span=360, tag="base")
-    labels(con, 29, 20, minutes_ago=60, span=60, tag="cur")  # 69 % bad, but 29 < 30 labels
+    labels(con, 300, 0, minutes_ago=390, span=360, tag="base")
+    labels(con, 29, 20, minutes_ago=30, span=30, tag="cur")  # 69 % bad, but 29 < 30 labels
     assert evaluate(con, shipped("quality_drop")) == []
     labels(con, 1, 1, minutes_ago=1, span=1, tag="one-more")
     assert len(evaluate(con, shipped("quality_drop"))) == 1
 
 
 def test_labels_count_from_landing_and_latest_wins(con: duckdb.DuckDBPyConnection) -> None:
-    labels(con, 300, 15, minutes_ago=420, span=360, tag="base")
-    labels(con, 60, 4, minutes_ago=60, span=60, tag="cur")  # 7 %: healthy
+    labels(con, 300, 15, minutes_ago=390, span=360, tag="base")
+    labels(con, 60, 4, minutes_ago=30, span=30, tag="cur")  # 7 %: healthy
     # Bad labels that land after T do not exist yet at T.
     labels(con, 40, 40, minutes_ago=-1, span=30, tag="later")
     assert evaluate(con, shipped("quality_drop")) == []
     # Bad verdicts superseded before T no longer count; superseded after T they still do.
     labels(
-        con, 30, 30, minutes_ago=50, span=20, tag="fixed", superseded_at=T - timedelta(minutes=5)
+        con, 30, 30, minutes_ago=25, span=20, tag="fixed", superseded_at=T - timedelta(minutes=5)
     )
     assert evaluate(con, shipped("quality_drop")) == []
     labels(
-        con, 30, 30, minutes_ago=50, span=20, tag="stands", superseded_at=T + timedelta(minutes=5)
+        con, 30, 30, minutes_ago=25, span=20, tag="stands", superseded_at=T + timedelta(minutes=5)
     )
     assert len(evaluate(con, shipped("quality_drop"))) == 1
 
 
 def test_names_the_variant_not_its_dilutions(con: duckdb.DuckDBPyConnection) -> None:
     for variant, model in (("v1", "m1"), ("v2", "m1"), ("v3", "m2")):
-        labels(con, 300, 15, minutes_ago=420, span=360, tag=f"base-{variant}",
+        labels(con, 300, 15, minutes_ago=390, span=360, tag=f"base-{variant}",
                prompt_variant=variant, model=model)  # fmt: skip
-    labels(con, 60, 20, minutes_ago=60, span=60, tag="cur-v1", prompt_variant="v1", model="m1")
-    labels(con, 60, 3, minutes_ago=60, span=60, tag="cur-v2", prompt_variant="v2", model="m1")
-    labels(con, 60, 3, minutes_ago=60, span=60, tag="cur-v3", prompt_variant="v3", model="m2")
+    labels(con, 60, 20, minutes_ago=30, span=30, tag="cur-v1", prompt_variant="v1", model="m1")
+    labels(con, 60, 3, minutes_ago=30, span=30, tag="cur-v2", prompt_variant="v2", model="m1")
+    labels(con, 60, 3, minutes_ago=30, span=30, tag="cur-v3", prompt_variant="v3", model="m2")
     fired = evaluate(con, shipped("quality_drop"))
     assert [s.labels.get("prompt_variant") for s in fired] == ["v1"]
     assert len(fired) == 1  # not the agent, not model m1, not the cohort as well
@@ -85,16 +85,16 @@ def test_names_the_variant_not_its_dilutions(con: duckdb.DuckDBPyConnection) -> 
 
 def test_another_source_or_score_is_its_own_baseline(con: duckdb.DuckDBPyConnection) -> None:
     # Humans mark 30 % bad as a rule; the judge 5 %. Both steady: nothing fires.
-    labels(con, 300, 90, minutes_ago=420, span=360, tag="hb", source="human", name="thumbs")
-    labels(con, 60, 18, minutes_ago=60, span=60, tag="hc", source="human", name="thumbs")
-    labels(con, 300, 15, minutes_ago=420, span=360, tag="jb")
-    labels(con, 60, 3, minutes_ago=60, span=60, tag="jc")
+    labels(con, 300, 90, minutes_ago=390, span=360, tag="hb", source="human", name="thumbs")
+    labels(con, 60, 18, minutes_ago=30, span=30, tag="hc", source="human", name="thumbs")
+    labels(con, 300, 15, minutes_ago=390, span=360, tag="jb")
+    labels(con, 60, 3, minutes_ago=30, span=30, tag="jc")
     assert evaluate(con, shipped("quality_drop")) == []
 
 
 def test_labels_of_runs_not_landed_are_ignored(con: duckdb.DuckDBPyConnection) -> None:
-    labels(con, 300, 0, minutes_ago=420, span=360, tag="base")
-    labels(con, 60, 60, minutes_ago=60, span=60, tag="cur", has_run=False, agent_name=None)
+    labels(con, 300, 0, minutes_ago=390, span=360, tag="base")
+    labels(con, 60, 60, minutes_ago=30, span=30, tag="cur", has_run=False, agent_name=None)
     assert evaluate(con, shipped("quality_drop")) == []
 
 
