@@ -108,7 +108,7 @@ def main() -> None:
         misnamed += len({tuple(sorted(r["labels"].items())) for r in fired if r not in hits})
         enough = enough_labels_at(root, incident, 30)
         if hits:
-            first = datetime.fromisoformat(hits[0]["eval_at"].rstrip("Z"))
+            first = hits[0]["eval_at"]
             delays.append((first - onset).total_seconds() / 60)
             after_enough.append((first - enough).total_seconds() / 60 if enough else float("nan"))
             print(f"seed {seed}: {incident['labels']} x{incident['params']['bad_factor']}: "
