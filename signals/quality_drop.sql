@@ -1,26 +1,26 @@
--- quality_drop: the share of bad quality labels (human feedback, judge verdicts) of one
--- agent, overall or for one prompt variant, model, user cohort, tenant, workflow or
--- environment (params.dimensions), is significantly above its own baseline.
+-- quality_drop: the share of bad quality labels (human feedback, judge verdicts) of one agent,
+-- overall or for one prompt variant, model, user cohort, tenant, workflow or environment
+-- (params.dimensions), is significantly above its own baseline.
 --
--- Labels as of arrival: a label counts from the moment it landed (fct_labels.landed_at),
--- so at $eval_at only labels landed by then are seen, each run's latest label per score
--- name and source among those (superseded_at after $eval_at). Current window: labels that
--- landed in ($eval_at - window, $eval_at]; baseline: those that landed in the
--- baseline_minutes before. Labels are judged against labels of the same score name and
--- source only (a judge and a human have different bars), one label per run each.
--- Comparing bad shares among labelled runs (not per run) keeps the test fair when
--- coverage is low or uneven: fewer labels widen the test, they do not fake a drop.
+-- Labels as of arrival: a label counts from the moment it landed (fct_labels.landed_at), so at
+-- $eval_at only labels landed by then are seen, each run's latest label per score name and source
+-- among those (superseded_at after $eval_at). Current windows: labels that landed in ($eval_at - w,
+-- $eval_at] for each w in $window_minutes (a short one sees a strong drop early, a long one a
+-- weaker drop with more labels); baseline: those that landed in the baseline_minutes before the
+-- longest window. Labels are judged against labels of the same score name and source only (a judge
+-- and a human have different bars), one label per run each. Comparing bad shares among labelled
+-- runs (not per run) keeps the test fair when coverage is low or uneven: fewer labels widen the
+-- test, they do not fake a drop.
 --
--- Test: Fisher's exact test, one-sided (the hypergeometric upper tail, summed exactly
--- with lgamma), as correlated_failure. Fires when: at least min_labels labels in the
--- window, min_baseline_labels in the baseline, min_bad bad ones, bad-share ratio >=
--- min_ratio, and p-value < alpha / m, with m by Tarone's modified Bonferroni over the
--- groups with enough labels that could reach significance at all. Too few labels: silent.
--- Overlapping groups report once per agent, score name and source: the firing group with
--- the largest scan statistic (log-likelihood ratio), the more specific dimension among
--- near ties; another firing group only if its labels outside that one still pass the test.
--- value = current bad share / baseline bad share (baseline with one pseudo-bad label in
--- one pseudo-label, so a clean baseline gives a finite ratio).
+-- Test: Fisher's exact test, one-sided (the hypergeometric upper tail, summed exactly with lgamma),
+-- as correlated_failure. Fires when: at least min_labels labels in the window, min_baseline_labels
+-- in the baseline, min_bad bad ones, bad-share ratio >= min_ratio, and p-value < alpha / m, with m
+-- by Tarone's modified Bonferroni over the groups and windows with enough labels that could reach
+-- significance at all. Too few labels: silent. Overlapping groups report once per agent, score name
+-- and source: the firing group with the largest scan statistic (log-likelihood ratio), the more
+-- specific dimension among near ties; another firing group only if its labels outside that one
+-- still pass the test. value = current bad share / baseline bad share (baseline with one pseudo-bad
+-- label in one pseudo-label, so a clean baseline gives a finite ratio).
 with
 
 settings as (
@@ -55,14 +55,32 @@ labels as (
         user_cohort,
         workflow,
         environment,
-        landed_at > $eval_at - $window_minutes * interval '1 minute' as is_current
+        landed_at
     from fct_labels
     where
         landed_at <= $eval_at
-        and landed_at > $eval_at - ($window_minutes + $baseline_minutes) * interval '1 minute'
+        and landed_at
+        > $eval_at - (list_max($window_minutes) + $baseline_minutes) * interval '1 minute'
         and (superseded_at is null or superseded_at > $eval_at)
         and has_run
         and agent_name is not null
+),
+
+windows as (
+    select unnest($window_minutes) as win
+),
+
+-- Each label once per window it is current in, or as baseline (before the longest window).
+windowed as (
+    select
+        l.*,
+        w.win,
+        l.landed_at > $eval_at - w.win * interval '1 minute' as is_current
+    from labels as l
+    cross join windows as w
+    where
+        l.landed_at > $eval_at - w.win * interval '1 minute'
+        or l.landed_at <= $eval_at - list_max($window_minutes) * interval '1 minute'
 ),
 
 members as (
@@ -70,6 +88,7 @@ members as (
     from (
         select
             label_id,
+            win,
             name,
             source,
             agent_name,
@@ -82,7 +101,7 @@ members as (
             unnest([
                 '', prompt_variant, model, tenant_id, user_cohort, workflow, environment
             ]) as dim_value
-        from labels
+        from windowed
     ) as u
     cross join settings as s
     where u.dim = 'agent' or (list_contains(s.dims, u.dim) and u.dim_value is not null)
@@ -90,6 +109,7 @@ members as (
 
 groups as (
     select
+        win,
         name,
         source,
         agent_name,
@@ -100,7 +120,7 @@ groups as (
         count(*) filter (where not is_current) as n_base,
         count(*) filter (where not is_current and is_bad) as k_base
     from members
-    group by name, source, agent_name, dim, dim_value
+    group by win, name, source, agent_name, dim, dim_value
 ),
 
 -- Groups with enough labels, with the smallest p-value each could attain (every bad label
@@ -151,6 +171,7 @@ candidates as (
 -- For two overlapping candidates f and g (same agent, name, source): f's labels outside g.
 residuals as (
     select
+        f.win,
         f.name,
         f.source,
         f.agent_name,
@@ -166,29 +187,33 @@ residuals as (
     from candidates as f
     inner join candidates as g
         on
-            f.name = g.name
+            f.win = g.win
+            and f.name = g.name
             and f.source = g.source
             and f.agent_name = g.agent_name
             and (f.dim != g.dim or f.dim_value != g.dim_value)
     inner join members as fm
         on
-            f.name = fm.name
+            f.win = fm.win
+            and f.name = fm.name
             and f.source = fm.source
             and f.agent_name = fm.agent_name
             and f.dim = fm.dim
             and f.dim_value = fm.dim_value
     left join members as gm
         on
-            fm.label_id = gm.label_id
+            fm.win = gm.win
+            and fm.label_id = gm.label_id
             and g.dim = gm.dim
             and g.dim_value = gm.dim_value
     where gm.label_id is null
     group by
-        f.name, f.source, f.agent_name, f.dim, f.dim_value, g.dim, g.dim_value, f.n_tests
+        f.win, f.name, f.source, f.agent_name, f.dim, f.dim_value, g.dim, g.dim_value, f.n_tests
 ),
 
 units as (
     select
+        win,
         name,
         source,
         agent_name,
@@ -204,6 +229,7 @@ units as (
     from candidates
     union all
     select
+        win,
         name,
         source,
         agent_name,
@@ -228,6 +254,7 @@ units as (
 -- K = k_cur + k_base bad ones, n_cur drawn.
 significant as (
     select
+        u.win,
         u.name,
         u.source,
         u.agent_name,
@@ -241,7 +268,7 @@ significant as (
             cast(u.k_cur as bigint), cast(least(u.n_cur, u.k_cur + u.k_base) as bigint)
         ) as s (x)
     group by
-        u.name, u.source, u.agent_name, u.dim, u.dim_value, u.by_dim, u.by_value,
+        u.win, u.name, u.source, u.agent_name, u.dim, u.dim_value, u.by_dim, u.by_value,
         u.n_tests, u.n_cur, u.k_cur, u.n_base, u.k_base
     having sum(exp(
             lgamma(u.k_cur + u.k_base + 1) - lgamma(s.x + 1) - lgamma(u.k_cur + u.k_base - s.x + 1)
@@ -257,7 +284,8 @@ firing as (
     from candidates as c
     inner join significant as s
         on
-            c.name = s.name
+            c.win = s.win
+            and c.name = s.name
             and c.source = s.source
             and c.agent_name = s.agent_name
             and c.dim = s.dim
@@ -315,7 +343,8 @@ kept as (
         on f.name = p.name and f.source = p.source and f.agent_name = p.agent_name
     inner join significant as s
         on
-            f.name = s.name
+            f.win = s.win
+            and f.name = s.name
             and f.source = s.source
             and f.agent_name = s.agent_name
             and f.dim = s.dim
@@ -323,6 +352,15 @@ kept as (
             and p.dim = s.by_dim
             and p.dim_value = s.by_value
     where f.dim != p.dim or f.dim_value != p.dim_value
+),
+
+-- One instance per group: the window with the largest scan statistic.
+reported as (
+    select *
+    from kept
+    qualify row_number() over (
+            partition by name, source, agent_name, dim, dim_value order by llr desc, win asc
+        ) = 1
 )
 
 select
@@ -331,7 +369,7 @@ select
     source as label_source,
     k_cur as bad_labels,
     n_cur as labels,
-    $window_minutes as window_minutes,
+    win as window_minutes,
     case when dim = 'prompt_variant' then dim_value end as prompt_variant,
     case when dim = 'model' then dim_value end as model,
     case when dim = 'tenant_id' then dim_value end as tenant_id,
@@ -341,5 +379,5 @@ select
     round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
     round(k_cur * 100.0 / n_cur, 1) as bad_pct,
     round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
-from kept
+from reported
 order by agent_name, score_name, label_source, prompt_variant, model, user_cohort, tenant_id
