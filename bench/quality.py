@@ -16,6 +16,7 @@ snapshot) and backtests quality_drop through the real engine (every 5 minutes, w
     .venv/bin/python bench/quality.py              # 3 incident fleets, 3 healthy fleets
     .venv/bin/python bench/quality.py --quick      # 1 + 1, for a smoke run
     .venv/bin/python bench/quality.py --work DIR   # keep (and reuse) the built fleets
+    .venv/bin/python bench/quality.py --bad-factor 5   # pin the incident's effect (x3-6 drawn)
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--work", type=Path)
+    parser.add_argument("--bad-factor", type=float, help="pin the incident's bad_factor")
+    parser.add_argument("--no-healthy", action="store_true", help="incident fleets only")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-quality-"))
     import os
@@ -88,15 +91,16 @@ def main() -> None:
     os.chdir(REPO)  # the shipped signals and the dbt project
     incident_seeds = [3] if args.quick else [3, 5, 8]
     healthy = [(11, 20.0)] if args.quick else [(11, 20.0), (12, 12.0), (13, 20.0)]
+    healthy = [] if args.no_healthy else healthy
+    pinned = {} if args.bad_factor is None else {"bad_factor": args.bad_factor}
     hours = 6.5
     print(f"work dir: {work}")
     delays, after_enough, misnamed = [], [], 0
     for seed in incident_seeds:
         started = time.perf_counter()
-        root = work / f"incident-{seed}"
-        home = build_fleet(
-            root, hours, 20.0, seed, [("quality_drop", ONSET, timedelta(minutes=60))]
-        )
+        root = work / (f"incident-{seed}" + (f"-x{args.bad_factor:g}" if pinned else ""))
+        incident = [("quality_drop", ONSET, timedelta(minutes=60), pinned)]
+        home = build_fleet(root, hours, 20.0, seed, incident)
         import orjson
 
         truth = orjson.loads((root / "gen" / "ground_truth.json").read_bytes())
