@@ -20,9 +20,7 @@ T = datetime(2026, 11, 1, 12, 0)
 def test_worked_example_signal(tmp_path: Path) -> None:
     text = DOC.read_text()
     (sql,) = re.findall(r"```sql\n(.*?)```", text, re.S)
-    (settings,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
     (tmp_path / "helpfulness_floor.sql").write_text(sql)
-    (tmp_path / "_signals.yml").write_text(settings)
     (signal,), problems = load_signals([tmp_path])
     assert problems == []
     with duckdb.connect() as con:
