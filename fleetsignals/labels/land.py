@@ -94,6 +94,8 @@ def land_label_paths(
         locked(home.labels.parent / ".labels.lock"),
         Progress(len(files), enabled=show, stage="label", unit="labels") as meter,
     ):
+        for stale in home.labels.glob("dt=*/.*.tmp-*"):
+            stale.unlink(missing_ok=True)  # left by a killed run (we hold the lock)
         index = manifest_index(home.labels_manifest)
         for path in files:
             try:

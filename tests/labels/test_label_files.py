@@ -134,3 +134,17 @@ def test_landed_at_is_recorded_and_never_in_the_future(tmp_path: Path, home: Hom
     assert str(row["landed_at"]) == "2026-11-01 02:00:00"
     assert str(row["given_at"]) == "2026-11-01 02:00:00"  # not given: counts as given on landing
     assert (home.labels / "dt=2026-11-01").is_dir()
+
+
+def test_a_killed_landing_leaves_nothing_visible_and_is_redone(
+    tmp_path: Path, home: Home, run_cli
+) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text(f"run_id,name,label\n{RUN},thumbs,bad\n")
+    # What a run killed before its rename leaves: a temporary file, no manifest line.
+    stale = home.labels / "dt=2026-11-01" / ".0123.parquet.tmp-999"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a parquet file")
+    assert landed(home) == []
+    assert run_cli("label", str(path)).exit_code == 0
+    assert not stale.exists() and len(landed(home)) == 1
