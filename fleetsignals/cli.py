@@ -16,6 +16,7 @@ from fleetsignals.commands import (
     evaluate,
     generate,
     ingest,
+    label,
     outbox,
     receive,
     report,
@@ -29,6 +30,7 @@ from fleetsignals.errors import FleetsignalsError
 # Command name -> its click command (each module in commands/ defines one `command`).
 COMMANDS = {
     "ingest": ingest.command,
+    "label": label.command,
     "build": build.command,
     "sql": sql.command,
     "evaluate": evaluate.command,

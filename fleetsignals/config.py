@@ -73,6 +73,23 @@ DEFAULTS: dict[str, Any] = {
         # fields, dimensions), or the path of a YAML file holding one (relative to this file).
         "dialects": {},
     },
+    # Quality labels (`fleetsignals label`, OTel GenAI evaluation results; docs/labels.md).
+    "labels": {
+        # Categorical labels (lower case) that count as bad: bad-label shares, has_bad_label,
+        # quality_drop and retention's bad_label reason read this.
+        "bad_labels": [
+            "bad",
+            "thumbs_down",
+            "negative",
+            "incorrect",
+            "wrong",
+            "fail",
+            "failed",
+            "unhelpful",
+        ],
+        # Score name -> threshold: a score below it is bad, e.g. {helpfulness: 0.5}.
+        "bad_score_below": {},
+    },
     "warehouse": {
         # A run with no root span and no new span for this long is `timeout`.
         "stale_after": "30m",
@@ -168,6 +185,11 @@ DEFAULTS: dict[str, Any] = {
     },
     "retention": {
         "grace": "1h",
+        # Runs are decided only this long after they ended, if longer than grace, so quality
+        # labels that arrive late (human feedback) still keep a bad run's spans (reason
+        # bad_label). Longer keeps every run's spans longer (bytes) for more evidence
+        # (docs/retention.md, "Waiting for labels").
+        "label_wait": "1h",
         "sample_rate": 0.10,
         "cost_tail_quantile": 0.99,
         # Policies in the Collector tail_sampling vocabulary (docs/retention.md); null means

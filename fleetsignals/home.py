@@ -29,6 +29,17 @@ class Home:
         return self.root / "lake" / "manifest.jsonl"
 
     @property
+    def labels(self) -> Path:
+        """Quality labels landed by `fleetsignals label`: lake/labels/dt=YYYY-MM-DD/*.parquet
+        (partitioned by the day they landed)."""
+        return self.root / "lake" / "labels"
+
+    @property
+    def labels_manifest(self) -> Path:
+        """JSON lines, one per label file landed or quarantined (as ``manifest``)."""
+        return self.root / "lake" / "labels-manifest.jsonl"
+
+    @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 

@@ -12,8 +12,17 @@ REFRESH_SECONDS = 0.5
 class Progress:
     """Files done of total, spans landed, and their rates; redrawn at most twice a second."""
 
-    def __init__(self, total_files: int, enabled: bool, stream: TextIO | None = None):
+    def __init__(
+        self,
+        total_files: int,
+        enabled: bool,
+        stream: TextIO | None = None,
+        stage: str = "ingest",
+        unit: str = "spans",
+    ):
         self.total = total_files
+        self.stage = stage
+        self.unit = unit
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.files = 0
@@ -47,7 +56,7 @@ class Progress:
         self.drawn = now
         elapsed = max(now - self.started, 1e-9)
         self.stream.write(
-            f"\r\033[Kingest: {self.files}/{self.total} files, {self.span_count:,} spans"
-            f" ({self.files / elapsed:.1f} files/s, {self.span_count / elapsed:,.0f} spans/s)"
+            f"\r\033[K{self.stage}: {self.files}/{self.total} files, {self.span_count:,} {self.unit}"
+            f" ({self.files / elapsed:.1f} files/s, {self.span_count / elapsed:,.0f} {self.unit}/s)"
         )
         self.stream.flush()

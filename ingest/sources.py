@@ -308,6 +308,15 @@ def _line_chunks(blocks: Iterable[bytes]) -> Iterator[Chunk]:
         yield _chunk(pending, first_line)
 
 
+def read_decompressed(path: Path) -> bytes:
+    """A whole file's bytes, gunzipped or un-zstd'ed as its magic says (a byte-order mark
+    dropped); raises SourceError if it cannot be decoded. For small files (label files)."""
+    with path.open("rb") as handle:
+        compression = detect_compression(handle.read(8))
+        handle.seek(0)
+        return b"".join(_blocks(handle, compression)).removeprefix(UTF8_BOM)
+
+
 def read_chunks(path: Path) -> Iterator[Chunk]:
     """Stream the records of a file in chunks; raises SourceError if it cannot be decoded."""
     chunks = _raw_chunks(path)

@@ -96,6 +96,12 @@ def parse_incidents(text: str) -> list | None:
     show_default=True,
     help="Compress the dump files (zst-framed: the Collector fileexporter's length-prefixed zstd frames).",
 )
+@click.option(
+    "--labels",
+    is_flag=True,
+    help="Also write quality labels to OUT/labels/: judge scores minutes after runs end and "
+    "delayed human feedback, one JSON-lines file per minute of arrival (docs/labels.md).",
+)
 @pass_env
 def command(
     env: Env,
@@ -107,12 +113,13 @@ def command(
     incidents: str,
     tenants: int | None,
     compression: str,
+    labels: bool,
 ) -> None:
     """Write a synthetic fleet with labelled incidents, as the Collector's file exporter would.
 
     OUT/dumps/ gets one OTLP/JSON-lines file per minute; OUT/ground_truth.json the
     incident windows, labels and affected runs; OUT/runs.parquet one row of truth per
-    run. The same arguments always give byte-identical files. See docs/generator.md.
+    run; with --labels, OUT/labels/ quality labels (the quality_drop incident needs them). The same arguments always give byte-identical files. See docs/generator.md.
     """
     chosen = parse_incidents(incidents)
     tty = sys.stderr.isatty()
@@ -138,6 +145,7 @@ def command(
         compression=compression,
         tenants=tenants,
         progress=progress,
+        labels=labels,
     )
     for line in describe(result):
         click.echo(line)

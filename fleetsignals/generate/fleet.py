@@ -16,6 +16,7 @@ from fleetsignals.generate.incidents import INCIDENTS, IncidentArg
 from fleetsignals.generate.incidents import apply as apply_incident
 from fleetsignals.generate.incidents import place as place_incidents
 from fleetsignals.generate.incidents import target as target_incident
+from fleetsignals.generate.labels import write_labels
 from fleetsignals.generate.shape import build_shape
 from fleetsignals.generate.simulate import RunSimulator
 from fleetsignals.timeutil import format_time, parse_time
@@ -36,6 +37,7 @@ def generate_fleet(
     compression: str = "none",
     tenants: int | None = None,
     progress: Progress | None = None,
+    labels: bool = False,
 ) -> truth.GroundTruth:
     """Write a synthetic fleet to OUT: ``dumps/``, ``runs.parquet``, ``ground_truth.json``.
 
@@ -46,6 +48,7 @@ def generate_fleet(
     ``{"agent_name": "refund_agent", "share_moved": 0.2}`` (docs/generator.md).
     ``tenants``: None for the seed's own count (20 to 160), or a number of tenants with
     Zipf-like sizes (hundreds give the long tail of small tenants next to a few large ones).
+    ``labels``: also write quality labels to ``OUT/labels/`` (generate/labels.py).
     The same arguments always give byte-identical files.
     """
     # Millions of small acyclic dicts: the cyclic collector only costs time here.
@@ -53,8 +56,9 @@ def generate_fleet(
     gc.disable()
     try:
         return _generate(
-            out, start, hours, runs_per_minute, seed, incidents, compression, tenants, progress
-        )
+            out, start, hours, runs_per_minute, seed, incidents, compression, tenants, progress,
+            labels,
+        )  # fmt: skip
     finally:
         if was_enabled:
             gc.enable()
@@ -70,6 +74,7 @@ def _generate(
     compression: str,
     tenants: int | None,
     progress: Progress | None,
+    labels: bool = False,
 ) -> truth.GroundTruth:
     start = parse_time(start)
     if not (hours > 0 and math.isfinite(hours)):
@@ -86,6 +91,8 @@ def _generate(
     start_ns, end_ns = _ns(start), _ns(end)
     items: list[IncidentArg] = list(INCIDENTS) if incidents is None else list(incidents)
     placed = place_incidents(items, start, hours, seed)
+    if not labels and any(inc.name == "quality_drop" for inc in placed):
+        raise FleetsignalsError("quality_drop shows only in quality labels: add --labels")
 
     shape = build_shape(seed, tenants)
     plans = traffic.assign(
@@ -124,6 +131,7 @@ def _generate(
             "incidents": [i.name for i in placed],
             # Only when asked, so every existing fleet's ground truth stays byte-identical.
             **({} if tenants is None else {"tenants": tenants}),
+            **({"labels": True} if labels else {}),
         },
         incidents=placed,
         fleet=truth.describe_shape(shape),
@@ -168,6 +176,8 @@ def _generate(
             stop = max((p.effect_end_ns for p in plans if p.incident == inc.name), default=0)
             inc.end = max(inc.end, min(truth.ns_to_datetime(stop), end))
     result.runs = len(cols["run_id"])
+    if labels:
+        result.label_files, result.labels = write_labels(out / "labels", seed, cols, placed)
     truth.write_truth(result, cols)
     return result
 
@@ -192,6 +202,11 @@ def describe(result: truth.GroundTruth) -> list[str]:
             f"{len(models)} models, {result.fleet['tenants']} tenants, "
             f"cohorts {'/'.join(result.fleet['user_cohorts'])}"
         )
+    if result.label_files:
+        lines.append(
+            f"labels: {result.labels} judge scores and human feedback in {result.label_files} "
+            f"files (one per minute of arrival) in {result.out / 'labels'}"
+        )
     for inc in result.incidents:
         labels = ", ".join(f"{k}={v}" for k, v in inc.labels.items()) or "-"
         lines.append(
@@ -203,4 +218,8 @@ def describe(result: truth.GroundTruth) -> list[str]:
     lines.append(f"ground truth: {result.path} and {result.runs_path}")
     # Not OUT: its truth files are not traces, and would be quarantined.
     lines.append(f"next: fleetsignals ingest {result.dumps}")
+    if result.label_files:
+        lines.append(
+            f"then: fleetsignals label {result.out / 'labels'} (labels count from landing)"
+        )
     return lines

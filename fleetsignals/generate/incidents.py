@@ -28,7 +28,7 @@ INCIDENTS: tuple[str, ...] = (
 )
 # Incidents only generated when named: ``all`` (and so every existing seed's output) stays
 # the six above.
-OPTIONAL: tuple[str, ...] = ("tenant_cost_jump",)
+OPTIONAL: tuple[str, ...] = ("tenant_cost_jump", "quality_drop")
 KNOWN: tuple[str, ...] = INCIDENTS + OPTIONAL
 SIGNALS: dict[str, str | None] = {
     "tool_failure": "correlated_failure",
@@ -38,6 +38,8 @@ SIGNALS: dict[str, str | None] = {
     "behaviour_drift": "fingerprint_drift",
     "traffic_surge": None,
     "tenant_cost_jump": "p95_cost_jump",
+    # Only the answers get worse: visible in quality labels alone (generate --labels).
+    "quality_drop": "quality_drop",
 }
 
 # A name (placed automatically), or (name, offset, duration[, overrides]); offset and
@@ -51,6 +53,7 @@ LABEL_KEYS: dict[str, set[str]] = {
     "behaviour_drift": {"agent_name", "prompt_variant"},
     "traffic_surge": set(),
     "tenant_cost_jump": {"agent_name", "tenant_id"},
+    "quality_drop": {"agent_name", "prompt_variant"},
 }
 
 
@@ -194,6 +197,7 @@ PARAMS = {
     },  # fmt: skip
     "traffic_surge": {"multiplier"},
     "tenant_cost_jump": {"cost_factor", "min_share"},
+    "quality_drop": {"bad_factor"},
 }
 DRIFT_KINDS = ("tool_mix", "short_output", "step_shift")
 
@@ -231,6 +235,14 @@ def target(
                  for a in agents for c, w in sorted(cohort_w.items())]  # fmt: skip
         inc.labels = _top(rng, inc.name, cands, want)
         inc.params = {"cost_factor": round(float(rng.uniform(1.6, 2.5)), 3)}
+    elif inc.name == "quality_drop":
+        cands = [
+            (a.weight * a.variant_weights[v], {"agent_name": a.name, "prompt_variant": var.name})
+            for a in agents
+            for v, var in enumerate(a.variants)
+        ]
+        inc.labels = _top(rng, inc.name, cands, want)
+        inc.params = {"bad_factor": round(float(rng.uniform(3.0, 6.0)), 3)}
     elif inc.name in ("silent_loops", "behaviour_drift"):
         cands = [
             (a.weight * a.variant_weights[v], {"agent_name": a.name, "prompt_variant": var.name})
@@ -386,6 +398,9 @@ def apply(inc: Incident, shape: FleetShape, plans: list[RunPlan], rng: np.random
             # the agent's turn limit and fail minutes later.
             p.stuck = (lab["tool_name"], int(rng.integers(20, 61)), k % 3 == 0)
             chosen.append(p)
+    elif inc.name == "quality_drop":
+        # No span changes: only the labels of these runs (generate/labels.py) get worse.
+        chosen = _matching(scope, lab)
     elif inc.name == "traffic_surge":
         chosen = scope
     for p in chosen:

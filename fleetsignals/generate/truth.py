@@ -76,6 +76,8 @@ class GroundTruth:
     spans: int = 0
     files: list[Path] = field(default_factory=list)
     fleet: dict[str, Any] = field(default_factory=dict)
+    label_files: int = 0  # generate --labels: files in OUT/labels/
+    labels: int = 0
 
     @property
     def dumps(self) -> Path:
@@ -123,7 +125,17 @@ class GroundTruth:
             "start": format_time(self.start),
             "end": format_time(self.end),
             "params": self.params,
-            "counts": {"runs": self.runs, "spans": self.spans, "files": len(self.files)},
+            "counts": {
+                "runs": self.runs,
+                "spans": self.spans,
+                "files": len(self.files),
+                # Only with --labels, so every other fleet's ground truth stays byte-identical.
+                **(
+                    {"label_files": self.label_files, "labels": self.labels}
+                    if self.params.get("labels")
+                    else {}
+                ),
+            },
             "fleet": self.fleet,
             "incidents": [
                 {

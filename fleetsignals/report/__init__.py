@@ -25,6 +25,7 @@ from fleetsignals.report import (
     details,
     fingerprints,
     overview,
+    quality,
     runs,
     savings,
     sections,
@@ -102,6 +103,7 @@ def _fill(
     costliest = runs.query_costliest(con, window)
     prints = fingerprints.query_fingerprints(con, window)
     kept = savings.query_savings(con, home)
+    labelled = quality.query_quality(con, window)
     say("report: replaying signals over the window for alert periods")
     firing = replay_alerts(home, config, window, progress, backtest)
     flagged = {
@@ -123,6 +125,7 @@ def _fill(
     )
     page.add("cost", "Cost attribution", details.attribution_section(page, costs))
     page.add("runs", "Costliest and stuck runs", details.runs_section(costliest, stuck))
+    page.add("quality", "Quality labels", quality.quality_section(labelled))
     page.add("fingerprints", "Fingerprint distance", details.fingerprints_section(page, prints))
     page.add("retention", "Retention savings", details.retention_section(page, kept))  # fmt: skip
 
@@ -135,6 +138,7 @@ def _empty(page: Page) -> None:
         ("agents", "Per agent: P95 cost and P99 depth"),
         ("cost", "Cost attribution"),
         ("runs", "Costliest and stuck runs"),
+        ("quality", "Quality labels"),
         ("fingerprints", "Fingerprint distance"),
         ("retention", "Retention savings"),
     ]:

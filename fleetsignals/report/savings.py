@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from fleetsignals.home import Home
 from fleetsignals.report.queries import fetch_dicts
 
-REASONS = ("error", "cost_tail", "anomaly", "sampled", "pruned")
+REASONS = ("error", "bad_label", "cost_tail", "anomaly", "sampled", "pruned")
 
 
 def query_savings(con: duckdb.DuckDBPyConnection, home: Home) -> dict[str, Any]:

@@ -230,13 +230,14 @@ def retain(
     dry_run: bool = False,
     progress: bool = False,
 ) -> RetentionSummary:
-    """Decide runs that ended more than ``retention.grace`` before ``at``, prune and compact.
+    """Decide runs that ended more than ``retention.grace`` (or ``retention.label_wait``, if
+    longer: time for quality labels to arrive) before ``at``, prune and compact.
 
     The scheduler calls this hourly with its own time. ``dry_run`` changes nothing.
     """
     retention = config["retention"]
     policies = parse_policies(retention)
-    grace = parse_duration(retention["grace"])
+    grace = max(parse_duration(retention["grace"]), parse_duration(retention["label_wait"]))
     ready = at - grace
     summary = RetentionSummary(at=at, ready_before=ready, dry_run=dry_run)
     say = (lambda m: click.echo(m, err=True)) if progress else (lambda m: None)

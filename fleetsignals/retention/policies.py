@@ -21,7 +21,7 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.sqltext import quote_identifier
 from fleetsignals.timeutil import parse_duration
 
-KEEP_REASONS = ("error", "cost_tail", "anomaly", "sampled")
+KEEP_REASONS = ("error", "bad_label", "cost_tail", "anomaly", "sampled")
 REASONS = (*KEEP_REASONS, "pruned")
 RUN_STATUSES = ("ok", "error", "timeout")
 
@@ -87,6 +87,14 @@ def default_policies(sample_rate: float, cost_tail_quantile: float) -> list[dict
             "name": "failed-or-timed-out",
             "type": "status_code",
             "status_code": {"status_codes": ["error", "timeout"]},
+        },
+        {
+            # A run a human or a judge labelled bad is evidence: kept whole when its label
+            # lands before the decision (retention.label_wait; docs/retention.md).
+            "name": "bad-label",
+            "type": "numeric_attribute",
+            "numeric_attribute": {"key": "bad_label_count", "min_value": 1},
+            "reason": "bad_label",
         },
         {
             "name": "cost-tail",
@@ -221,9 +229,11 @@ def parse_policy(raw: Any, where: str, inside: str | None = None) -> Policy:
             (s.reason for s in subs if s.reason and s.reason != "sampled"), None
         )
         if reason is None and inside is None:
-            raise _fail(where, "give a reason: one of error, cost_tail, anomaly")
+            raise _fail(where, "give a reason: one of error, bad_label, cost_tail, anomaly")
     elif reason not in KEEP_REASONS or reason == "sampled":
-        raise _fail(where, f"reason must be one of error, cost_tail, anomaly, got {reason!r}")
+        raise _fail(
+            where, f"reason must be one of error, bad_label, cost_tail, anomaly, got {reason!r}"
+        )
     return Policy(name, kind, settings, reason, subs)
 
 

@@ -39,7 +39,7 @@ ARCHIVED = {
     "llm_calls": "fct_llm_calls",
     "tool_calls": "fct_tool_calls",
 }
-REASONS = ("error", "cost_tail", "anomaly", "sampled", "pruned")
+REASONS = ("error", "bad_label", "cost_tail", "anomaly", "sampled", "pruned")
 
 
 def _stamp() -> str:

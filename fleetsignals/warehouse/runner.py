@@ -73,6 +73,27 @@ def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
         "lookback_minutes": minutes("lookback"),
         "landed_overlap_minutes": minutes("landed_overlap"),
         "user_prices_glob": prices_glob,
+        **label_vars(config),
+    }
+
+
+def label_vars(config: Config) -> dict[str, Any]:
+    """``labels.bad_labels`` and ``labels.bad_score_below``, checked (dbt quotes them)."""
+    labels = config["labels"]
+    bad = labels["bad_labels"]
+    if not isinstance(bad, list) or not all(isinstance(v, str) for v in bad):
+        raise FleetsignalsError("labels.bad_labels must be a list of label values")
+    below = labels["bad_score_below"]
+    if not isinstance(below, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in below.items()
+    ):
+        raise FleetsignalsError(
+            "labels.bad_score_below must map score names to numbers, e.g. {helpfulness: 0.5}"
+        )
+    return {
+        "bad_labels": [v.strip().lower() for v in bad],
+        "bad_score_below": {k: float(v) for k, v in below.items()},
     }
 
 

@@ -1,7 +1,8 @@
 -- One row per run (= trace), in-flight runs included. Status and ended_at are judged at
 -- the lake's watermark (latest span end landed, each end counted no later than its
 -- landing: int_build_watermarks_recorded), never the wall clock; retention's
--- decision is joined in (null reason and weight 1 while undecided).
+-- decision is joined in (null reason and weight 1 while undecided), and the run's current
+-- quality labels counted (as of the last build; signals read fct_labels as of their time).
 
 with
 
@@ -23,6 +24,18 @@ watermark as (
 retention as (
 
     select * from {{ ref('stg_facts__retention') }}
+
+),
+
+run_labels as (
+
+    -- Current quality labels per run (fct_run_scores: one per score name and source).
+    select
+        run_id,
+        count(*) as label_count,
+        count(*) filter (where is_bad) as bad_label_count
+    from {{ ref('fct_run_scores') }}
+    group by run_id
 
 ),
 
@@ -91,9 +104,13 @@ final as (
         end as duration_ms,
         retention.decided_at as retention_decided_at,
         judged.is_archived,
-        judged.watermark_at
+        judged.watermark_at,
+        coalesce(run_labels.label_count, 0) as label_count,
+        coalesce(run_labels.bad_label_count, 0) as bad_label_count,
+        coalesce(run_labels.bad_label_count, 0) > 0 as has_bad_label
     from judged
     left join retention on judged.run_id = retention.run_id
+    left join run_labels on judged.run_id = run_labels.run_id
 
 )
 

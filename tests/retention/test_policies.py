@@ -29,7 +29,8 @@ def _runs(con: duckdb.DuckDBPyConnection, n: int = 2000, agents: int = 2) -> Non
             $t0 + to_milliseconds(i) + interval 1 minute as end_for_retention,
             (i + 1)::double as cost_usd,
             (i % 7)::bigint as step_count,
-            'tenant-' || (i % 3) as tenant_id
+            'tenant-' || (i % 3) as tenant_id,
+            0::bigint as bad_label_count
         from range($agents) as a (a), range($n) as r (i)
         """,
         {"t0": T0, "n": n, "agents": agents},

@@ -249,3 +249,33 @@ def test_cli_prints_the_summary_and_refuses_bad_input(home: Home, tmp_path: Path
     (home.snapshots / "CURRENT").unlink()
     missing = CliRunner().invoke(cli, [*base, "--at", AT.isoformat()])
     assert "run `fleetsignals build` first" in str(missing.exception)
+
+
+def _label_bad(home: Home, count: int) -> list[str]:
+    """Mark `count` ok runs that ended in hour 01 as labelled bad in the snapshot's fct_runs."""
+    from tests.fixtures.retention_lakes import publish_runs as _publish
+
+    path = _publish(home.root)
+    with duckdb.connect(str(path)) as con:
+        bad = [r[0] for r in con.execute(
+            "select run_id from fct_runs where status = 'ok' and hour(ended_at) = 1 "
+            "order by run_id limit ?", [count]).fetchall()]  # fmt: skip
+        con.execute("update fct_runs set bad_label_count = 1 where list_contains(?, run_id)", [bad])
+    return bad
+
+
+def test_runs_labelled_bad_keep_their_spans(home: Home, tmp_path: Path) -> None:
+    bad = _label_bad(home, 40)
+    retain(home, _config(tmp_path), AT)
+    decided = _decisions(home)
+    assert {decided[r] for r in bad} == {("bad_label", 1.0)}
+    kept = {t for _, t, _ in lake_spans(home.lake)}
+    assert set(bad) <= kept
+
+
+def test_label_wait_defers_decisions(home: Home, tmp_path: Path) -> None:
+    # Waiting 3 h for labels: at 04:10 only runs of hours before 01:10 are decided.
+    retain(home, _config(tmp_path, label_wait="3h"), AT)
+    decided = _decisions(home)
+    facts = _facts(home)
+    assert decided and {facts[r][1].hour for r in decided} == {0}

@@ -1,0 +1,1 @@
+"""Quality labels (human feedback, judge scores) -> Parquet in the lake (docs/labels.md)."""
