@@ -32,7 +32,8 @@ lake_calls as (
         cache_write_tokens,
         reasoning_tokens,
         reported_cost_usd,
-        status_code = 'error' as is_error
+        status_code = 'error' as is_error,
+        known_at
     from {{ ref('int_spans_touched') }}
     where operation = 'llm'
 
@@ -56,7 +57,9 @@ archived_calls as (
         calls.cache_write_tokens,
         calls.reasoning_tokens,
         calls.reported_cost_usd,
-        calls.is_error
+        calls.is_error,
+        -- The archive keeps a run's final facts only: its calls count from their end.
+        calls.ended_at as known_at
     from {{ ref('stg_facts__llm_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
 
@@ -190,7 +193,8 @@ priced as (
             when best_price.model_pattern is not null then 'price_table'
         end as cost_source,
         normalized.reported_cost_usd is not null or best_price.model_pattern is not null as is_priced,
-        normalized.is_error
+        normalized.is_error,
+        normalized.known_at
     from normalized
     left join best_price
         on
