@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
 	$(BIN)/sqlfluff lint signals --config signals/sqlfluff.cfg --disable-progress-bar
+	$(BIN)/sqlfluff lint ingest/sql --config ingest/sql/sqlfluff.cfg --disable-progress-bar
 
 test: $(STAMP) services lint
 	$(BIN)/pytest
