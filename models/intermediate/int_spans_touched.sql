@@ -1,6 +1,8 @@
 -- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- The spans of the runs this build recomputes, reduced to the columns the facts need.
 -- Partition-pruned to the hours at or after the earliest start of those runs.
+-- known_at: when the span became known (int_source_files_received): the later of its end
+-- and the time its file was received.
 {%- set since = touched_runs_since() %}
 
 with
@@ -18,6 +20,15 @@ spans as (
     select *
     from {{ ref('stg_otel__spans') }}
     where {{ lake_partitions_since(since) }}
+
+),
+
+files as (
+
+    select
+        source_sha256,
+        received_at
+    from {{ ref('int_source_files_received') }}
 
 ),
 
@@ -51,9 +62,11 @@ final as (
             spans.{{ dimension }},
             spans.resource_{{ dimension }},
         {%- endfor %}
-        spans.landed_at
+        spans.landed_at,
+        greatest(spans.end_at, files.received_at) as known_at
     from spans
     inner join touched on spans.trace_id = touched.run_id
+    left join files on spans.source_sha256 = files.source_sha256
 
 )
 

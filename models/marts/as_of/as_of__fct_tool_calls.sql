@@ -1,0 +1,3 @@
+-- fct_tool_calls as known at the evaluation time (see macro calls_as_of).
+
+{{ calls_as_of(ref('fct_tool_calls')) }}
