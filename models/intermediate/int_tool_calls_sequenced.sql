@@ -24,7 +24,7 @@ lake_calls as (
         duration_ms,
         coalesce(tool_name, '(unknown)') as tool_name,
         tool_call_id,
-        tool_args_hash as args_hash,
+        tool_args_hash,
         status_code = 'error' as is_error
     from {{ ref('int_spans_touched') }}
     where operation = 'tool'
@@ -43,7 +43,7 @@ archived_calls as (
         calls.duration_ms,
         calls.tool_name,
         calls.tool_call_id,
-        calls.args_hash,
+        calls.tool_args_hash,
         calls.is_error
     from {{ ref('stg_facts__tool_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
@@ -90,7 +90,7 @@ final as (
         duration_ms,
         tool_name,
         tool_call_id,
-        args_hash,
+        tool_args_hash,
         is_error,
         call_index,
         row_number() over (

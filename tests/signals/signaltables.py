@@ -23,7 +23,7 @@ RUN_COLUMNS = (
     "last_span_at timestamp, status varchar, step_count integer, cost_usd double"
 )
 TOOL_COLUMNS = (
-    "run_id varchar, span_id varchar, tool_name varchar, args_hash varchar, "
+    "run_id varchar, span_id varchar, tool_name varchar, tool_args_hash varchar, "
     "started_at timestamp, ended_at timestamp, is_error boolean"
 )
 
