@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
+	$(BIN)/python scripts/signals_lint_config.py --check
 	$(BIN)/sqlfluff lint signals --config signals/sqlfluff.cfg --disable-progress-bar
 
 test: $(STAMP) services lint
