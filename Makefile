@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
 	$(BIN)/python scripts/signals_lint_config.py --check
 	$(BIN)/sqlfluff lint signals --config signals/sqlfluff.cfg --disable-progress-bar
+	$(BIN)/sqlfluff lint ingest/sql --config ingest/sql/sqlfluff.cfg --disable-progress-bar
 
 test: $(STAMP) services lint
 	$(BIN)/pytest

@@ -75,6 +75,11 @@ class Runner:
         self.home = home
         self.config = config
         self.settings = SchedulerSettings.from_config(home, config)
+        # Parsed now so a bad ingest config (a malformed dialect) stops `run` at start, not
+        # at its first ingest.
+        from fleetsignals.ingest.settings import IngestSettings
+
+        IngestSettings.from_config(config)
         self.alert_settings = AlertSettings.from_config(config)
         self.sinks = build_sinks(config["notify"], self.alert_settings.send_timeout)
         self.stopping = threading.Event()

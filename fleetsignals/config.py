@@ -68,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
         # as OTel's AttributeCountLimit; the rest is dropped from the lake and the whole
         # span kept in the quarantine. 0: no limit.
         "attribute_count_limit": 1024,
+        # Attribute vocabularies of your own, tried before the shipped ones
+        # (ingest/dialects/, docs/dialects.md): name -> a dialect mapping (operation,
+        # fields, dimensions), or the path of a YAML file holding one (relative to this file).
+        "dialects": {},
     },
     "warehouse": {
         # A run with no root span and no new span for this long is `timeout`.

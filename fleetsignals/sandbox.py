@@ -34,6 +34,7 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.snapshot import current_snapshot
+from fleetsignals.sqltext import quote_literal
 
 # Functions that would show the host's configuration (paths under HOME, the sandbox's own
 # settings), its secrets or its environment. Most fail under the sandbox anyway; refusing
@@ -75,12 +76,42 @@ def allowed_directories(home: Home, config: Config, snapshot: Path) -> list[str]
 def connect_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the newest snapshot for untrusted SQL (see the module doc)."""
     snapshot = current_snapshot(home)
-    memory = str(config["sandbox"]["memory_limit"])
     con = duckdb.connect(str(snapshot), read_only=True)
+    _lock_down(con, allowed_directories(home, config, snapshot), config)
+    return con
+
+
+def connect_lake_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
+    """Before the first build: an in-memory connection whose one view, ``spans``, reads the
+    lake's Parquet as landed (normalized fields and dimensions as ingest derived them), under
+    the same rules as ``connect_sandbox``, with the lake as the only readable directory."""
+    if not any(home.lake.glob("dt=*/hr=*/*.parquet")):
+        raise FleetsignalsError(
+            f"nothing landed under {home.root} yet: run `fleetsignals ingest PATH` (and"
+            " `fleetsignals build` for the tables beyond spans)"
+        )
+    con = duckdb.connect()
+    try:
+        files = quote_literal(home.lake.resolve() / "dt=*" / "hr=*" / "*.parquet")
+        # The built table's name for the cost reported on a span (models/staging/otel).
+        con.execute(
+            "create view spans as select * rename (cost_usd as reported_cost_usd)"
+            f" from read_parquet({files}, hive_partitioning = false)"
+        )
+    except BaseException:
+        con.close()
+        raise
+    _lock_down(con, [str(home.lake.resolve()).rstrip("/") + "/"], config)
+    return con
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, directories: list[str], config: Config) -> None:
+    """Files only under ``directories``, no extensions, a memory limit, configuration locked."""
+    memory = str(config["sandbox"]["memory_limit"])
     try:
         # The order matters: once external access is off, allowed_directories is fixed, and
         # once the configuration is locked nothing can be changed (also not by a query).
-        con.execute("set allowed_directories = ?", [allowed_directories(home, config, snapshot)])
+        con.execute("set allowed_directories = ?", [directories])
         con.execute("set enable_external_access = false")
         con.execute("set autoinstall_known_extensions = false")
         con.execute("set autoload_known_extensions = false")
@@ -94,7 +125,6 @@ def connect_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
     except BaseException:
         con.close()
         raise
-    return con
 
 
 def _one_line(exc: BaseException) -> str:

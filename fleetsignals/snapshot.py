@@ -32,3 +32,8 @@ def current_snapshot(home: Home) -> Path:
 def connect_snapshot(home: Home) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the newest snapshot; statements that write are refused."""
     return duckdb.connect(str(current_snapshot(home)), read_only=True)
+
+
+def has_snapshot(home: Home) -> bool:
+    """Whether a build has published a snapshot yet."""
+    return (home.snapshots / "CURRENT").is_file()

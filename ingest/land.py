@@ -134,7 +134,7 @@ class _Lander:
             return self.inline
         if self.pool is None:
             self.pool = ParserPool(
-                self.settings.dimension_keys,
+                self.settings.vocabulary,
                 self.settings.redact,
                 self.workers,
                 self.limits.attributes,
@@ -381,7 +381,7 @@ def land_paths(
     show = progress and sys.stderr.isatty()
     with (
         _ingest_lock(home),
-        SpanParser(settings.dimension_keys, settings.redact, workers, limits.attributes) as parser,
+        SpanParser(settings.vocabulary, settings.redact, workers, limits.attributes) as parser,
         Progress(len(files), enabled=show) as meter,
     ):
         lander = _Lander(home, settings, parser, summary)

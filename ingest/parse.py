@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from fleetsignals.ingest.otlp_sql import build_query, register
 from fleetsignals.ingest.sources import Chunk, json_error
 from fleetsignals.ingest.values import NO_LIMITS, AttributeLimits
+from fleetsignals.ingest.vocabulary import Vocabulary
 
 BATCHES = 32  # Arrow batches per chunk: DuckDB scans batches in parallel, one thread each
 
@@ -98,16 +99,17 @@ class SpanParser:
 
     def __init__(
         self,
-        dimension_keys: dict[str, list[str]],
+        vocabulary: Vocabulary,
         redact: Sequence[str],
         threads: int,
         limits: AttributeLimits = NO_LIMITS,
     ):
-        self.sql, self.params = build_query(dimension_keys, redact)
+        self.sql, self.params, macros = build_query(vocabulary, redact)
         # No DuckDB progress bar: ingest has its own, and only on a terminal.
         self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
         self.con.execute("set enable_progress_bar = false")
         register(self.con, redactor(redact), limits)
+        self.con.execute(macros)
 
     def close(self) -> None:
         self.con.close()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fleetsignals.config import Config
 from fleetsignals.ingest.limits import Limits
+from fleetsignals.ingest.vocabulary import Vocabulary, load_vocabulary
 from fleetsignals.timeutil import parse_duration
 
 
@@ -22,6 +23,8 @@ class IngestSettings:
     # Dimension -> attribute keys (the contract's defaults after the config's own).
     dimension_keys: dict[str, list[str]]
     redact: tuple[str, ...]
+    # The attribute vocabularies: the config's ingest.dialects, then the shipped ones.
+    vocabulary: Vocabulary
 
     @classmethod
     def from_config(cls, config: Config) -> IngestSettings:
@@ -33,4 +36,16 @@ class IngestSettings:
             limits=Limits.from_config(section),
             dimension_keys=config.dimension_keys,
             redact=tuple(config["redact"]),
+            vocabulary=config_vocabulary(config),
         )
+
+
+def config_vocabulary(config: Config) -> Vocabulary:
+    """The attribute vocabulary of a config: its ingest.dialects, then the shipped dialects,
+    with its dimension keys. Build derives the dimensions with the same keys."""
+    return load_vocabulary(
+        config["ingest"]["dialects"],
+        config.dimension_keys,
+        str(config.path or "config"),
+        config.path.parent if config.path else None,
+    )

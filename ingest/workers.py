@@ -38,6 +38,7 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.ingest.parse import Problem, SpanParser
 from fleetsignals.ingest.sources import Chunk
 from fleetsignals.ingest.values import AttributeLimits
+from fleetsignals.ingest.vocabulary import Vocabulary
 
 Parsed = tuple[pa.Table | None, list[Problem]]
 _LENGTH = struct.Struct(">Q")
@@ -84,7 +85,7 @@ class ParserPool:
 
     def __init__(
         self,
-        dimension_keys: dict[str, list[str]],
+        vocabulary: Vocabulary,
         redact: Sequence[str],
         workers: int,
         limits: AttributeLimits,
@@ -99,7 +100,7 @@ class ParserPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-            _send(process.stdin, (dimension_keys, list(redact), limits))
+            _send(process.stdin, (vocabulary, list(redact), limits))
             self.processes.append(process)
             self.idle.put(process)
         # One thread per worker waits on its pipe (the GIL is released while it waits).
@@ -145,10 +146,10 @@ def _serve() -> None:
     sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
-        dimension_keys, redact, limits = _receive(source)
+        vocabulary, redact, limits = _receive(source)
     except EOFError:
         return
-    with SpanParser(dimension_keys, redact, threads=1, limits=limits) as parser:
+    with SpanParser(vocabulary, redact, threads=1, limits=limits) as parser:
         while True:
             try:
                 chunk = _receive(source)

@@ -25,6 +25,13 @@ cd "$work" && mkdir empty && cd empty
 import importlib.util, sys
 found = [n for n in ("ingest", "alerts") if importlib.util.find_spec(n)]
 sys.exit(f"the wheel installs generic top-level packages: {found}" if found else 0)'
+# Ingest's vocabularies and SQL are package data: the installed wheel must carry them.
+"$work/venv/bin/python" -P -c '
+from fleetsignals.ingest.otlp_sql import SPANS_SQL
+from fleetsignals.ingest.vocabulary import shipped_dialects
+names = [d.name for d in shipped_dialects()]
+assert "vercel_ai" in names and "openinference" in names and "otel_genai" in names, names
+assert "otlp_fields" in SPANS_SQL'
 echo "wheel-check: fleetsignals demo in an empty folder"
 "$work/venv/bin/fleetsignals" --home "$work/empty/home" demo --hours 5 --runs-per-minute 4 \
     > "$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }

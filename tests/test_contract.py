@@ -17,6 +17,7 @@ from fleetsignals.generate.truth import RUNS_SCHEMA
 from fleetsignals.home import Home
 from fleetsignals.ingest.otlp_sql import build_query
 from fleetsignals.ingest.schema import SPAN_SCHEMA
+from fleetsignals.ingest.vocabulary import load_vocabulary
 from fleetsignals.resources import project_dir
 from fleetsignals.warehouse.runner import dbt_vars
 
@@ -54,9 +55,9 @@ def test_ingest_and_the_generator_carry_every_dimension() -> None:
     for name in DIMENSION_KEYS:
         assert SPAN_SCHEMA.field(name).type == "string"
         assert RUNS_SCHEMA.field(name).type == "string"
-    sql, _ = build_query(DIMENSION_KEYS, [])
+    _, _, macros = build_query(load_vocabulary({}, DIMENSION_KEYS, "test"), [])
     for name in DIMENSION_KEYS:
-        assert f" as {name}," in sql
+        assert f" {name} := " in macros
 
 
 def test_no_macro_or_derived_module_lists_dimension_names() -> None:

@@ -35,3 +35,14 @@ def test_a_checkout_finds_its_own_dbt_project_and_signals() -> None:
     assert project_dir() == REPO
     assert shipped_signals() == REPO / "signals"
     assert (project_dir() / "dbt_project.yml").is_file()
+
+
+def test_package_data_carries_every_data_file_of_ingest() -> None:
+    # Ingest reads its dialects and SQL as package data: a file the globs miss works in a
+    # checkout and fails in the installed wheel.
+    globs = _setuptools()["package-data"]["fleetsignals.ingest"]
+    root = REPO / "ingest"
+    data = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".yml", ".sql")]
+    assert len(data) >= 11  # ten dialects and the span query at least
+    for path in data:
+        assert any(path.relative_to(root).match(glob) for glob in globs), path

@@ -19,7 +19,8 @@ import orjson
 from fleetsignals.cells import cell_text, shorten
 from fleetsignals.cli_env import Env, pass_env
 from fleetsignals.errors import FleetsignalsError
-from fleetsignals.sandbox import QueryGuard, check_query, connect_sandbox
+from fleetsignals.sandbox import QueryGuard, check_query, connect_lake_sandbox, connect_sandbox
+from fleetsignals.snapshot import has_snapshot
 from fleetsignals.timeutil import format_time, parse_duration
 
 MAX_CELL = 60
@@ -136,7 +137,8 @@ def command(env: Env, query: str, fmt: str) -> None:
     string as '' and control characters as escapes (\\n); csv and json
     keep values as they are. The snapshot is
     the one the last build published: a running build neither blocks nor is
-    blocked by the query.
+    blocked by the query. Before the first build, only spans can be queried: the
+    spans as landed, right after `fleetsignals ingest`.
 
     Allowed: one select (also with, from, values, describe, show, summarize) or
     explain of one. Refused: several statements, and any statement that writes,
@@ -148,7 +150,16 @@ def command(env: Env, query: str, fmt: str) -> None:
     Example: fleetsignals sql "select agent_name, count(*) from fct_runs group by 1"
     """
     limit = parse_duration(env.config["sandbox"]["sql_timeout"]).total_seconds()
-    with connect_sandbox(env.home, env.config) as con:
+    if has_snapshot(env.home):
+        con = connect_sandbox(env.home, env.config)
+    else:
+        con = connect_lake_sandbox(env.home, env.config)
+        click.echo(
+            "note: no build yet: only `spans` (the spans as landed) can be queried;"
+            " `fleetsignals build` makes the other tables",
+            err=True,
+        )
+    with con:
         try:
             check_query(con, query, allow_explain=True)
         except ValueError as exc:

@@ -26,6 +26,7 @@ def query_totals(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, An
             count(*) filter (where status = 'running') as running_runs,
             coalesce(sum({KNOWN_COST}), 0) as cost_usd,
             count(*) filter (where cost_usd is null) as unpriced_runs,
+            coalesce(sum(unpriced_call_count), 0) as unpriced_calls,
             count(distinct agent_name) as agents,
             coalesce(sum(llm_call_count), 0) as llm_calls,
             coalesce(sum(tool_call_count), 0) as tool_calls,

@@ -58,6 +58,22 @@ def bands(episodes: list[dict[str, Any]], colors: dict[str, str]) -> list[dict[s
     ]
 
 
+def unknown_cost_text(totals: dict[str, Any]) -> str:
+    """Why some runs' cost is unknown: LLM calls without a price, or without token usage
+    (an unknown cost is never shown as free)."""
+    models = totals["unpriced_models"]
+    reasons = (
+        f"no price for their model ({', '.join(models[:5])}; add price rows, docs/warehouse.md)"
+        " or no token usage reported"
+        if models
+        else "no token usage reported and no cost on the span"
+    )
+    return (
+        f"{totals['unpriced_runs']:,} runs have an unknown cost: {totals['unpriced_calls']:,} of "
+        f"their LLM calls have {reasons}. The cost shown counts only the priced calls."
+    )
+
+
 def overview_section(
     page: Page,
     totals: dict[str, Any],
@@ -74,13 +90,8 @@ def overview_section(
         ("still running", count(totals["running_runs"])),
     ]
     body = kpis(cards)
-    if totals["unpriced_models"]:
-        body += note(
-            f"{totals['unpriced_runs']:,} runs used models without a price "
-            f"({', '.join(totals['unpriced_models'][:5])}): their cost counts only the priced "
-            "calls. Add price rows (docs/warehouse.md).",
-            "warn",
-        )
+    if totals["unpriced_runs"]:
+        body += note(unknown_cost_text(totals), "warn")
     if not totals["runs"]:
         return body + note("No runs started in this window.")
     body += '<div class="grid2">'

@@ -25,6 +25,8 @@ from fleetsignals.config import Config
 from fleetsignals.contract import WINDOW_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import locked
+from fleetsignals.ingest.settings import config_vocabulary
+from fleetsignals.ingest.vocabulary import dimension_var
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
@@ -64,7 +66,8 @@ def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
         str(Path(prices).resolve() / "*.csv") if prices else str(home.root / "prices" / "*.csv")
     )
     return {
-        "dimensions": config.dimension_keys,
+        # The config's dimension keys merged with the attribute vocabularies', as ingest uses.
+        "dimensions": dimension_var(config_vocabulary(config)),
         "window_dimensions": list(WINDOW_DIMENSIONS),
         "stale_after_minutes": minutes("stale_after"),
         "lookback_minutes": minutes("lookback"),

@@ -1,8 +1,12 @@
 -- The LLM calls of the runs this build recomputes, with normalized tokens and cost.
 -- Cost: a cost reported on the span wins; otherwise tokens times the price row whose
--- regex matches the model and that was in effect on the call's day. No match: null
--- cost and is_priced = false (surfaced in dim_unpriced_models), never a silent zero.
-with
+-- regex matches the model and that was in effect on the call's day. No match, or no
+-- token usage reported: null cost and is_priced = false, never a silent zero (models
+-- without a price are surfaced in dim_unpriced_models).
+-- Nested LLM spans (a framework's span around the model client's span of the same call,
+-- or an SDK's wrapper around its per-step calls): only the innermost counts, so calls and
+-- tokens are not counted twice (docs/ingest.md, "Which spans are LLM calls").
+with recursive
 
 touched as (
 
@@ -14,27 +18,69 @@ touched as (
 
 ),
 
+lake_spans as (
+
+    select * from {{ ref('int_spans_touched') }}
+
+),
+
+llm_ancestors as (
+
+    -- Every span above each LLM span, walked up the parent links. `union` (not `union
+    -- all`) ends the walk on a parent cycle, which untrusted trace data may contain.
+    select
+        run_id,
+        span_id as llm_span_id,
+        parent_span_id as span_id
+    from lake_spans
+    where operation = 'llm' and parent_span_id is not null
+    union
+    select
+        lake_spans.run_id,
+        llm_ancestors.llm_span_id,
+        lake_spans.parent_span_id as span_id
+    from llm_ancestors
+    inner join lake_spans
+        on llm_ancestors.run_id = lake_spans.run_id and llm_ancestors.span_id = lake_spans.span_id
+    where lake_spans.parent_span_id is not null
+
+),
+
+enclosing_spans as (
+
+    -- Spans with another LLM span below them (a cycle back to itself does not count).
+    select distinct
+        run_id,
+        span_id
+    from llm_ancestors
+    where span_id != llm_span_id
+
+),
+
 lake_calls as (
 
     select
-        run_id,
-        span_id,
-        parent_span_id,
-        span_name,
-        start_at as started_at,
-        end_at as ended_at,
-        duration_ms,
-        model,
-        provider,
-        input_tokens,
-        output_tokens,
-        cache_read_tokens,
-        cache_write_tokens,
-        reasoning_tokens,
-        reported_cost_usd,
-        status_code = 'error' as is_error
-    from {{ ref('int_spans_touched') }}
-    where operation = 'llm'
+        lake_spans.run_id,
+        lake_spans.span_id,
+        lake_spans.parent_span_id,
+        lake_spans.span_name,
+        lake_spans.start_at as started_at,
+        lake_spans.end_at as ended_at,
+        lake_spans.duration_ms,
+        lake_spans.model,
+        lake_spans.provider,
+        lake_spans.input_tokens,
+        lake_spans.output_tokens,
+        lake_spans.cache_read_tokens,
+        lake_spans.cache_write_tokens,
+        lake_spans.reasoning_tokens,
+        lake_spans.reported_cost_usd,
+        lake_spans.status_code = 'error' as is_error
+    from lake_spans
+    -- An LLM span with an LLM span below it encloses that call: the inner one counts.
+    left join enclosing_spans
+        on lake_spans.run_id = enclosing_spans.run_id and lake_spans.span_id = enclosing_spans.span_id
+    where lake_spans.operation = 'llm' and enclosing_spans.span_id is null
 
 ),
 
@@ -88,8 +134,24 @@ normalized as (
         greatest(
             coalesce(input_tokens, 0) - coalesce(cache_read_tokens, 0) - coalesce(cache_write_tokens, 0),
             0
-        ) as uncached_input_tokens
+        ) as uncached_input_tokens,
+        -- No token usage at all (none reported, or only zeros, which is what an
+        -- instrumentation that did not fill the fields sends): the price table cannot
+        -- price the call. Checked on the normalized counts, which archived calls keep.
+        coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
+        + coalesce(cache_write_tokens, 0) + coalesce(reasoning_tokens, 0) > 0 as has_usage
     from calls
+
+),
+
+usage_known as (
+
+    -- A failed request (span status error) without usage was not billed: its tokens are
+    -- known to be 0. Any other call without usage has an unknown cost.
+    select
+        *,
+        has_usage or coalesce(is_error, false) as is_usage_known
+    from normalized
 
 ),
 
@@ -106,7 +168,7 @@ call_models as (
         model_key,
         provider_key,
         cast(started_at as date) as called_on
-    from normalized
+    from usage_known
     where model_key is not null
 
 ),
@@ -154,49 +216,51 @@ best_price as (
 priced as (
 
     select
-        normalized.run_id,
-        normalized.span_id,
-        normalized.parent_span_id,
-        normalized.span_name,
-        normalized.started_at,
-        normalized.ended_at,
-        normalized.duration_ms,
-        normalized.model,
-        normalized.provider,
-        normalized.input_token_count as input_tokens,
-        normalized.output_token_count as output_tokens,
-        normalized.cache_read_token_count as cache_read_tokens,
-        normalized.cache_write_token_count as cache_write_tokens,
-        normalized.reasoning_token_count as reasoning_tokens,
-        normalized.uncached_input_tokens,
-        normalized.reported_cost_usd,
+        usage_known.run_id,
+        usage_known.span_id,
+        usage_known.parent_span_id,
+        usage_known.span_name,
+        usage_known.started_at,
+        usage_known.ended_at,
+        usage_known.duration_ms,
+        usage_known.model,
+        usage_known.provider,
+        usage_known.input_token_count as input_tokens,
+        usage_known.output_token_count as output_tokens,
+        usage_known.cache_read_token_count as cache_read_tokens,
+        usage_known.cache_write_token_count as cache_write_tokens,
+        usage_known.reasoning_token_count as reasoning_tokens,
+        usage_known.uncached_input_tokens,
+        usage_known.reported_cost_usd,
         best_price.model_pattern as price_pattern,
         best_price.host as price_host,
         best_price.price_source,
         case
-            when normalized.reported_cost_usd is not null then normalized.reported_cost_usd
-            when best_price.model_pattern is null then null
+            when usage_known.reported_cost_usd is not null then usage_known.reported_cost_usd
+            when best_price.model_pattern is null or not usage_known.is_usage_known then null
             else (
-                normalized.uncached_input_tokens * best_price.input_usd_per_mtok
-                + normalized.output_token_count * best_price.output_usd_per_mtok
-                + normalized.cache_read_token_count
+                usage_known.uncached_input_tokens * best_price.input_usd_per_mtok
+                + usage_known.output_token_count * best_price.output_usd_per_mtok
+                + usage_known.cache_read_token_count
                 * coalesce(best_price.cache_read_usd_per_mtok, best_price.input_usd_per_mtok)
-                + normalized.cache_write_token_count
+                + usage_known.cache_write_token_count
                 * coalesce(best_price.cache_write_usd_per_mtok, best_price.input_usd_per_mtok)
             ) / 1000000.0
         end as cost_usd,
         case
-            when normalized.reported_cost_usd is not null then 'reported'
-            when best_price.model_pattern is not null then 'price_table'
+            when usage_known.reported_cost_usd is not null then 'reported'
+            when best_price.model_pattern is not null and usage_known.is_usage_known then 'price_table'
         end as cost_source,
-        normalized.reported_cost_usd is not null or best_price.model_pattern is not null as is_priced,
-        normalized.is_error
-    from normalized
+        usage_known.reported_cost_usd is not null
+        or (best_price.model_pattern is not null and usage_known.is_usage_known) as is_priced,
+        usage_known.has_usage,
+        usage_known.is_error
+    from usage_known
     left join best_price
         on
-            normalized.model_key = best_price.model_key
-            and normalized.provider_key = best_price.provider_key
-            and cast(normalized.started_at as date) = best_price.called_on
+            usage_known.model_key = best_price.model_key
+            and usage_known.provider_key = best_price.provider_key
+            and cast(usage_known.started_at as date) = best_price.called_on
 
 )
 

@@ -4,8 +4,10 @@ with
 
 calls as (
 
+    -- Calls that lack only token usage have a price: they are counted in the runs'
+    -- unpriced_call_count, not here.
     select * from {{ ref('fct_llm_calls') }}
-    where not is_priced
+    where not is_priced and price_pattern is null
 
 ),
 

@@ -68,6 +68,26 @@ def priced_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
         *run("together", day,
              llm("together", "a", day + timedelta(seconds=1), "meta-llama/Llama-4-Scout-17B-16E-Instruct",
                  "together_ai", input_tokens=1_000_000)),
+        # A priced model but no token usage and no cost: unknown, not free.
+        *run("notokens", day,
+             llm("notokens", "a", day + timedelta(seconds=1), "gpt-4o", "openai"),
+             llm("notokens", "b", day + timedelta(seconds=2), "gpt-4o", "openai",
+                 input_tokens=100, output_tokens=10)),
+        # A failed request without usage was not billed: 0, known.
+        *run("failed", day,
+             llm("failed", "a", day + timedelta(seconds=1), "gpt-4o", "openai",
+                 status_code="error"),
+             llm("failed", "b", day + timedelta(seconds=2), "gpt-4o", "openai",
+                 input_tokens=100, output_tokens=10)),
+        # Two instrumentations of one call (a framework's LLM span around the client's,
+        # through an HTTP span): the innermost counts, once.
+        *run("nested", day,
+             llm("nested", "framework", day + timedelta(seconds=1), "gpt-4o", "openai",
+                 input_tokens=100, output_tokens=10),
+             span("nested", "http", day + timedelta(seconds=1), 1.0, parent="framework"),
+             span("nested", "client", day + timedelta(seconds=1), 1.0, parent="http",
+                  operation="llm", model="gpt-4o-2024-08-06", provider="openai",
+                  input_tokens=100, output_tokens=10)),
         # Tokens on an agent span repeat its children's: not counted.
         span("agentusage", "root", day, 60, operation="agent", input_tokens=999, output_tokens=999),
         llm("agentusage", "a", day + timedelta(seconds=1), "gpt-4o", "openai", input_tokens=100, output_tokens=10),
@@ -105,6 +125,44 @@ def test_unpriced_is_null_and_surfaced(priced_home: Home) -> None:
     assert query(priced_home, "select model, call_count from dim_unpriced_models") == [
         ("mystery-model", 1)
     ]
+
+
+def test_no_token_usage_is_unknown_cost_not_free(priced_home: Home) -> None:
+    rows = cost_of(priced_home, "notokens")
+    assert rows[0] == ("gpt-4o", None, None, False)
+    assert rows[1][1:] == (pytest.approx((100 * 2.50 + 10 * 10.0) / 1e6), "price_table", True)
+    cost, priced, unpriced = query(
+        priced_home,
+        "select cost_usd, priced_cost_usd, unpriced_call_count from fct_runs where run_id = ?",
+        [trace_id("notokens")],
+    )[0]
+    assert cost is None and priced == pytest.approx(350 / 1e6) and unpriced == 1
+    # gpt-4o has a price: it is not listed as a model without one.
+    assert ("gpt-4o",) not in query(priced_home, "select model from dim_unpriced_models")
+
+
+def test_a_failed_call_without_usage_costs_nothing(priced_home: Home) -> None:
+    rows = cost_of(priced_home, "failed")
+    assert rows[0] == ("gpt-4o", 0.0, "price_table", True)
+    cost, unpriced = query(
+        priced_home,
+        "select cost_usd, unpriced_call_count from fct_runs where run_id = ?",
+        [trace_id("failed")],
+    )[0]
+    assert cost == pytest.approx(350 / 1e6) and unpriced == 0
+
+
+def test_nested_llm_spans_count_the_innermost_once(priced_home: Home) -> None:
+    assert cost_of(priced_home, "nested") == [
+        ("gpt-4o-2024-08-06", pytest.approx(350 / 1e6), "price_table", True)
+    ]
+    row = query(
+        priced_home,
+        "select llm_call_count, input_tokens, output_tokens, cost_usd from fct_runs"
+        " where run_id = ?",
+        [trace_id("nested")],
+    )
+    assert row == [(1, 100, 10, pytest.approx(350 / 1e6))]
 
 
 def test_price_in_effect_on_the_call_day(priced_home: Home) -> None:
@@ -175,3 +233,19 @@ def test_a_broken_user_price_file_fails_the_build_in_one_line(
     message = str(caught.value)
     assert message.startswith("build failed:") and "\n" not in message
     assert "not-a-date" in message and "valid_from" in message, message
+
+
+def test_report_counts_runs_of_unknown_cost(priced_home: Home) -> None:
+    from fleetsignals.report.overview import query_totals
+    from fleetsignals.report.sections import unknown_cost_text
+    from fleetsignals.report.window import Window
+    from fleetsignals.snapshot import connect_snapshot
+
+    window = Window(datetime(2025, 11, 3, 10), datetime(2025, 11, 3, 11))
+    with connect_snapshot(priced_home) as con:
+        totals = query_totals(con, window)
+    # "unpriced" (an unknown model) and "notokens" (no usage), one unpriced call each.
+    assert (totals["unpriced_runs"], totals["unpriced_calls"]) == (2, 2)
+    text = unknown_cost_text(totals)
+    assert text.startswith("2 runs have an unknown cost: 2 of their LLM calls")
+    assert "mystery-model" in text and "no token usage" in text
