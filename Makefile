@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models macros --disable-progress-bar
+	$(BIN)/python scripts/signals_lint_config.py --check
 	$(BIN)/sqlfluff lint signals --config signals/sqlfluff.cfg --disable-progress-bar
 	$(BIN)/sqlfluff lint ingest/sql --config ingest/sql/sqlfluff.cfg --disable-progress-bar
 

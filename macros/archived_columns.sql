@@ -2,6 +2,8 @@
     The columns the warehouse reads back from HOME/facts/<kind>/*.parquet, with types.
     Archive files may hold more columns (the helper archives whole rows); these are the
     contract between `fleetsignals.warehouse.archive_run_facts` and the build.
+    A renamed column is a triple (name, type, former name): files archived before the
+    rename still read (read_archive takes whichever of the two a file has).
 -#}
 {% macro archived_columns(kind) -%}
     {%- set run_dimension_columns = [] -%}
@@ -31,7 +33,8 @@
             ('run_id', 'varchar'), ('span_id', 'varchar'), ('parent_span_id', 'varchar'),
             ('part_at', 'timestamp'), ('span_name', 'varchar'),
             ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('duration_ms', 'double'),
-            ('tool_name', 'varchar'), ('tool_call_id', 'varchar'), ('args_hash', 'varchar'),
+            ('tool_name', 'varchar'), ('tool_call_id', 'varchar'),
+            ('tool_args_hash', 'varchar', 'args_hash'),
             ('is_error', 'boolean'),
         ],
         'retention': [

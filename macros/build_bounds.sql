@@ -4,22 +4,21 @@
     reads for new spans), landed_after (datetime or none), watermark_at.
     Read with run_query so they reach SQL as constants (partition pruning needs them).
     Without that row (compiling only, e.g. for the linter) the build counts as full.
-    dbt cannot see the ref() below (it runs only at execution), so a model calling this,
-    directly or through touched_runs_since, starts with
-    `-- depends_on: {{ ref('int_build_watermarks_recorded') }}`.
+    `watermarks` is ref('int_build_watermarks_recorded'), passed in by the calling model so
+    dbt's graph sees the dependency (a ref() inside a macro that runs only at execution
+    would be hidden from it).
 -#}
-{% macro build_bounds() -%}
+{% macro build_bounds(watermarks) -%}
     {%- set full = {'full': true, 'scan_from': none, 'landed_after': none, 'watermark_at': none} -%}
     {%- if not execute -%}
         {{ return(full) }}
     {%- endif -%}
-    {%- set relation = ref('int_build_watermarks_recorded') -%}
-    {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+    {%- if adapter.get_relation(database=watermarks.database, schema=watermarks.schema, identifier=watermarks.identifier) is none -%}
         {{ return(full) }}
     {%- endif -%}
     {%- set rows = run_query(
         "select is_full_refresh, scan_from_at, landed_after_at, watermark_at from "
-        ~ relation ~ " where build_id = '" ~ this_build_id() ~ "'"
+        ~ watermarks ~ " where build_id = '" ~ this_build_id() ~ "'"
     ) -%}
     {%- if rows | length == 0 -%}
         {{ return(full) }}

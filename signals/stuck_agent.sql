@@ -11,7 +11,7 @@
 --
 -- Fires per run when either
 --   * repeating: the run's latest tool calls are one tool max_streak times in a row, or the
---     same tool with identical arguments (args_hash) max_identical times in a row (retries
+--     same tool with identical arguments (tool_args_hash) max_identical times in a row (retries
 --     of a failed call repeat arguments a few times; a stuck poller does not stop);
 --   * quiet: no LLM or tool call has ended for idle_minutes (exporters batch spans, so a
 --     minute or two of silence is normal; idle_minutes must be well above that).
@@ -85,7 +85,7 @@ tool_calls as (
     select
         c.run_id,
         c.tool_name,
-        c.args_hash,
+        c.tool_args_hash,
         c.started_at,
         c.ended_at,
         c.span_id
@@ -123,12 +123,12 @@ ordered as (
     select
         run_id,
         tool_name,
-        args_hash,
+        tool_args_hash,
         row_number() over (partition by run_id order by started_at desc, span_id desc) as back,
         first_value(tool_name) over (
             partition by run_id order by started_at desc, span_id desc
         ) as last_tool,
-        first_value(args_hash) over (
+        first_value(tool_args_hash) over (
             partition by run_id order by started_at desc, span_id desc
         ) as last_args
     from tool_calls
@@ -141,7 +141,7 @@ streaks as (
         coalesce(min(back) filter (where tool_name != last_tool), max(back) + 1) - 1 as streak,
         coalesce(
             min(back) filter (
-                where tool_name != last_tool or args_hash is distinct from last_args
+                where tool_name != last_tool or tool_args_hash is distinct from last_args
             ),
             max(back) + 1
         ) - 1 as identical,

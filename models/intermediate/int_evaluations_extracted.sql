@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- OpenTelemetry GenAI evaluation results landed as spans, one row each (docs/labels.md):
 -- - a `gen_ai.evaluation.result` event on any span: it judges that span's run;
 -- - a span of its own whose attributes carry `gen_ai.evaluation.name` (evaluations sent as
@@ -7,7 +6,7 @@
 -- counts from the moment its span landed, like a label. Only spans of the runs this build
 -- recomputes are read; rows of other runs stay (unique_key label_id).
 {{ config(unique_key='label_id') }}
-{%- set since = touched_runs_since() %}
+{%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
 
 with
 

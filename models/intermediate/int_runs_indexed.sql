@@ -1,11 +1,10 @@
--- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- One row per run ever seen: where its spans start (bounds the partition scan when it is
 -- recomputed) and its publishing partition. Rows stamped with this build's id are the
 -- runs this build recomputes ("touched"): runs with spans landed since the last build,
 -- or every run on a full build. Runs whose spans retention archived come from the archive.
 {{ config(unique_key='run_id') }}
 
-{%- set bounds = build_bounds() %}
+{%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
 
 with
 

@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- One row per source file landed: when its spans were received, as far as the data can
 -- tell. A file lands whole (ingest waits until it has settled), so none of its spans was
 -- known before the file was complete, and it cannot have been complete before its
@@ -10,7 +9,7 @@
 -- happened (landed_at alone would make every backfilled span known only today).
 {{ config(unique_key='source_sha256') }}
 
-{%- set bounds = build_bounds() %}
+{%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
 
 with
 

@@ -1,9 +1,8 @@
--- depends_on: {{ ref('int_build_watermarks_recorded') }}
 -- The spans of the runs this build recomputes, reduced to the columns the facts need.
 -- Partition-pruned to the hours at or after the earliest start of those runs.
 -- known_at: when the span became known (int_source_files_received): the later of its end
 -- and the time its file was received.
-{%- set since = touched_runs_since() %}
+{%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
 
 with
 

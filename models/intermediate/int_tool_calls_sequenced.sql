@@ -24,7 +24,7 @@ lake_calls as (
         duration_ms,
         coalesce(tool_name, '(unknown)') as tool_name,
         tool_call_id,
-        tool_args_hash as args_hash,
+        tool_args_hash,
         status_code = 'error' as is_error,
         known_at
     from {{ ref('int_spans_touched') }}
@@ -44,7 +44,7 @@ archived_calls as (
         calls.duration_ms,
         calls.tool_name,
         calls.tool_call_id,
-        calls.args_hash,
+        calls.tool_args_hash,
         calls.is_error,
         -- The archive keeps a run's final facts only: its calls count from their end.
         calls.ended_at as known_at
@@ -93,7 +93,7 @@ final as (
         duration_ms,
         tool_name,
         tool_call_id,
-        args_hash,
+        tool_args_hash,
         is_error,
         known_at,
         call_index,

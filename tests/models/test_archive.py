@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from fleetsignals.home import Home
 from fleetsignals.warehouse import archive_run_facts, build, write_retention_decisions
@@ -144,3 +145,43 @@ def test_a_late_span_of_a_pruned_run_does_not_replace_its_facts(
     build(home, config, full_refresh=True, run_tests=False)
     after = query(home, SAME_RUN, [run])
     assert after == before
+
+
+def test_tool_calls_archived_before_the_args_hash_rename_still_read(
+    synthetic_home: Home, tmp_path: Path
+) -> None:
+    home = copy_home(synthetic_home, tmp_path / "home")
+    hashed = """
+        select run_id, span_id, tool_args_hash from fct_tool_calls
+        where tool_args_hash is not null and list_contains(?, run_id) order by all
+    """
+    runs = [
+        r[0]
+        for r in query(
+            home,
+            "select distinct run_id from fct_tool_calls where tool_args_hash is not null "
+            "order by run_id limit 40",
+        )
+    ]
+    old, new = runs[:20], runs[20:]
+    before = query(home, hashed, [runs])
+    assert len(before) >= 40
+    archive_run_facts(home, old)
+    # Rewrite that archive as an older release wrote it: the column was called args_hash.
+    (written,) = (home.facts / "tool_calls").glob("*.parquet")
+    table = pq.read_table(written)
+    renamed = table.rename_columns(
+        ["args_hash" if name == "tool_args_hash" else name for name in table.column_names]
+    )
+    assert "tool_args_hash" not in renamed.column_names
+    pq.write_table(renamed, written)
+    prune_spans(home, old)
+
+    build(home, config_with(tmp_path), full_refresh=True, run_tests=False)  # old files only
+    assert query(home, hashed, [old]) == [row for row in before if row[0] in old]
+
+    archive_run_facts(home, new)  # a file of each shape in the archive now
+    prune_spans(home, new)
+    build(home, config_with(tmp_path), full_refresh=True, run_tests=False)
+    assert query(home, hashed, [runs]) == before
+    assert query(home, "select count(*) from fct_runs where is_archived") == [(40,)]

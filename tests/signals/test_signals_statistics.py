@@ -227,7 +227,7 @@ def stuck_run(
         last_span_at=max(ends[-1], root_ended_at or ends[-1]), status=status,
     )  # fmt: skip
     for i, ((tool, args), ended) in enumerate(zip(tools, ends, strict=True)):
-        add_tool_call(con, run_id, f"{run_id}-{i}", ended, tool, args_hash=args, seconds=5)
+        add_tool_call(con, run_id, f"{run_id}-{i}", ended, tool, tool_args_hash=args, seconds=5)
         add_span(con, run_id, ended)
     add_span(con, "other-run", T)  # data keeps flowing: the service's horizon is T
     if root_ended_at is None:
