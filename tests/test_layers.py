@@ -38,7 +38,8 @@ LAYERS: list[tuple[str, ...]] = [
         "fleetsignals.timeutil",
     ),
     ("fleetsignals.generate",),  # synthetic OTLP files: what ingest reads
-    ("fleetsignals.ingest", "fleetsignals.receive"),  # receive is ingest's front door
+    # receive is ingest's front door; labels land like spans, with ingest's helpers
+    ("fleetsignals.ingest", "fleetsignals.receive", "fleetsignals.labels"),
     ("fleetsignals.warehouse", "fleetsignals.fingerprints"),  # dbt models and snapshots
     ("fleetsignals.alerts",),  # signals, alert state, outbox, sinks
     ("fleetsignals.retention",),
