@@ -19,7 +19,6 @@ from typing import Any
 
 import duckdb
 
-from fleetsignals.alerts.asof import as_of
 from fleetsignals.alerts.definitions import Signal, is_numeric_type
 from fleetsignals.alerts.identity import check_identities
 from fleetsignals.sandbox import QueryGuard
@@ -111,8 +110,7 @@ def evaluate_signal(
 
     ``limit`` (the operator's alerts.instance_limit) caps the instances; the signal's own
     ``limit`` may lower it. Over the cap the evaluation fails whole, as a Prometheus rule over
-    its limit does, and at most cap + 1 rows are ever read. The signal reads the warehouse
-    as known at ``eval_at`` (alerts/asof.py).
+    its limit does, and at most cap + 1 rows are ever read.
     """
     started = time.perf_counter()
     cap = min(filter(None, (signal.limit, limit)), default=None)
@@ -120,7 +118,7 @@ def evaluate_signal(
     try:
         # A runaway query must not stall every other signal: interrupt it after `timeout`,
         # fetching included.
-        with as_of(con, eval_at), QueryGuard(con, timeout):
+        with QueryGuard(con, timeout):
             result = con.execute(sql, signal.bind(eval_at))
             columns = [d[0] for d in result.description]
             types = [str(d[1]) for d in result.description]

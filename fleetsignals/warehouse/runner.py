@@ -8,6 +8,7 @@ the variables stay the same.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -28,9 +29,9 @@ from fleetsignals.ingest.settings import config_vocabulary
 from fleetsignals.ingest.vocabulary import dimension_var
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
-from fleetsignals.sqltext import quote_identifier
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse.publish import publish_snapshot
+from fleetsignals.sqltext import quote_identifier
 
 PROJECT = project_dir()
 _PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds")
@@ -255,21 +256,6 @@ def lake_has_spans(home: Home) -> bool:
     return any(home.lake.glob("*/*/*.parquet"))
 
 
-def predates_run_versions(home: Home) -> bool:
-    """Whether the warehouse was built before run versions (fct_run_versions) existed: an
-    incremental build would version only the runs it touches, so it must be a full one."""
-    if not home.database.exists():
-        return False
-    with duckdb.connect(str(home.database), read_only=True) as con:
-        tables = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'main'"
-            ).fetchall()
-        }
-    return "int_runs_assembled" in tables and "fct_run_versions" not in tables
-
-
 def build(
     home: Home,
     config: Config,
@@ -295,11 +281,7 @@ def build(
     variables = dbt_vars(home, config)
     grace = parse_duration(config["warehouse"]["snapshot_grace"]).total_seconds()
     meter = _Progress(progress)
-    warnings = []
     with _build_lock(home), _home_env(home):
-        if not full_refresh and predates_run_versions(home):
-            full_refresh = True
-            warnings.append("the warehouse predates run versions: rebuilt in full (once)")
         tests = full_refresh if run_tests is None else run_tests
         _run_dbt(home, variables, full_refresh, tests, meter)
         _drop_leftovers(home)
@@ -314,6 +296,7 @@ def build(
             ).fetchall()
         snapshot = publish_snapshot(home, build_id, full_refresh, grace)
     finished = time.monotonic()
+    warnings = []
     if unpriced:
         names = ", ".join(row[0] for row in unpriced[:5]) + (" ..." if len(unpriced) > 5 else "")
         warnings.append(

@@ -75,8 +75,7 @@ lake_calls as (
         lake_spans.cache_write_tokens,
         lake_spans.reasoning_tokens,
         lake_spans.reported_cost_usd,
-        lake_spans.status_code = 'error' as is_error,
-        lake_spans.known_at
+        lake_spans.status_code = 'error' as is_error
     from lake_spans
     -- An LLM span with an LLM span below it encloses that call: the inner one counts.
     left join enclosing_spans
@@ -103,9 +102,7 @@ archived_calls as (
         calls.cache_write_tokens,
         calls.reasoning_tokens,
         calls.reported_cost_usd,
-        calls.is_error,
-        -- The archive keeps a run's final facts only: its calls count from their end.
-        calls.ended_at as known_at
+        calls.is_error
     from {{ ref('stg_facts__llm_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
 
@@ -257,8 +254,7 @@ priced as (
         usage_known.reported_cost_usd is not null
         or (best_price.model_pattern is not null and usage_known.is_usage_known) as is_priced,
         usage_known.has_usage,
-        usage_known.is_error,
-        usage_known.known_at
+        usage_known.is_error
     from usage_known
     left join best_price
         on

@@ -1,7 +1,5 @@
 -- The spans of the runs this build recomputes, reduced to the columns the facts need.
 -- Partition-pruned to the hours at or after the earliest start of those runs.
--- known_at: when the span became known (int_source_files_received): the later of its end
--- and the time its file was received.
 {%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
 
 with
@@ -19,15 +17,6 @@ spans as (
     select *
     from {{ ref('stg_otel__spans') }}
     where {{ lake_partitions_since(since) }}
-
-),
-
-files as (
-
-    select
-        source_sha256,
-        received_at
-    from {{ ref('int_source_files_received') }}
 
 ),
 
@@ -61,11 +50,9 @@ final as (
             spans.{{ dimension }},
             spans.resource_{{ dimension }},
         {%- endfor %}
-        spans.landed_at,
-        greatest(spans.end_at, files.received_at) as known_at
+        spans.landed_at
     from spans
     inner join touched on spans.trace_id = touched.run_id
-    left join files on spans.source_sha256 = files.source_sha256
 
 )
 

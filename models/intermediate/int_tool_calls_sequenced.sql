@@ -25,8 +25,7 @@ lake_calls as (
         coalesce(tool_name, '(unknown)') as tool_name,
         tool_call_id,
         tool_args_hash,
-        status_code = 'error' as is_error,
-        known_at
+        status_code = 'error' as is_error
     from {{ ref('int_spans_touched') }}
     where operation = 'tool'
 
@@ -45,9 +44,7 @@ archived_calls as (
         calls.tool_name,
         calls.tool_call_id,
         calls.tool_args_hash,
-        calls.is_error,
-        -- The archive keeps a run's final facts only: its calls count from their end.
-        calls.ended_at as known_at
+        calls.is_error
     from {{ ref('stg_facts__tool_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
 
@@ -95,7 +92,6 @@ final as (
         tool_call_id,
         tool_args_hash,
         is_error,
-        known_at,
         call_index,
         row_number() over (
             partition by run_id, tool_name, streak_group order by started_at, span_id
