@@ -557,23 +557,30 @@ kept as (
     from named as f
     inner join reported as r
         on f.agent_name = r.agent_name and f.dim = r.dim and f.dim_value = r.dim_value
+),
+
+final as (
+    select
+        -- Not labels (excluded below): only for the order.
+        dim,
+        dim_value,
+        agent_name,
+        cur_q as cur_p95,
+        base_q as base_p95,
+        k_cur as above,
+        n_cur as runs,
+        win as window_minutes,
+        case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+        case when dim = 'model' then dim_value end as model,
+        case when dim = 'tenant_id' then dim_value end as tenant_id,
+        case when dim = 'user_cohort' then dim_value end as user_cohort,
+        case when dim = 'workflow' then dim_value end as workflow,
+        case when dim = 'environment' then dim_value end as environment,
+        case when dim = 'user_id' then dim_value end as user_id,
+        case when dim = 'session_id' then dim_value end as session_id,
+        round(cur_q / base_q, 3) as value
+    from kept
 )
 
-select
-    agent_name,
-    cur_q as cur_p95,
-    base_q as base_p95,
-    k_cur as above,
-    n_cur as runs,
-    win as window_minutes,
-    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
-    case when dim = 'model' then dim_value end as model,
-    case when dim = 'tenant_id' then dim_value end as tenant_id,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
-    case when dim = 'workflow' then dim_value end as workflow,
-    case when dim = 'environment' then dim_value end as environment,
-    case when dim = 'user_id' then dim_value end as user_id,
-    case when dim = 'session_id' then dim_value end as session_id,
-    round(cur_q / base_q, 3) as value
-from kept
+select * exclude (dim, dim_value) from final
 order by agent_name, dim, dim_value
