@@ -1,12 +1,11 @@
 -- stuck_agent: a run still in flight that repeats one tool call, or has gone quiet.
 --
--- In flight at $eval_at (judged from timestamps, so backtests match live evaluation): the
--- run started by then and its root span had not ended by then. fct_runs judges `running`
--- and `timeout` at the lake's watermark; a run that is `ok`/`error` there but ended after
--- $eval_at was in flight at $eval_at, and a run still without a root was too, unless it had
--- already been quiet for stale_after_minutes at $eval_at: the warehouse calls that a
--- `timeout` (a dead run, counted in fct_runs), and this signal stops reporting it there,
--- so a run is never both a stuck alert and a timeout.
+-- In flight at $eval_at: signals read fct_runs as known at $eval_at (docs/signals.md), its
+-- status judged then, so backtests match live evaluation. A run is in flight when it had
+-- started by then, its root span had not ended by then (not `ok`/`error`), and it had not
+-- yet been quiet for stale_after_minutes: the warehouse calls that a `timeout` (a dead run,
+-- counted in fct_runs), and this signal stops reporting it there, so a run is never both a
+-- stuck alert and a timeout.
 -- Only calls that had ended by $eval_at are seen.
 --
 -- Fires per run when either
@@ -35,7 +34,7 @@ in_flight as (
     where
         started_at <= $eval_at
         and not (status in ('ok', 'error') and ended_at <= $eval_at)
-        -- Quiet for stale_after_minutes at the watermark means quiet at $eval_at too.
+        -- Quiet for stale_after_minutes by $eval_at: a timeout, no longer stuck.
         and last_span_at > $eval_at - $stale_after_minutes * interval '1 minute'
 ),
 
