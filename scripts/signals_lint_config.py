@@ -36,6 +36,10 @@ exclude_rules = RF04
 # p95_cost_jump is over the default 20 kB parse limit; linting it is the point.
 large_file_skip_byte_limit = 0
 
+# Table aliases name what they hold (house style): no one-letter aliases.
+[sqlfluff:rules:aliasing.length]
+min_alias_length = 2
+
 [sqlfluff:templater:placeholder]
 param_style = dollar
 # The evaluation time is bound by the engine, not a setting.

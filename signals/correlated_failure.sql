@@ -64,30 +64,31 @@ cells as (
         row_number() over () as cell_id
     from (
         select
-            c.tool_name,
-            r.prompt_variant,
-            r.model,
-            r.tenant_id,
-            r.user_cohort,
-            r.workflow,
-            r.environment,
-            r.user_id,
-            r.session_id,
-            count(*) filter (where c.is_current) as n_cur,
-            count(*) filter (where c.is_current and c.is_error) as k_cur,
+            calls.tool_name,
+            fct_runs.prompt_variant,
+            fct_runs.model,
+            fct_runs.tenant_id,
+            fct_runs.user_cohort,
+            fct_runs.workflow,
+            fct_runs.environment,
+            fct_runs.user_id,
+            fct_runs.session_id,
+            count(*) filter (where calls.is_current) as n_cur,
+            count(*) filter (where calls.is_current and calls.is_error) as k_cur,
             -- A run falls in one cell per tool, so these add up to distinct runs per group.
-            count(distinct c.run_id) filter (where c.is_current and c.is_error) as r_cur,
-            count(*) filter (where not c.is_current) as n_base,
-            count(*) filter (where not c.is_current and c.is_error) as k_base
-        from calls as c
-        inner join fct_runs as r on c.run_id = r.run_id
+            count(distinct calls.run_id) filter (where calls.is_current and calls.is_error)
+                as r_cur,
+            count(*) filter (where not calls.is_current) as n_base,
+            count(*) filter (where not calls.is_current and calls.is_error) as k_base
+        from calls
+        inner join fct_runs on calls.run_id = fct_runs.run_id
         group by all
-    ) as g
+    ) as per_cell
 ),
 
 -- Each cell belongs to its tool's group and to one group per listed dimension.
 cell_members as (
-    select u.*
+    select by_dimension.*
     from (
         select
             cell_id,
@@ -101,24 +102,25 @@ cell_members as (
                 environment, user_id, session_id
             ]) as dim_value
         from cells
-    ) as u
-    cross join settings as s
-    where u.dim = 'tool' or (list_contains(s.dims, u.dim) and u.dim_value is not null)
+    ) as by_dimension
+    cross join settings
+    where by_dimension.dim = 'tool'
+        or (list_contains(settings.dims, by_dimension.dim) and by_dimension.dim_value is not null)
 ),
 
 groups as (
     select
-        m.tool_name,
-        m.dim,
-        m.dim_value,
-        sum(c.n_cur) as n_cur,
-        sum(c.k_cur) as k_cur,
-        sum(c.r_cur) as r_cur,
-        sum(c.n_base) as n_base,
-        sum(c.k_base) as k_base
-    from cell_members as m
-    inner join cells as c on m.cell_id = c.cell_id
-    group by m.tool_name, m.dim, m.dim_value
+        cell_members.tool_name,
+        cell_members.dim,
+        cell_members.dim_value,
+        sum(cells.n_cur) as n_cur,
+        sum(cells.k_cur) as k_cur,
+        sum(cells.r_cur) as r_cur,
+        sum(cells.n_base) as n_base,
+        sum(cells.k_base) as k_base
+    from cell_members
+    inner join cells on cell_members.cell_id = cells.cell_id
+    group by cell_members.tool_name, cell_members.dim, cell_members.dim_value
 ),
 
 -- Groups with enough calls, with the smallest p-value each could attain: all K errors of
@@ -152,16 +154,16 @@ family as (
             row_number() over (order by min_p asc) as r,
             count(*) over () as n_all
         from enough
-    ) as e
+    ) as sorted_groups
 ),
 
 tested as (
     select
-        e.*,
-        f.m as n_tests
-    from enough as e
-    cross join family as f
-    where e.min_p <= $alpha / f.m
+        enough.*,
+        family.m as n_tests
+    from enough
+    cross join family
+    where enough.min_p <= $alpha / family.m
 ),
 
 candidates as (
@@ -176,30 +178,42 @@ candidates as (
 -- For two overlapping candidates f and g of one tool: f's calls outside g.
 residuals as (
     select
-        f.tool_name,
-        f.dim,
-        f.dim_value,
-        g.dim as by_dim,
-        g.dim_value as by_value,
-        f.n_tests,
-        coalesce(sum(c.n_cur), 0) as n_cur,
-        coalesce(sum(c.k_cur), 0) as k_cur,
-        coalesce(sum(c.r_cur), 0) as r_cur,
-        coalesce(sum(c.n_base), 0) as n_base,
-        coalesce(sum(c.k_base), 0) as k_base
-    from candidates as f
-    inner join candidates as g
-        on f.tool_name = g.tool_name and (f.dim != g.dim or f.dim_value != g.dim_value)
-    inner join cell_members as fm
-        on f.tool_name = fm.tool_name and f.dim = fm.dim and f.dim_value = fm.dim_value
-    left join cell_members as gm
+        tested_group.tool_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        tested_group.n_tests,
+        coalesce(sum(cells.n_cur), 0) as n_cur,
+        coalesce(sum(cells.k_cur), 0) as k_cur,
+        coalesce(sum(cells.r_cur), 0) as r_cur,
+        coalesce(sum(cells.n_base), 0) as n_base,
+        coalesce(sum(cells.k_base), 0) as k_base
+    from candidates as tested_group
+    inner join candidates as other_group
+        on tested_group.tool_name = other_group.tool_name
+            and (
+                tested_group.dim != other_group.dim
+                or tested_group.dim_value != other_group.dim_value
+            )
+    inner join cell_members as tested_cells
+        on tested_group.tool_name = tested_cells.tool_name
+            and tested_group.dim = tested_cells.dim
+            and tested_group.dim_value = tested_cells.dim_value
+    left join cell_members as other_cells
         on
-            g.tool_name = gm.tool_name
-            and g.dim = gm.dim
-            and g.dim_value = gm.dim_value
-            and fm.cell_id = gm.cell_id
-    left join cells as c on fm.cell_id = c.cell_id and gm.cell_id is null
-    group by f.tool_name, f.dim, f.dim_value, g.dim, g.dim_value, f.n_tests
+            other_group.tool_name = other_cells.tool_name
+            and other_group.dim = other_cells.dim
+            and other_group.dim_value = other_cells.dim_value
+            and tested_cells.cell_id = other_cells.cell_id
+    left join cells on tested_cells.cell_id = cells.cell_id and other_cells.cell_id is null
+    group by
+        tested_group.tool_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim,
+        other_group.dim_value,
+        tested_group.n_tests
 ),
 
 -- Everything to test: the candidates themselves (by_dim '') and residuals passing the gates.
@@ -241,37 +255,42 @@ units as (
 -- n_cur drawn; P(X >= k_cur) = sum over x of C(K, x) C(N - K, n_cur - x) / C(N, n_cur).
 significant as (
     select
-        u.tool_name,
-        u.dim,
-        u.dim_value,
-        u.by_dim,
-        u.by_value
-    from units as u
+        units.tool_name,
+        units.dim,
+        units.dim_value,
+        units.by_dim,
+        units.by_value
+    from units
     cross join
         lateral generate_series(
-            cast(u.k_cur as bigint), cast(least(u.n_cur, u.k_cur + u.k_base) as bigint)
-        ) as s (x)
+            cast(units.k_cur as bigint),
+            cast(least(units.n_cur, units.k_cur + units.k_base) as bigint)
+        ) as outcome (x)
     group by
-        u.tool_name, u.dim, u.dim_value, u.by_dim, u.by_value,
-        u.n_tests, u.n_cur, u.k_cur, u.n_base, u.k_base
+        units.tool_name, units.dim, units.dim_value, units.by_dim, units.by_value,
+        units.n_tests, units.n_cur, units.k_cur, units.n_base, units.k_base
     having sum(exp(
-            lgamma(u.k_cur + u.k_base + 1) - lgamma(s.x + 1) - lgamma(u.k_cur + u.k_base - s.x + 1)
-            + lgamma(u.n_cur - u.k_cur + u.n_base - u.k_base + 1)
-            - lgamma(u.n_cur - s.x + 1)
-            - lgamma(u.n_base - u.k_base - u.k_cur + s.x + 1)
-            - lgamma(u.n_cur + u.n_base + 1) + lgamma(u.n_cur + 1) + lgamma(u.n_base + 1)
-        )) < $alpha / u.n_tests
+            lgamma(units.k_cur + units.k_base + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(units.k_cur + units.k_base - outcome.x + 1)
+            + lgamma(units.n_cur - units.k_cur + units.n_base - units.k_base + 1)
+            - lgamma(units.n_cur - outcome.x + 1)
+            - lgamma(units.n_base - units.k_base - units.k_cur + outcome.x + 1)
+            - lgamma(units.n_cur + units.n_base + 1)
+            + lgamma(units.n_cur + 1)
+            + lgamma(units.n_base + 1)
+        )) < $alpha / units.n_tests
 ),
 
 firing as (
-    select c.*
-    from candidates as c
-    inner join significant as s
+    select candidates.*
+    from candidates
+    inner join significant
         on
-            c.tool_name = s.tool_name
-            and c.dim = s.dim
-            and c.dim_value = s.dim_value
-            and s.by_dim = ''
+            candidates.tool_name = significant.tool_name
+            and candidates.dim = significant.dim
+            and candidates.dim_value = significant.dim_value
+            and significant.by_dim = ''
 ),
 
 -- Scan statistic: the log-likelihood ratio of "errors elevated inside this group only".
@@ -310,7 +329,7 @@ ranked as (
             *,
             max(llr) over (partition by tool_name) as top_llr
         from scored
-    ) as s
+    ) as with_top
 ),
 
 primaries as (
@@ -325,33 +344,40 @@ kept as (
     select *
     from primaries
     union all
-    select f.*
-    from ranked as f
-    inner join primaries as p on f.tool_name = p.tool_name
-    inner join significant as s
+    select ranked.*
+    from ranked
+    inner join primaries on ranked.tool_name = primaries.tool_name
+    inner join significant
         on
-            f.tool_name = s.tool_name
-            and f.dim = s.dim
-            and f.dim_value = s.dim_value
-            and p.dim = s.by_dim
-            and p.dim_value = s.by_value
-    where f.dim != p.dim or f.dim_value != p.dim_value
+            ranked.tool_name = significant.tool_name
+            and ranked.dim = significant.dim
+            and ranked.dim_value = significant.dim_value
+            and primaries.dim = significant.by_dim
+            and primaries.dim_value = significant.by_value
+    where ranked.dim != primaries.dim or ranked.dim_value != primaries.dim_value
+),
+
+final as (
+    select
+        -- Not labels (excluded below): only for the order.
+        dim,
+        dim_value,
+        tool_name,
+        k_cur as errors,
+        n_cur as calls,
+        case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+        case when dim = 'model' then dim_value end as model,
+        case when dim = 'tenant_id' then dim_value end as tenant_id,
+        case when dim = 'user_cohort' then dim_value end as user_cohort,
+        case when dim = 'workflow' then dim_value end as workflow,
+        case when dim = 'environment' then dim_value end as environment,
+        case when dim = 'user_id' then dim_value end as user_id,
+        case when dim = 'session_id' then dim_value end as session_id,
+        round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
+        round(k_cur * 100.0 / n_cur, 1) as error_pct,
+        round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
+    from kept
 )
 
-select
-    tool_name,
-    k_cur as errors,
-    n_cur as calls,
-    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
-    case when dim = 'model' then dim_value end as model,
-    case when dim = 'tenant_id' then dim_value end as tenant_id,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
-    case when dim = 'workflow' then dim_value end as workflow,
-    case when dim = 'environment' then dim_value end as environment,
-    case when dim = 'user_id' then dim_value end as user_id,
-    case when dim = 'session_id' then dim_value end as session_id,
-    round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
-    round(k_cur * 100.0 / n_cur, 1) as error_pct,
-    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
-from kept
+select * exclude (dim, dim_value) from final
 order by tool_name, dim, dim_value

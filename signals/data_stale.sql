@@ -47,15 +47,19 @@ judged as (
         spread_minutes / greatest(span_count - 1, 1) as usual_gap_minutes
     from landed
     where span_count >= $min_spans
+),
+
+final as (
+    select
+        service_name,
+        usual_gap_minutes,
+        round(data_age_minutes, 1) as value,
+        round(landed_minutes_ago, 1) as landed_minutes_ago
+    from judged
+    where
+        data_age_minutes >= $stale_minutes
+        and data_age_minutes >= $gap_factor * usual_gap_minutes
 )
 
-select
-    service_name,
-    usual_gap_minutes,
-    round(data_age_minutes, 1) as value,
-    round(landed_minutes_ago, 1) as landed_minutes_ago
-from judged
-where
-    data_age_minutes >= $stale_minutes
-    and data_age_minutes >= $gap_factor * usual_gap_minutes
+select * from final
 order by service_name

@@ -88,12 +88,12 @@ unpivoted as (
 ),
 
 members as (
-    select u.*
-    from unpivoted as u
-    cross join settings as c
+    select unpivoted.*
+    from unpivoted
+    cross join settings
     where
-        (u.dim = 'agent' and list_contains(c.dims, 'agent_name'))
-        or (list_contains(c.dims, u.dim) and u.dim_value is not null)
+        (unpivoted.dim = 'agent' and list_contains(settings.dims, 'agent_name'))
+        or (list_contains(settings.dims, unpivoted.dim) and unpivoted.dim_value is not null)
 ),
 
 baseline as (
@@ -111,19 +111,23 @@ baseline as (
 
 tested as (
     select
-        b.agent_name,
-        b.dim,
-        b.dim_value,
-        b.n_base,
-        b.base_q,
-        count(*) filter (where m.is_current) as n_cur,
-        count(*) filter (where m.is_current and m.step_count > b.base_q) as k_cur,
-        count(*) filter (where not m.is_current and m.step_count > b.base_q) as j_base
-    from members as m
-    inner join baseline as b
-        on m.agent_name = b.agent_name and m.dim = b.dim and m.dim_value = b.dim_value
-    group by b.agent_name, b.dim, b.dim_value, b.n_base, b.base_q
-    having count(*) filter (where m.is_current) >= $min_runs
+        baseline.agent_name,
+        baseline.dim,
+        baseline.dim_value,
+        baseline.n_base,
+        baseline.base_q,
+        count(*) filter (where members.is_current) as n_cur,
+        count(*) filter (where members.is_current and members.step_count > baseline.base_q)
+            as k_cur,
+        count(*) filter (where not members.is_current and members.step_count > baseline.base_q)
+            as j_base
+    from members
+    inner join baseline
+        on members.agent_name = baseline.agent_name
+            and members.dim = baseline.dim
+            and members.dim_value = baseline.dim_value
+    group by baseline.agent_name, baseline.dim, baseline.dim_value, baseline.n_base, baseline.base_q
+    having count(*) filter (where members.is_current) >= $min_runs
 ),
 
 -- Bonferroni: every group with enough runs counts as a comparison, fired or not.
@@ -145,31 +149,36 @@ candidates as (
 -- with the scan statistic.
 firing as (
     select
-        c.agent_name,
-        c.dim,
-        c.dim_value,
-        c.n_tests,
-        c.n_base,
-        c.base_q,
-        c.n_cur,
-        c.k_cur,
-        c.j_base,
-        c.ratio,
-        c.k_cur * ln(c.ratio)
-        + (c.n_cur - c.k_cur) * ln(
-            greatest(1.0 - c.k_cur * 1.0 / c.n_cur, 1e-12)
-            / (1.0 - (c.j_base + 1.0) / (c.n_base + 1.0))
+        candidates.agent_name,
+        candidates.dim,
+        candidates.dim_value,
+        candidates.n_tests,
+        candidates.n_base,
+        candidates.base_q,
+        candidates.n_cur,
+        candidates.k_cur,
+        candidates.j_base,
+        candidates.ratio,
+        candidates.k_cur * ln(candidates.ratio)
+        + (candidates.n_cur - candidates.k_cur) * ln(
+            greatest(1.0 - candidates.k_cur * 1.0 / candidates.n_cur, 1e-12)
+            / (1.0 - (candidates.j_base + 1.0) / (candidates.n_base + 1.0))
         ) as llr
-    from candidates as c
-    cross join lateral generate_series(c.k_cur, c.n_cur) as s (x)
+    from candidates
+    cross join lateral generate_series(candidates.k_cur, candidates.n_cur) as outcome (x)
     group by all
     having
         sum(exp(
-            lgamma(c.n_cur + 1) - lgamma(s.x + 1) - lgamma(c.n_cur - s.x + 1)
-            + lgamma(s.x + c.j_base + 1) + lgamma(c.n_cur - s.x + c.n_base - c.j_base)
-            - lgamma(c.n_cur + c.n_base + 1)
-            - lgamma(c.j_base + 1) - lgamma(c.n_base - c.j_base) + lgamma(c.n_base + 1)
-        )) < $alpha / c.n_tests
+            lgamma(candidates.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(candidates.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + candidates.j_base + 1)
+            + lgamma(candidates.n_cur - outcome.x + candidates.n_base - candidates.j_base)
+            - lgamma(candidates.n_cur + candidates.n_base + 1)
+            - lgamma(candidates.j_base + 1)
+            - lgamma(candidates.n_base - candidates.j_base)
+            + lgamma(candidates.n_base + 1)
+        )) < $alpha / candidates.n_tests
 ),
 
 -- The named group per agent: the largest statistic; groups holding the same runs (an agent
@@ -196,49 +205,63 @@ ranked as (
 -- Another firing group of the agent, without the named group's runs.
 residuals as (
     select
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        f.n_tests,
-        count(*) filter (where m.is_current) as n_cur,
-        count(*) filter (where not m.is_current) as n_base,
-        count(*) filter (where m.is_current and m.step_count > f.base_q) as k_cur,
-        count(*) filter (where not m.is_current and m.step_count > f.base_q) as j_base
-    from ranked as f
-    inner join ranked as p on f.agent_name = p.agent_name and p.pick = 1
-    inner join members as m
-        on f.agent_name = m.agent_name and f.dim = m.dim and f.dim_value = m.dim_value
-    left join members as pm
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        tested_group.n_tests,
+        count(*) filter (where members.is_current) as n_cur,
+        count(*) filter (where not members.is_current) as n_base,
+        count(*) filter (where members.is_current and members.step_count > tested_group.base_q)
+            as k_cur,
+        count(*) filter (
+            where not members.is_current and members.step_count > tested_group.base_q
+        ) as j_base
+    from ranked as tested_group
+    inner join
+        ranked as named_group
+        on tested_group.agent_name = named_group.agent_name and named_group.pick = 1
+    inner join members
+        on tested_group.agent_name = members.agent_name
+            and tested_group.dim = members.dim
+            and tested_group.dim_value = members.dim_value
+    left join members as named_members
         on
-            p.agent_name = pm.agent_name
-            and p.dim = pm.dim
-            and p.dim_value = pm.dim_value
-            and m.run_id = pm.run_id
-    where f.pick > 1 and pm.run_id is null
-    group by f.agent_name, f.dim, f.dim_value, f.n_tests
+            named_group.agent_name = named_members.agent_name
+            and named_group.dim = named_members.dim
+            and named_group.dim_value = named_members.dim_value
+            and members.run_id = named_members.run_id
+    where tested_group.pick > 1 and named_members.run_id is null
+    group by tested_group.agent_name, tested_group.dim, tested_group.dim_value, tested_group.n_tests
 ),
 
 independent as (
     select
-        r.agent_name,
-        r.dim,
-        r.dim_value
-    from residuals as r
-    cross join lateral generate_series(r.k_cur, r.n_cur) as s (x)
+        residuals.agent_name,
+        residuals.dim,
+        residuals.dim_value
+    from residuals
+    cross join lateral generate_series(residuals.k_cur, residuals.n_cur) as outcome (x)
     where
-        r.n_cur >= $min_runs
-        and r.n_base >= $min_baseline_runs
-        and r.k_cur >= $min_deep_runs
-        and r.j_base < r.n_base
-        and (r.k_cur * 1.0 / r.n_cur) / ((r.j_base + 1.0) / (r.n_base + 1.0)) >= $min_ratio
+        residuals.n_cur >= $min_runs
+        and residuals.n_base >= $min_baseline_runs
+        and residuals.k_cur >= $min_deep_runs
+        and residuals.j_base < residuals.n_base
+        and (residuals.k_cur * 1.0 / residuals.n_cur)
+        / ((residuals.j_base + 1.0) / (residuals.n_base + 1.0))
+        >= $min_ratio
     group by all
     having
         sum(exp(
-            lgamma(r.n_cur + 1) - lgamma(s.x + 1) - lgamma(r.n_cur - s.x + 1)
-            + lgamma(s.x + r.j_base + 1) + lgamma(r.n_cur - s.x + r.n_base - r.j_base)
-            - lgamma(r.n_cur + r.n_base + 1)
-            - lgamma(r.j_base + 1) - lgamma(r.n_base - r.j_base) + lgamma(r.n_base + 1)
-        )) < $alpha / r.n_tests
+            lgamma(residuals.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(residuals.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + residuals.j_base + 1)
+            + lgamma(residuals.n_cur - outcome.x + residuals.n_base - residuals.j_base)
+            - lgamma(residuals.n_cur + residuals.n_base + 1)
+            - lgamma(residuals.j_base + 1)
+            - lgamma(residuals.n_base - residuals.j_base)
+            + lgamma(residuals.n_base + 1)
+        )) < $alpha / residuals.n_tests
 ),
 
 kept as (
@@ -246,30 +269,39 @@ kept as (
     from ranked
     where pick = 1
     union all
-    select r.*
-    from ranked as r
+    select ranked.*
+    from ranked
     where
-        r.pick > 1
+        ranked.pick > 1
         and exists (
             select 1
-            from independent as i
-            where r.agent_name = i.agent_name and r.dim = i.dim and r.dim_value = i.dim_value
+            from independent
+            where ranked.agent_name = independent.agent_name
+                and ranked.dim = independent.dim
+                and ranked.dim_value = independent.dim_value
         )
+),
+
+final as (
+    select
+        -- Not labels (excluded below): only for the order.
+        dim,
+        dim_value,
+        agent_name,
+        k_cur as deep,
+        n_cur as runs,
+        base_q as base_p95,
+        case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+        case when dim = 'model' then dim_value end as model,
+        case when dim = 'tenant_id' then dim_value end as tenant_id,
+        case when dim = 'user_cohort' then dim_value end as user_cohort,
+        case when dim = 'workflow' then dim_value end as workflow,
+        case when dim = 'environment' then dim_value end as environment,
+        case when dim = 'user_id' then dim_value end as user_id,
+        case when dim = 'session_id' then dim_value end as session_id,
+        round(ratio, 3) as value
+    from kept
 )
 
-select
-    agent_name,
-    k_cur as deep,
-    n_cur as runs,
-    base_q as base_p95,
-    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
-    case when dim = 'model' then dim_value end as model,
-    case when dim = 'tenant_id' then dim_value end as tenant_id,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
-    case when dim = 'workflow' then dim_value end as workflow,
-    case when dim = 'environment' then dim_value end as environment,
-    case when dim = 'user_id' then dim_value end as user_id,
-    case when dim = 'session_id' then dim_value end as session_id,
-    round(ratio, 3) as value
-from kept
+select * exclude (dim, dim_value) from final
 order by agent_name, dim, dim_value

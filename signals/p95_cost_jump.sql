@@ -67,30 +67,31 @@ windows as (
 -- per reference (a third less time per evaluation on a 31k-run fleet).
 runs as materialized (
     select
-        r.run_id,
-        r.agent_name,
-        r.prompt_variant,
-        r.model,
-        r.tenant_id,
-        r.user_cohort,
-        r.workflow,
-        r.environment,
-        r.user_id,
-        r.session_id,
-        r.cost_usd,
-        r.step_count,
+        fct_runs.run_id,
+        fct_runs.agent_name,
+        fct_runs.prompt_variant,
+        fct_runs.model,
+        fct_runs.tenant_id,
+        fct_runs.user_cohort,
+        fct_runs.workflow,
+        fct_runs.environment,
+        fct_runs.user_id,
+        fct_runs.session_id,
+        fct_runs.cost_usd,
+        fct_runs.step_count,
         -- The baseline ends where the longest current window begins.
-        r.ended_at <= $eval_at - c.max_window * interval '1 minute' as is_base,
-        epoch(cast($eval_at as timestamp) - r.ended_at) / 60.0 as age_minutes
-    from fct_runs as r
-    cross join settings as c
+        fct_runs.ended_at <= $eval_at - settings.max_window * interval '1 minute' as is_base,
+        epoch(cast($eval_at as timestamp) - fct_runs.ended_at) / 60.0 as age_minutes
+    from fct_runs
+    cross join settings
     where
         -- Completed runs only: a root that ended by $eval_at (timeouts carry partial cost).
-        r.status in ('ok', 'error')
-        and r.ended_at <= $eval_at
-        and r.ended_at > $eval_at - (c.max_window + $baseline_minutes) * interval '1 minute'
-        and r.cost_usd is not null
-        and r.agent_name is not null
+        fct_runs.status in ('ok', 'error')
+        and fct_runs.ended_at <= $eval_at
+        and fct_runs.ended_at
+        > $eval_at - (settings.max_window + $baseline_minutes) * interval '1 minute'
+        and fct_runs.cost_usd is not null
+        and fct_runs.agent_name is not null
 ),
 
 -- Each run is a member of its agent's group and of one group per listed dimension.
@@ -114,74 +115,91 @@ unpivoted as (
 ),
 
 members as materialized (
-    select u.*
-    from unpivoted as u
-    cross join settings as c
-    where u.dim = 'agent' or (list_contains(c.dims, u.dim) and u.dim_value is not null)
+    select unpivoted.*
+    from unpivoted
+    cross join settings
+    where unpivoted.dim = 'agent'
+        or (list_contains(settings.dims, unpivoted.dim) and unpivoted.dim_value is not null)
 ),
 
 depth_limits as (
     select
-        m.agent_name,
-        m.dim,
-        m.dim_value,
-        quantile_disc(m.step_count, $tail_quantile) as max_steps
-    from members as m
-    cross join settings as c
-    where m.is_base
-    group by m.agent_name, m.dim, m.dim_value, c.min_n
-    having count(*) >= c.min_n
+        members.agent_name,
+        members.dim,
+        members.dim_value,
+        quantile_disc(members.step_count, $tail_quantile) as max_steps
+    from members
+    cross join settings
+    where members.is_base
+    group by members.agent_name, members.dim, members.dim_value, settings.min_n
+    having count(*) >= settings.min_n
 ),
 
 ordinary as materialized (
-    select m.*
-    from members as m
-    inner join depth_limits as d
-        on m.agent_name = d.agent_name and m.dim = d.dim and m.dim_value = d.dim_value
-    where m.step_count is null or m.step_count <= d.max_steps
+    select members.*
+    from members
+    inner join depth_limits
+        on members.agent_name = depth_limits.agent_name
+            and members.dim = depth_limits.dim
+            and members.dim_value = depth_limits.dim_value
+    where members.step_count is null or members.step_count <= depth_limits.max_steps
 ),
 
 baseline as materialized (
     select
-        o.agent_name,
-        o.dim,
-        o.dim_value,
+        ordinary.agent_name,
+        ordinary.dim,
+        ordinary.dim_value,
         count(*) as n_base,
-        quantile_cont(o.cost_usd, $tail_quantile) as base_q,
-        quantile_cont(o.cost_usd, $shift_quantile) as base_s
-    from ordinary as o
-    cross join settings as c
-    where o.is_base
-    group by o.agent_name, o.dim, o.dim_value, c.min_n
-    having count(*) >= c.min_n
+        quantile_cont(ordinary.cost_usd, $tail_quantile) as base_q,
+        quantile_cont(ordinary.cost_usd, $shift_quantile) as base_s
+    from ordinary
+    cross join settings
+    where ordinary.is_base
+    group by ordinary.agent_name, ordinary.dim, ordinary.dim_value, settings.min_n
+    having count(*) >= settings.min_n
 ),
 
 -- One row per group and current window (the last win minutes; runs between a shorter
 -- window and the baseline are in neither).
 tested as materialized (
     select
-        b.agent_name,
-        b.dim,
-        b.dim_value,
-        w.win,
-        b.n_base,
-        b.base_q,
-        b.base_s,
-        count(*) filter (where not o.is_base) as n_cur,
-        count(*) filter (where not o.is_base and o.cost_usd > b.base_q) as k_cur,
-        count(*) filter (where o.is_base and o.cost_usd > b.base_q) as j_base,
-        count(*) filter (where not o.is_base and o.cost_usd > b.base_s) as ks_cur,
-        count(*) filter (where o.is_base and o.cost_usd > b.base_s) as js_base,
-        quantile_cont(o.cost_usd, $tail_quantile) filter (where not o.is_base) as cur_q,
-        quantile_cont(o.cost_usd, $shift_quantile) filter (where not o.is_base) as cur_s
-    from ordinary as o
-    inner join baseline as b
-        on o.agent_name = b.agent_name and o.dim = b.dim and o.dim_value = b.dim_value
-    cross join windows as w
-    cross join settings as c
-    where o.is_base or o.age_minutes < w.win
-    group by b.agent_name, b.dim, b.dim_value, w.win, b.n_base, b.base_q, b.base_s, c.min_n
-    having count(*) filter (where not o.is_base) >= c.min_n
+        baseline.agent_name,
+        baseline.dim,
+        baseline.dim_value,
+        windows.win,
+        baseline.n_base,
+        baseline.base_q,
+        baseline.base_s,
+        count(*) filter (where not ordinary.is_base) as n_cur,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > baseline.base_q)
+            as k_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > baseline.base_q) as j_base,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > baseline.base_s)
+            as ks_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > baseline.base_s) as js_base,
+        quantile_cont(ordinary.cost_usd, $tail_quantile) filter (where not ordinary.is_base)
+            as cur_q,
+        quantile_cont(ordinary.cost_usd, $shift_quantile) filter (where not ordinary.is_base)
+            as cur_s
+    from ordinary
+    inner join baseline
+        on ordinary.agent_name = baseline.agent_name
+            and ordinary.dim = baseline.dim
+            and ordinary.dim_value = baseline.dim_value
+    cross join windows
+    cross join settings
+    where ordinary.is_base or ordinary.age_minutes < windows.win
+    group by
+        baseline.agent_name,
+        baseline.dim,
+        baseline.dim_value,
+        windows.win,
+        baseline.n_base,
+        baseline.base_q,
+        baseline.base_s,
+        settings.min_n
+    having count(*) filter (where not ordinary.is_base) >= settings.min_n
 ),
 
 -- Two exceedance tests per group and window: above the baseline P95 (the tail itself) and
@@ -227,7 +245,7 @@ attainable as materialized (
             ) as min_p
         from exceedances
         where j < n_base
-    ) as e
+    ) as with_min_p
 ),
 
 -- Tarone: m = the smallest m with at most m tests whose min_p <= alpha / m; with min_p
@@ -256,32 +274,52 @@ candidates as (
 -- scan statistic (log-likelihood ratio of "more runs above the threshold in this group").
 evidence as (
     select
-        e.agent_name,
-        e.dim,
-        e.dim_value,
-        e.win,
-        e.k * ln((e.k * 1.0 / e.n_cur) / ((e.j + 1.0) / (e.n_base + 1.0)))
-        + (e.n_cur - e.k) * ln(
-            greatest(1.0 - e.k * 1.0 / e.n_cur, 1e-12) / (1.0 - (e.j + 1.0) / (e.n_base + 1.0))
+        attainable.agent_name,
+        attainable.dim,
+        attainable.dim_value,
+        attainable.win,
+        attainable.k
+        * ln(
+            (attainable.k * 1.0 / attainable.n_cur)
+            / ((attainable.j + 1.0) / (attainable.n_base + 1.0))
+        )
+        + (attainable.n_cur - attainable.k) * ln(
+            greatest(1.0 - attainable.k * 1.0 / attainable.n_cur, 1e-12)
+            / (1.0 - (attainable.j + 1.0) / (attainable.n_base + 1.0))
         ) as llr
-    from attainable as e
-    inner join candidates as c
+    from attainable
+    inner join candidates
         on
-            e.agent_name = c.agent_name
-            and e.dim = c.dim
-            and e.dim_value = c.dim_value
-            and e.win = c.win
-    cross join family as f
-    cross join lateral generate_series(e.k, e.n_cur) as s (x)
-    where e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0) and e.min_p <= $alpha / f.m
-    group by e.agent_name, e.dim, e.dim_value, e.win, e.n_cur, e.n_base, e.k, e.j, f.m
+            attainable.agent_name = candidates.agent_name
+            and attainable.dim = candidates.dim
+            and attainable.dim_value = candidates.dim_value
+            and attainable.win = candidates.win
+    cross join family
+    cross join lateral generate_series(attainable.k, attainable.n_cur) as outcomes (x)
+    where attainable.k > attainable.n_cur * (attainable.j + 1.0) / (attainable.n_base + 1.0)
+        and attainable.min_p <= $alpha / family.m
+    group by
+        attainable.agent_name,
+        attainable.dim,
+        attainable.dim_value,
+        attainable.win,
+        attainable.n_cur,
+        attainable.n_base,
+        attainable.k,
+        attainable.j,
+        family.m
     having
         sum(exp(
-            lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
-            + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
-            - lgamma(e.n_cur + e.n_base + 1)
-            - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-        )) < $alpha / f.m
+            lgamma(attainable.n_cur + 1)
+            - lgamma(outcomes.x + 1)
+            - lgamma(attainable.n_cur - outcomes.x + 1)
+            + lgamma(outcomes.x + attainable.j + 1)
+            + lgamma(attainable.n_cur - outcomes.x + attainable.n_base - attainable.j)
+            - lgamma(attainable.n_cur + attainable.n_base + 1)
+            - lgamma(attainable.j + 1)
+            - lgamma(attainable.n_base - attainable.j)
+            + lgamma(attainable.n_base + 1)
+        )) < $alpha / family.m
 ),
 
 -- One row per firing group: the window (and threshold) with the strongest evidence.
@@ -289,19 +327,20 @@ firing as (
     select *
     from (
         select
-            c.*,
-            e.llr,
+            candidates.*,
+            evidence.llr,
             row_number() over (
-                partition by c.agent_name, c.dim, c.dim_value order by e.llr desc, c.win desc
+                partition by candidates.agent_name, candidates.dim, candidates.dim_value
+                order by evidence.llr desc, candidates.win desc
             ) as best
-        from candidates as c
-        inner join evidence as e
+        from candidates
+        inner join evidence
             on
-                c.agent_name = e.agent_name
-                and c.dim = e.dim
-                and c.dim_value = e.dim_value
-                and c.win = e.win
-    ) as b
+                candidates.agent_name = evidence.agent_name
+                and candidates.dim = evidence.dim
+                and candidates.dim_value = evidence.dim_value
+                and candidates.win = evidence.win
+    ) as by_strength
     where best = 1
 ),
 
@@ -322,7 +361,7 @@ ordered as materialized (
                 when 'user_cohort' then 7 when 'environment' then 8 else 9
             end as dim_rank
         from firing
-    ) as r
+    ) as with_rank
 ),
 
 -- Pairs of firing groups of one agent where the finer one's runs all lie in the coarser
@@ -330,72 +369,82 @@ ordered as materialized (
 -- a cohort) are not nested.
 nested as (
     select
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        h.dim as by_dim,
-        h.dim_value as by_value
-    from ordered as f
-    inner join ordered as h on f.agent_name = h.agent_name and f.pos < h.pos
-    inner join members as o
-        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
-    left join members as oh
+        finer.agent_name,
+        finer.dim,
+        finer.dim_value,
+        coarser.dim as by_dim,
+        coarser.dim_value as by_value
+    from ordered as finer
+    inner join
+        ordered as coarser
+        on finer.agent_name = coarser.agent_name and finer.pos < coarser.pos
+    inner join members as finer_members
+        on finer.agent_name = finer_members.agent_name
+            and finer.dim = finer_members.dim
+            and finer.dim_value = finer_members.dim_value
+    left join members as coarser_members
         on
-            h.agent_name = oh.agent_name
-            and h.dim = oh.dim
-            and h.dim_value = oh.dim_value
-            and o.run_id = oh.run_id
-    group by f.agent_name, f.dim, f.dim_value, h.dim, h.dim_value
-    having count(oh.run_id) = count(*)
+            coarser.agent_name = coarser_members.agent_name
+            and coarser.dim = coarser_members.dim
+            and coarser.dim_value = coarser_members.dim_value
+            and finer_members.run_id = coarser_members.run_id
+    group by finer.agent_name, finer.dim, finer.dim_value, coarser.dim, coarser.dim_value
+    having count(coarser_members.run_id) = count(*)
 ),
 
 -- Step 1, finer first: a firing group stands only if it stays significant without the
 -- runs of the firing groups nested in it (a cohort does not stand for its tenant).
 finer_runs as (
     select distinct
-        n.agent_name,
-        n.by_dim as dim,
-        n.by_value as dim_value,
-        o.run_id
-    from nested as n
-    inner join members as o
-        on n.agent_name = o.agent_name and n.dim = o.dim and n.dim_value = o.dim_value
+        nested.agent_name,
+        nested.by_dim as dim,
+        nested.by_value as dim_value,
+        members.run_id
+    from nested
+    inner join members
+        on nested.agent_name = members.agent_name
+            and nested.dim = members.dim
+            and nested.dim_value = members.dim_value
 ),
 
 standing_counts as (
     select
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        count(*) filter (where not o.is_base) as n_cur,
-        count(*) filter (where o.is_base) as n_base,
-        count(*) filter (where not o.is_base and o.cost_usd > f.base_q) as k_cur,
-        count(*) filter (where o.is_base and o.cost_usd > f.base_q) as j_base,
-        count(*) filter (where not o.is_base and o.cost_usd > f.base_s) as ks_cur,
-        count(*) filter (where o.is_base and o.cost_usd > f.base_s) as js_base
-    from ordered as f
-    inner join ordinary as o
-        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
-    left join finer_runs as x
+        ordered.agent_name,
+        ordered.dim,
+        ordered.dim_value,
+        count(*) filter (where not ordinary.is_base) as n_cur,
+        count(*) filter (where ordinary.is_base) as n_base,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > ordered.base_q)
+            as k_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > ordered.base_q) as j_base,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > ordered.base_s)
+            as ks_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > ordered.base_s) as js_base
+    from ordered
+    inner join ordinary
+        on ordered.agent_name = ordinary.agent_name
+            and ordered.dim = ordinary.dim
+            and ordered.dim_value = ordinary.dim_value
+    left join finer_runs
         on
-            f.agent_name = x.agent_name
-            and f.dim = x.dim
-            and f.dim_value = x.dim_value
-            and o.run_id = x.run_id
-    where x.run_id is null and (o.is_base or o.age_minutes < f.win)
-    group by f.agent_name, f.dim, f.dim_value
+            ordered.agent_name = finer_runs.agent_name
+            and ordered.dim = finer_runs.dim
+            and ordered.dim_value = finer_runs.dim_value
+            and ordinary.run_id = finer_runs.run_id
+    where finer_runs.run_id is null and (ordinary.is_base or ordinary.age_minutes < ordered.win)
+    group by ordered.agent_name, ordered.dim, ordered.dim_value
 ),
 
 standing as (
     select distinct
-        t.agent_name,
-        t.dim,
-        t.dim_value
+        significant.agent_name,
+        significant.dim,
+        significant.dim_value
     from (
         select
-            e.agent_name,
-            e.dim,
-            e.dim_value
+            group_tests.agent_name,
+            group_tests.dim,
+            group_tests.dim_value
         from (
             select
                 agent_name,
@@ -416,47 +465,69 @@ standing as (
                 ks_cur as k,
                 js_base as j
             from standing_counts
-        ) as e
-        cross join family as f
-        cross join settings as c
-        cross join lateral generate_series(e.k, e.n_cur) as s (x)
+        ) as group_tests
+        cross join family
+        cross join settings
+        cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
         where
-            e.n_cur >= c.min_n
-            and e.n_base >= c.min_n
-            and e.j < e.n_base
-            and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
-        group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+            group_tests.n_cur >= settings.min_n
+            and group_tests.n_base >= settings.min_n
+            and group_tests.j < group_tests.n_base
+            and group_tests.k
+            > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
+        group by
+            group_tests.agent_name,
+            group_tests.dim,
+            group_tests.dim_value,
+            group_tests.n_cur,
+            group_tests.n_base,
+            group_tests.k,
+            group_tests.j,
+            family.m
         having
             sum(exp(
-                lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
-                + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
-                - lgamma(e.n_cur + e.n_base + 1)
-                - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-            )) < $alpha / f.m
-    ) as t
+                lgamma(group_tests.n_cur + 1)
+                - lgamma(outcomes.x + 1)
+                - lgamma(group_tests.n_cur - outcomes.x + 1)
+                + lgamma(outcomes.x + group_tests.j + 1)
+                + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
+                - lgamma(group_tests.n_cur + group_tests.n_base + 1)
+                - lgamma(group_tests.j + 1)
+                - lgamma(group_tests.n_base - group_tests.j)
+                + lgamma(group_tests.n_base + 1)
+            )) < $alpha / family.m
+    ) as significant
 ),
 
 -- Step 2: a standing group nested in a coarser standing group is folded into it (the jump
 -- reaches beyond it: name the cohort, not each of its tenants).
 folded as (
-    select n.*
-    from nested as n
-    inner join standing as fs
-        on n.agent_name = fs.agent_name and n.dim = fs.dim and n.dim_value = fs.dim_value
-    inner join standing as hs
-        on n.agent_name = hs.agent_name and n.by_dim = hs.dim and n.by_value = hs.dim_value
+    select nested.*
+    from nested
+    inner join standing as finer_standing
+        on nested.agent_name = finer_standing.agent_name
+            and nested.dim = finer_standing.dim
+            and nested.dim_value = finer_standing.dim_value
+    inner join standing as coarser_standing
+        on nested.agent_name = coarser_standing.agent_name
+            and nested.by_dim = coarser_standing.dim
+            and nested.by_value = coarser_standing.dim_value
 ),
 
 named as (
-    select f.*
-    from ordered as f
-    inner join standing as s
-        on f.agent_name = s.agent_name and f.dim = s.dim and f.dim_value = s.dim_value
+    select ordered.*
+    from ordered
+    inner join standing
+        on ordered.agent_name = standing.agent_name
+            and ordered.dim = standing.dim
+            and ordered.dim_value = standing.dim_value
     where
         not exists (
             select 1
-            from folded as x
-            where f.agent_name = x.agent_name and f.dim = x.dim and f.dim_value = x.dim_value
+            from folded
+            where ordered.agent_name = folded.agent_name
+                and ordered.dim = folded.dim
+                and ordered.dim_value = folded.dim_value
         )
 ),
 
@@ -465,53 +536,60 @@ named as (
 -- crossing the cause (a model the jumping tenant uses) does not report it twice.
 stronger_runs as (
     select distinct
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        o.run_id
-    from named as f
-    inner join named as g
+        named_group.agent_name,
+        named_group.dim,
+        named_group.dim_value,
+        members.run_id
+    from named as named_group
+    inner join named as stronger_group
         on
-            f.agent_name = g.agent_name
-            and (f.llr < g.llr or (f.llr = g.llr and f.pos > g.pos))
-    inner join members as o
-        on g.agent_name = o.agent_name and g.dim = o.dim and g.dim_value = o.dim_value
+            named_group.agent_name = stronger_group.agent_name
+            and (
+                named_group.llr < stronger_group.llr
+                or (named_group.llr = stronger_group.llr and named_group.pos > stronger_group.pos)
+            )
+    inner join members
+        on stronger_group.agent_name = members.agent_name
+            and stronger_group.dim = members.dim
+            and stronger_group.dim_value = members.dim_value
 ),
 
 reported_counts as (
     select
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        count(*) filter (where not o.is_base) as n_cur,
-        count(*) filter (where o.is_base) as n_base,
-        count(*) filter (where not o.is_base and o.cost_usd > f.base_q) as k_cur,
-        count(*) filter (where o.is_base and o.cost_usd > f.base_q) as j_base,
-        count(*) filter (where not o.is_base and o.cost_usd > f.base_s) as ks_cur,
-        count(*) filter (where o.is_base and o.cost_usd > f.base_s) as js_base
-    from named as f
-    inner join ordinary as o
-        on f.agent_name = o.agent_name and f.dim = o.dim and f.dim_value = o.dim_value
-    left join stronger_runs as x
+        named.agent_name,
+        named.dim,
+        named.dim_value,
+        count(*) filter (where not ordinary.is_base) as n_cur,
+        count(*) filter (where ordinary.is_base) as n_base,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > named.base_q) as k_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > named.base_q) as j_base,
+        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > named.base_s) as ks_cur,
+        count(*) filter (where ordinary.is_base and ordinary.cost_usd > named.base_s) as js_base
+    from named
+    inner join ordinary
+        on named.agent_name = ordinary.agent_name
+            and named.dim = ordinary.dim
+            and named.dim_value = ordinary.dim_value
+    left join stronger_runs
         on
-            f.agent_name = x.agent_name
-            and f.dim = x.dim
-            and f.dim_value = x.dim_value
-            and o.run_id = x.run_id
-    where x.run_id is null and (o.is_base or o.age_minutes < f.win)
-    group by f.agent_name, f.dim, f.dim_value
+            named.agent_name = stronger_runs.agent_name
+            and named.dim = stronger_runs.dim
+            and named.dim_value = stronger_runs.dim_value
+            and ordinary.run_id = stronger_runs.run_id
+    where stronger_runs.run_id is null and (ordinary.is_base or ordinary.age_minutes < named.win)
+    group by named.agent_name, named.dim, named.dim_value
 ),
 
 reported as (
     select distinct
-        t.agent_name,
-        t.dim,
-        t.dim_value
+        significant.agent_name,
+        significant.dim,
+        significant.dim_value
     from (
         select
-            e.agent_name,
-            e.dim,
-            e.dim_value
+            group_tests.agent_name,
+            group_tests.dim,
+            group_tests.dim_value
         from (
             select
                 agent_name,
@@ -532,48 +610,71 @@ reported as (
                 ks_cur as k,
                 js_base as j
             from reported_counts
-        ) as e
-        cross join family as f
-        cross join settings as c
-        cross join lateral generate_series(e.k, e.n_cur) as s (x)
+        ) as group_tests
+        cross join family
+        cross join settings
+        cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
         where
-            e.n_cur >= c.min_n
-            and e.n_base >= c.min_n
-            and e.j < e.n_base
-            and e.k > e.n_cur * (e.j + 1.0) / (e.n_base + 1.0)
-        group by e.agent_name, e.dim, e.dim_value, e.n_cur, e.n_base, e.k, e.j, f.m
+            group_tests.n_cur >= settings.min_n
+            and group_tests.n_base >= settings.min_n
+            and group_tests.j < group_tests.n_base
+            and group_tests.k
+            > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
+        group by
+            group_tests.agent_name,
+            group_tests.dim,
+            group_tests.dim_value,
+            group_tests.n_cur,
+            group_tests.n_base,
+            group_tests.k,
+            group_tests.j,
+            family.m
         having
             sum(exp(
-                lgamma(e.n_cur + 1) - lgamma(s.x + 1) - lgamma(e.n_cur - s.x + 1)
-                + lgamma(s.x + e.j + 1) + lgamma(e.n_cur - s.x + e.n_base - e.j)
-                - lgamma(e.n_cur + e.n_base + 1)
-                - lgamma(e.j + 1) - lgamma(e.n_base - e.j) + lgamma(e.n_base + 1)
-            )) < $alpha / f.m
-    ) as t
+                lgamma(group_tests.n_cur + 1)
+                - lgamma(outcomes.x + 1)
+                - lgamma(group_tests.n_cur - outcomes.x + 1)
+                + lgamma(outcomes.x + group_tests.j + 1)
+                + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
+                - lgamma(group_tests.n_cur + group_tests.n_base + 1)
+                - lgamma(group_tests.j + 1)
+                - lgamma(group_tests.n_base - group_tests.j)
+                + lgamma(group_tests.n_base + 1)
+            )) < $alpha / family.m
+    ) as significant
 ),
 
 kept as (
-    select f.*
-    from named as f
-    inner join reported as r
-        on f.agent_name = r.agent_name and f.dim = r.dim and f.dim_value = r.dim_value
+    select named.*
+    from named
+    inner join reported
+        on named.agent_name = reported.agent_name
+            and named.dim = reported.dim
+            and named.dim_value = reported.dim_value
+),
+
+final as (
+    select
+        -- Not labels (excluded below): only for the order.
+        dim,
+        dim_value,
+        agent_name,
+        cur_q as cur_p95,
+        base_q as base_p95,
+        k_cur as above,
+        n_cur as runs,
+        win as window_minutes,
+        case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+        case when dim = 'model' then dim_value end as model,
+        case when dim = 'tenant_id' then dim_value end as tenant_id,
+        case when dim = 'user_cohort' then dim_value end as user_cohort,
+        case when dim = 'workflow' then dim_value end as workflow,
+        case when dim = 'environment' then dim_value end as environment,
+        case when dim = 'user_id' then dim_value end as user_id,
+        case when dim = 'session_id' then dim_value end as session_id,
+        round(cur_q / base_q, 3) as value
+    from kept
 )
 
-select
-    agent_name,
-    cur_q as cur_p95,
-    base_q as base_p95,
-    k_cur as above,
-    n_cur as runs,
-    win as window_minutes,
-    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
-    case when dim = 'model' then dim_value end as model,
-    case when dim = 'tenant_id' then dim_value end as tenant_id,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
-    case when dim = 'workflow' then dim_value end as workflow,
-    case when dim = 'environment' then dim_value end as environment,
-    case when dim = 'user_id' then dim_value end as user_id,
-    case when dim = 'session_id' then dim_value end as session_id,
-    round(cur_q / base_q, 3) as value
-from kept
+select * exclude (dim, dim_value) from final
 order by agent_name, dim, dim_value

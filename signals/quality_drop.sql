@@ -73,18 +73,18 @@ windows as (
 -- Each label once per window it is current in, or as baseline (before the longest window).
 windowed as (
     select
-        l.*,
-        w.win,
-        l.landed_at > $eval_at - w.win * interval '1 minute' as is_current
-    from labels as l
-    cross join windows as w
+        labels.*,
+        windows.win,
+        labels.landed_at > $eval_at - windows.win * interval '1 minute' as is_current
+    from labels
+    cross join windows
     where
-        l.landed_at > $eval_at - w.win * interval '1 minute'
-        or l.landed_at <= $eval_at - list_max($window_minutes) * interval '1 minute'
+        labels.landed_at > $eval_at - windows.win * interval '1 minute'
+        or labels.landed_at <= $eval_at - list_max($window_minutes) * interval '1 minute'
 ),
 
 members as (
-    select u.*
+    select by_dimension.*
     from (
         select
             label_id,
@@ -102,9 +102,10 @@ members as (
                 '', prompt_variant, model, tenant_id, user_cohort, workflow, environment
             ]) as dim_value
         from windowed
-    ) as u
-    cross join settings as s
-    where u.dim = 'agent' or (list_contains(s.dims, u.dim) and u.dim_value is not null)
+    ) as by_dimension
+    cross join settings
+    where by_dimension.dim = 'agent'
+        or (list_contains(settings.dims, by_dimension.dim) and by_dimension.dim_value is not null)
 ),
 
 groups as (
@@ -153,62 +154,75 @@ family as (
             row_number() over (order by min_p asc) as r,
             count(*) over () as n_all
         from enough
-    ) as e
+    ) as sorted_groups
 ),
 
 candidates as (
     select
-        e.*,
-        f.m as n_tests
-    from enough as e
-    cross join family as f
+        enough.*,
+        family.m as n_tests
+    from enough
+    cross join family
     where
-        e.min_p <= $alpha / f.m
-        and e.k_cur >= $min_bad
-        and (e.k_cur * 1.0 / e.n_cur) / ((e.k_base + 1.0) / (e.n_base + 1.0)) >= $min_ratio
+        enough.min_p <= $alpha / family.m
+        and enough.k_cur >= $min_bad
+        and (enough.k_cur * 1.0 / enough.n_cur) / ((enough.k_base + 1.0) / (enough.n_base + 1.0))
+        >= $min_ratio
 ),
 
--- For two overlapping candidates f and g (same agent, name, source): f's labels outside g.
+-- For two overlapping candidates (same agent, name, source): the tested group's labels
+-- outside the other group.
 residuals as (
     select
-        f.win,
-        f.name,
-        f.source,
-        f.agent_name,
-        f.dim,
-        f.dim_value,
-        g.dim as by_dim,
-        g.dim_value as by_value,
-        f.n_tests,
-        count(*) filter (where fm.is_current) as n_cur,
-        count(*) filter (where fm.is_current and fm.is_bad) as k_cur,
-        count(*) filter (where not fm.is_current) as n_base,
-        count(*) filter (where not fm.is_current and fm.is_bad) as k_base
-    from candidates as f
-    inner join candidates as g
+        tested_group.win,
+        tested_group.name,
+        tested_group.source,
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        tested_group.n_tests,
+        count(*) filter (where tested_members.is_current) as n_cur,
+        count(*) filter (where tested_members.is_current and tested_members.is_bad) as k_cur,
+        count(*) filter (where not tested_members.is_current) as n_base,
+        count(*) filter (where not tested_members.is_current and tested_members.is_bad) as k_base
+    from candidates as tested_group
+    inner join candidates as other_group
         on
-            f.win = g.win
-            and f.name = g.name
-            and f.source = g.source
-            and f.agent_name = g.agent_name
-            and (f.dim != g.dim or f.dim_value != g.dim_value)
-    inner join members as fm
+            tested_group.win = other_group.win
+            and tested_group.name = other_group.name
+            and tested_group.source = other_group.source
+            and tested_group.agent_name = other_group.agent_name
+            and (
+                tested_group.dim != other_group.dim
+                or tested_group.dim_value != other_group.dim_value
+            )
+    inner join members as tested_members
         on
-            f.win = fm.win
-            and f.name = fm.name
-            and f.source = fm.source
-            and f.agent_name = fm.agent_name
-            and f.dim = fm.dim
-            and f.dim_value = fm.dim_value
-    left join members as gm
+            tested_group.win = tested_members.win
+            and tested_group.name = tested_members.name
+            and tested_group.source = tested_members.source
+            and tested_group.agent_name = tested_members.agent_name
+            and tested_group.dim = tested_members.dim
+            and tested_group.dim_value = tested_members.dim_value
+    left join members as other_members
         on
-            fm.win = gm.win
-            and fm.label_id = gm.label_id
-            and g.dim = gm.dim
-            and g.dim_value = gm.dim_value
-    where gm.label_id is null
+            tested_members.win = other_members.win
+            and tested_members.label_id = other_members.label_id
+            and other_group.dim = other_members.dim
+            and other_group.dim_value = other_members.dim_value
+    where other_members.label_id is null
     group by
-        f.win, f.name, f.source, f.agent_name, f.dim, f.dim_value, g.dim, g.dim_value, f.n_tests
+        tested_group.win,
+        tested_group.name,
+        tested_group.source,
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim,
+        other_group.dim_value,
+        tested_group.n_tests
 ),
 
 units as (
@@ -254,43 +268,55 @@ units as (
 -- K = k_cur + k_base bad ones, n_cur drawn.
 significant as (
     select
-        u.win,
-        u.name,
-        u.source,
-        u.agent_name,
-        u.dim,
-        u.dim_value,
-        u.by_dim,
-        u.by_value
-    from units as u
+        units.win,
+        units.name,
+        units.source,
+        units.agent_name,
+        units.dim,
+        units.dim_value,
+        units.by_dim,
+        units.by_value
+    from units
     cross join
         lateral generate_series(
-            cast(u.k_cur as bigint), cast(least(u.n_cur, u.k_cur + u.k_base) as bigint)
-        ) as s (x)
+            cast(units.k_cur as bigint),
+            cast(least(units.n_cur, units.k_cur + units.k_base) as bigint)
+        ) as outcomes (x)
     group by
-        u.win, u.name, u.source, u.agent_name, u.dim, u.dim_value, u.by_dim, u.by_value,
-        u.n_tests, u.n_cur, u.k_cur, u.n_base, u.k_base
+        units.win,
+        units.name,
+        units.source,
+        units.agent_name,
+        units.dim,
+        units.dim_value,
+        units.by_dim,
+        units.by_value,
+        units.n_tests, units.n_cur, units.k_cur, units.n_base, units.k_base
     having sum(exp(
-            lgamma(u.k_cur + u.k_base + 1) - lgamma(s.x + 1) - lgamma(u.k_cur + u.k_base - s.x + 1)
-            + lgamma(u.n_cur - u.k_cur + u.n_base - u.k_base + 1)
-            - lgamma(u.n_cur - s.x + 1)
-            - lgamma(u.n_base - u.k_base - u.k_cur + s.x + 1)
-            - lgamma(u.n_cur + u.n_base + 1) + lgamma(u.n_cur + 1) + lgamma(u.n_base + 1)
-        )) < $alpha / u.n_tests
+            lgamma(units.k_cur + units.k_base + 1)
+            - lgamma(outcomes.x + 1)
+            - lgamma(units.k_cur + units.k_base - outcomes.x + 1)
+            + lgamma(units.n_cur - units.k_cur + units.n_base - units.k_base + 1)
+            - lgamma(units.n_cur - outcomes.x + 1)
+            - lgamma(units.n_base - units.k_base - units.k_cur + outcomes.x + 1)
+            - lgamma(units.n_cur + units.n_base + 1)
+            + lgamma(units.n_cur + 1)
+            + lgamma(units.n_base + 1)
+        )) < $alpha / units.n_tests
 ),
 
 firing as (
-    select c.*
-    from candidates as c
-    inner join significant as s
+    select candidates.*
+    from candidates
+    inner join significant
         on
-            c.win = s.win
-            and c.name = s.name
-            and c.source = s.source
-            and c.agent_name = s.agent_name
-            and c.dim = s.dim
-            and c.dim_value = s.dim_value
-            and s.by_dim = ''
+            candidates.win = significant.win
+            and candidates.name = significant.name
+            and candidates.source = significant.source
+            and candidates.agent_name = significant.agent_name
+            and candidates.dim = significant.dim
+            and candidates.dim_value = significant.dim_value
+            and significant.by_dim = ''
 ),
 
 -- Scan statistic (Kulldorff): log-likelihood ratio of "bad labels elevated in this group".
@@ -324,7 +350,7 @@ ranked as (
             *,
             max(llr) over (partition by name, source, agent_name) as top_llr
         from scored
-    ) as s
+    ) as with_top
 ),
 
 primaries as (
@@ -337,21 +363,23 @@ kept as (
     select *
     from primaries
     union all
-    select f.*
-    from ranked as f
-    inner join primaries as p
-        on f.name = p.name and f.source = p.source and f.agent_name = p.agent_name
-    inner join significant as s
+    select ranked.*
+    from ranked
+    inner join primaries
+        on ranked.name = primaries.name
+            and ranked.source = primaries.source
+            and ranked.agent_name = primaries.agent_name
+    inner join significant
         on
-            f.win = s.win
-            and f.name = s.name
-            and f.source = s.source
-            and f.agent_name = s.agent_name
-            and f.dim = s.dim
-            and f.dim_value = s.dim_value
-            and p.dim = s.by_dim
-            and p.dim_value = s.by_value
-    where f.dim != p.dim or f.dim_value != p.dim_value
+            ranked.win = significant.win
+            and ranked.name = significant.name
+            and ranked.source = significant.source
+            and ranked.agent_name = significant.agent_name
+            and ranked.dim = significant.dim
+            and ranked.dim_value = significant.dim_value
+            and primaries.dim = significant.by_dim
+            and primaries.dim_value = significant.by_value
+    where ranked.dim != primaries.dim or ranked.dim_value != primaries.dim_value
 ),
 
 -- One instance per group: the window with the largest scan statistic.
@@ -361,23 +389,27 @@ reported as (
     qualify row_number() over (
             partition by name, source, agent_name, dim, dim_value order by llr desc, win asc
         ) = 1
+),
+
+final as (
+    select
+        agent_name,
+        name as score_name,
+        source as label_source,
+        k_cur as bad_labels,
+        n_cur as labels,
+        win as window_minutes,
+        case when dim = 'prompt_variant' then dim_value end as prompt_variant,
+        case when dim = 'model' then dim_value end as model,
+        case when dim = 'tenant_id' then dim_value end as tenant_id,
+        case when dim = 'user_cohort' then dim_value end as user_cohort,
+        case when dim = 'workflow' then dim_value end as workflow,
+        case when dim = 'environment' then dim_value end as environment,
+        round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
+        round(k_cur * 100.0 / n_cur, 1) as bad_pct,
+        round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
+    from reported
 )
 
-select
-    agent_name,
-    name as score_name,
-    source as label_source,
-    k_cur as bad_labels,
-    n_cur as labels,
-    win as window_minutes,
-    case when dim = 'prompt_variant' then dim_value end as prompt_variant,
-    case when dim = 'model' then dim_value end as model,
-    case when dim = 'tenant_id' then dim_value end as tenant_id,
-    case when dim = 'user_cohort' then dim_value end as user_cohort,
-    case when dim = 'workflow' then dim_value end as workflow,
-    case when dim = 'environment' then dim_value end as environment,
-    round((k_cur * 1.0 / n_cur) / ((k_base + 1.0) / (n_base + 1.0)), 3) as value,
-    round(k_cur * 100.0 / n_cur, 1) as bad_pct,
-    round((k_base + 1.0) * 100.0 / (n_base + 1.0), 1) as baseline_pct
-from reported
+select * from final
 order by agent_name, score_name, label_source, prompt_variant, model, user_cohort, tenant_id

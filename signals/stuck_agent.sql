@@ -1,12 +1,11 @@
 -- stuck_agent: a run still in flight that repeats one tool call, or has gone quiet.
 --
--- In flight at $eval_at (judged from timestamps, so backtests match live evaluation): the
--- run started by then and its root span had not ended by then. fct_runs judges `running`
--- and `timeout` at the lake's watermark; a run that is `ok`/`error` there but ended after
--- $eval_at was in flight at $eval_at, and a run still without a root was too, unless it had
--- already been quiet for stale_after_minutes at $eval_at: the warehouse calls that a
--- `timeout` (a dead run, counted in fct_runs), and this signal stops reporting it there,
--- so a run is never both a stuck alert and a timeout.
+-- In flight at $eval_at: signals read fct_runs as known at $eval_at (docs/signals.md), its
+-- status judged then, so backtests match live evaluation. A run is in flight when it had
+-- started by then, its root span had not ended by then (not `ok`/`error`), and it had not
+-- yet been quiet for stale_after_minutes: the warehouse calls that a `timeout` (a dead run,
+-- counted in fct_runs), and this signal stops reporting it there, so a run is never both a
+-- stuck alert and a timeout.
 -- Only calls that had ended by $eval_at are seen.
 --
 -- Fires per run when either
@@ -35,7 +34,7 @@ in_flight as (
     where
         started_at <= $eval_at
         and not (status in ('ok', 'error') and ended_at <= $eval_at)
-        -- Quiet for stale_after_minutes at the watermark means quiet at $eval_at too.
+        -- Quiet for stale_after_minutes by $eval_at: a timeout, no longer stuck.
         and last_span_at > $eval_at - $stale_after_minutes * interval '1 minute'
 ),
 
@@ -73,25 +72,25 @@ horizons as (
 
 run_horizons as (
     select
-        s.trace_id as run_id,
-        min(h.horizon_at) as horizon_at
-    from recent_spans as s
-    inner join in_flight as f on s.trace_id = f.run_id
-    inner join horizons as h on s.service_name = h.service_name
-    group by s.trace_id
+        recent_spans.trace_id as run_id,
+        min(horizons.horizon_at) as horizon_at
+    from recent_spans
+    inner join in_flight on recent_spans.trace_id = in_flight.run_id
+    inner join horizons on recent_spans.service_name = horizons.service_name
+    group by recent_spans.trace_id
 ),
 
 tool_calls as (
     select
-        c.run_id,
-        c.tool_name,
-        c.tool_args_hash,
-        c.started_at,
-        c.ended_at,
-        c.span_id
-    from fct_tool_calls as c
-    inner join in_flight as f on c.run_id = f.run_id
-    where c.ended_at <= $eval_at
+        fct_tool_calls.run_id,
+        fct_tool_calls.tool_name,
+        fct_tool_calls.tool_args_hash,
+        fct_tool_calls.started_at,
+        fct_tool_calls.ended_at,
+        fct_tool_calls.span_id
+    from fct_tool_calls
+    inner join in_flight on fct_tool_calls.run_id = in_flight.run_id
+    where fct_tool_calls.ended_at <= $eval_at
 ),
 
 activity as (
@@ -105,14 +104,14 @@ activity as (
         from tool_calls
         union all
         select
-            c.run_id,
-            c.ended_at
-        from fct_llm_calls as c
-        inner join in_flight as f on c.run_id = f.run_id
+            fct_llm_calls.run_id,
+            fct_llm_calls.ended_at
+        from fct_llm_calls
+        inner join in_flight on fct_llm_calls.run_id = in_flight.run_id
         where
-            c.ended_at <= $eval_at
+            fct_llm_calls.ended_at <= $eval_at
             -- Older calls cannot be the latest of a run that is not yet a timeout.
-            and c.ended_at > $eval_at - $stale_after_minutes * interval '1 minute'
+            and fct_llm_calls.ended_at > $eval_at - $stale_after_minutes * interval '1 minute'
     ) as calls
     group by run_id
 ),
@@ -152,38 +151,44 @@ streaks as (
 
 judged as (
     select
-        f.run_id,
-        f.agent_name,
-        s.tool_name,
-        coalesce(s.streak, 0) as streak,
-        case when s.has_args then coalesce(s.identical, 0) else 0 end as identical,
-        date_diff('second', a.last_call_at, $eval_at) / 60.0 as idle_minutes,
+        in_flight.run_id,
+        in_flight.agent_name,
+        streaks.tool_name,
+        coalesce(streaks.streak, 0) as streak,
+        case when streaks.has_args then coalesce(streaks.identical, 0) else 0 end as identical,
+        date_diff('second', activity.last_call_at, $eval_at) / 60.0 as idle_minutes,
         greatest(
-            date_diff('second', a.last_call_at, coalesce(h.horizon_at, $eval_at)) / 60.0, 0
+            date_diff('second', activity.last_call_at, coalesce(run_horizons.horizon_at, $eval_at))
+            / 60.0,
+            0
         ) as confirmed_idle_minutes
-    from in_flight as f
-    inner join activity as a on f.run_id = a.run_id
-    left join streaks as s on f.run_id = s.run_id
-    left join run_horizons as h on f.run_id = h.run_id
+    from in_flight
+    inner join activity on in_flight.run_id = activity.run_id
+    left join streaks on in_flight.run_id = streaks.run_id
+    left join run_horizons on in_flight.run_id = run_horizons.run_id
+),
+
+final as (
+    select
+        run_id,
+        agent_name,
+        tool_name,
+        streak,
+        identical,
+        round(idle_minutes, 1) as idle_minutes,
+        case
+            when streak >= $max_streak or identical >= $max_identical then streak
+            else round(idle_minutes, 1)
+        end as value
+    from judged
+    where
+        idle_minutes < $stale_after_minutes
+        and (
+            streak >= $max_streak
+            or identical >= $max_identical
+            or confirmed_idle_minutes >= $idle_minutes
+        )
 )
 
-select
-    run_id,
-    agent_name,
-    tool_name,
-    streak,
-    identical,
-    round(idle_minutes, 1) as idle_minutes,
-    case
-        when streak >= $max_streak or identical >= $max_identical then streak
-        else round(idle_minutes, 1)
-    end as value
-from judged
-where
-    idle_minutes < $stale_after_minutes
-    and (
-        streak >= $max_streak
-        or identical >= $max_identical
-        or confirmed_idle_minutes >= $idle_minutes
-    )
+select * from final
 order by run_id
