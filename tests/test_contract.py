@@ -10,6 +10,7 @@ from fleetsignals.config import load_config
 from fleetsignals.contract import (
     DIMENSION_KEYS,
     DIMENSIONS,
+    PER_AGENT_DIMENSIONS,
     RUN_DIMENSIONS,
     WINDOW_DIMENSIONS,
 )
@@ -31,6 +32,7 @@ def test_the_contract_lists_the_documented_dimensions_in_order() -> None:
     assert [d.name for d in DIMENSIONS] == CONTRACT_ORDER
     assert list(RUN_DIMENSIONS) == CONTRACT_ORDER[:-1]
     assert set(WINDOW_DIMENSIONS) <= set(RUN_DIMENSIONS)
+    assert set(PER_AGENT_DIMENSIONS) <= set(WINDOW_DIMENSIONS)
 
 
 def test_dbt_project_defaults_equal_the_contract() -> None:
@@ -39,6 +41,7 @@ def test_dbt_project_defaults_equal_the_contract() -> None:
     dimensions = project["vars"]["dimensions"]
     assert list(dimensions.items()) == list(DIMENSION_KEYS.items())
     assert project["vars"]["window_dimensions"] == list(WINDOW_DIMENSIONS)
+    assert project["vars"]["per_agent_dimensions"] == list(PER_AGENT_DIMENSIONS)
 
 
 def test_build_passes_the_contract_to_dbt_in_contract_order(tmp_path: Path) -> None:
@@ -49,6 +52,7 @@ def test_build_passes_the_contract_to_dbt_in_contract_order(tmp_path: Path) -> N
     assert list(variables["dimensions"]) == list(DIMENSION_KEYS)
     assert variables["dimensions"]["user_cohort"] == ["app.tier", "user.cohort"]
     assert variables["window_dimensions"] == list(WINDOW_DIMENSIONS)
+    assert variables["per_agent_dimensions"] == list(PER_AGENT_DIMENSIONS)
 
 
 def test_ingest_and_the_generator_carry_every_dimension() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from fleetsignals.config import Config
-from fleetsignals.contract import WINDOW_DIMENSIONS
+from fleetsignals.contract import PER_AGENT_DIMENSIONS, WINDOW_DIMENSIONS
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import locked
 from fleetsignals.ingest.settings import config_vocabulary
@@ -69,6 +69,7 @@ def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
         # The config's dimension keys merged with the attribute vocabularies', as ingest uses.
         "dimensions": dimension_var(config_vocabulary(config)),
         "window_dimensions": list(WINDOW_DIMENSIONS),
+        "per_agent_dimensions": list(PER_AGENT_DIMENSIONS),
         "stale_after_minutes": minutes("stale_after"),
         "lookback_minutes": minutes("lookback"),
         "landed_overlap_minutes": minutes("landed_overlap"),
