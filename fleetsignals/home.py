@@ -71,6 +71,12 @@ class Home:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def wrote(self, path: Path) -> bool:
+        """Whether ``path`` (resolved) lies where fleetsignals writes landed or quarantined
+        data: never input to ingest or label (someone pointing them at HOME)."""
+        root = self.root.resolve()
+        return path.is_relative_to(root / "lake") or path.is_relative_to(root / "quarantine")
+
     def ensure(self) -> Home:
         self.root.mkdir(parents=True, exist_ok=True)
         return self

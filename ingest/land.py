@@ -371,9 +371,7 @@ def land_paths(
         if not Path(path).exists():
             raise FleetsignalsError(f"no such file or directory: {path}")
     # Never ingest what ingest itself wrote (someone pointing it at HOME).
-    own = (home.lake.parent.resolve(), home.quarantine.resolve())
-    files = [f for f in discover(Path(p) for p in paths) if not f.is_relative_to(own[0])]
-    files = [f for f in files if not f.is_relative_to(own[1])]
+    files = [f for f in discover(Path(p) for p in paths) if not home.wrote(f)]
     settle = settings.settle_seconds if settle_seconds is None else settle_seconds
     files, summary.unsettled = _settled(files, settle)
     home.ensure()

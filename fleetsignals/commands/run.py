@@ -34,7 +34,8 @@ def command(env: Env) -> None:
     """Run the scheduler: ingest the inbox, build, evaluate and retain on intervals.
 
     Ingests new files from the inbox (scheduler.inbox, default HOME/inbox) every
-    scheduler.ingest_every (1m); builds the warehouse and evaluates the signals
+    scheduler.ingest_every (1m), quality label files under its labels/ directory as
+    `fleetsignals label` does, everything else as traces; builds the warehouse and evaluates the signals
     that are due every scheduler.build_every (5m). On a home with nothing built
     yet, files are landed as soon as they settle and the first spans are built
     at once; delivers notifications and retries queued

@@ -82,8 +82,7 @@ def land_label_paths(
     for path in paths:
         if not Path(path).exists():
             raise FleetsignalsError(f"no such file or directory: {path}")
-    own = home.root.resolve()
-    files = [f for f in discover(Path(p) for p in paths) if not f.is_relative_to(own)]
+    files = [f for f in discover(Path(p) for p in paths) if not home.wrote(f)]
     bound = IngestSettings.from_config(config).limits.times.max_future
     max_future = parse_duration(bound) if bound else None
     summary = LabelSummary()

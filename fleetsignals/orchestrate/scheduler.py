@@ -36,6 +36,7 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.ingest.land import land_paths
 from fleetsignals.ingest.settings import IngestSettings
+from fleetsignals.labels.land import land_label_paths
 from fleetsignals.receive.server import Receiver
 from fleetsignals.retention import retain
 from fleetsignals.timeutil import parse_duration, parse_time
@@ -43,6 +44,8 @@ from fleetsignals.warehouse import build
 from fleetsignals.warehouse.runner import lake_has_spans
 
 log = logging.getLogger("fleetsignals.run")
+
+LABELS_SUBDIR = "labels"  # inbox/labels/: quality label files (CSV, JSON lines), not traces
 
 
 @dataclass(frozen=True)
@@ -147,24 +150,33 @@ class Runner:
             self.retry_deliveries(quiet=True)
             return
         started = time.perf_counter()
+        label_dir = self.settings.inbox / LABELS_SUBDIR
+        label_files = [p for p in files if p.is_relative_to(label_dir)]
+        trace_files = [p for p in files if not p.is_relative_to(label_dir)]
         # Already filtered by settle time; land them all.
-        summary = land_paths(files, self.home, self.config, progress=False, settle_seconds=0)
+        summary = land_paths(trace_files, self.home, self.config, progress=False, settle_seconds=0)
+        labels = land_label_paths(label_files, self.home, self.config) if label_files else None
         # Remember what landed, unless some file changed while it was read (which one is
         # not reported): then all are offered again, and landing skips what it already has.
-        for path in files if not summary.unsettled else []:
+        for path in label_files + (trace_files if not summary.unsettled else []):
             try:
                 stat = path.stat()
                 self.landed[path] = (stat.st_size, stat.st_mtime_ns)
             except FileNotFoundError:
                 pass
-        log.info(
-            "ingest: %d files, %d skipped, %d spans landed, %d quarantined in %.1fs",
-            summary.files,
-            summary.skipped,
-            summary.spans,
-            summary.quarantined,
-            time.perf_counter() - started,
-        )
+        if trace_files:
+            log.info(
+                "ingest: %d files, %d skipped, %d spans landed, %d quarantined in %.1fs",
+                summary.files,
+                summary.skipped,
+                summary.spans,
+                summary.quarantined,
+                time.perf_counter() - started,
+            )
+        if labels is not None:
+            log.info("ingest: %s", labels.line())
+            for reason in labels.reasons:
+                log.warning("ingest: label rows quarantined, see %s", reason)
         if summary.spans and not self.has_snapshot():
             # No snapshot yet: every `sql` says "run fleetsignals build" until one exists,
             # so the first build runs now rather than at the next build_every.

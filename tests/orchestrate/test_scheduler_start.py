@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -102,3 +103,32 @@ def test_the_ingest_job_retries_due_deliveries(home, tmp_path: Path, snapshot, s
         assert [b["status"] for b in receiver.bodies] == ["firing"]
     finally:
         receiver.close()
+
+
+def test_label_files_in_inbox_labels_land_as_labels_and_traces_as_spans(runner, home) -> None:
+    labels = runner.settings.inbox / "labels"
+    labels.mkdir()
+    (labels / "judge.csv").write_text(
+        "run_id,name,label,source\n"
+        "5b8efff798038103d269b633813fc60c,helpfulness,bad,judge:gpt-4o\n"
+        "not-a-run-id,helpfulness,bad,judge:gpt-4o\n",
+        encoding="utf-8",
+    )
+    shutil.copy(SAMPLE, runner.settings.inbox / "a.json")
+    for path in (labels / "judge.csv", runner.settings.inbox / "a.json"):
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    runner.ingest()
+    con = duckdb.connect()
+    landed = con.execute(
+        "select run_id, name, label from read_parquet(?)", [str(home.labels / "*" / "*.parquet")]
+    ).fetchall()
+    assert landed == [("5b8efff798038103d269b633813fc60c", "helpfulness", "bad")]
+    assert list(home.quarantine.glob("*judge.csv*")), "the bad row is set aside with its reason"
+    spans = con.execute(
+        "select count(*) from read_parquet(?)", [str(home.lake / "**" / "*.parquet")]
+    )
+    assert spans.fetchone()[0] > 0
+    sources = [line for line in home.manifest.read_text(encoding="utf-8").splitlines()]
+    assert not any("judge.csv" in line for line in sources), "a label file is not a trace file"
+    # Landed once: the next pass offers neither file again.
+    assert runner.inbox_files() == []
