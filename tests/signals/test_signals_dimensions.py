@@ -131,25 +131,56 @@ def test_unknown_dimensions_are_refused_with_the_names_to_use(
 
 
 def model_runs(
-    con: duckdb.DuckDBPyConnection, model: str, n: int, minutes_ago: float, span: float, deep: int
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    n: int,
+    minutes_ago: float,
+    span: float,
+    deep: int,
+    variant: str = "v1",
 ) -> None:
-    """`n` ok runs on one model, 3 to 12 steps, the first `deep` of them 25 steps."""
+    """`n` ok runs of one variant on one model, 3 to 12 steps, the first `deep` of them 25."""
     for i in range(n):
         ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
         steps = 25 if i < deep else 3 + i % 10
-        add_run(con, f"{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps)
+        add_run(
+            con, f"{variant}-{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps,
+            prompt_variant=variant,
+        )  # fmt: skip
+
+
+def depth_labels(con: duckdb.DuckDBPyConnection, **params: object) -> list[dict[str, str]]:
+    return [s.labels for s in evaluate(con, shipped("depth_tail", **params))]
 
 
 def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnection) -> None:
     for model, deep in (("m1", 0), ("m2", 15)):
         model_runs(con, model, 200, 420, 360, 0)
         model_runs(con, model, 50, 60, 60, deep)
-    dims = ["agent_name", "prompt_variant", "model"]
-    found = [s.labels for s in evaluate(con, shipped("depth_tail", dimensions=dims))]
-    assert found == [{"agent_name": "agent", "model": "m2"}]
-    # As shipped (variants only), the loops show on the agent's one variant.
-    found = [s.labels for s in evaluate(con, shipped("depth_tail"))]
-    assert found == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    # Shipped along the agent, its variants and its models: the model, not the agent
+    # or its one variant (which hold the healthy model's runs too).
+    assert depth_labels(con) == [{"agent_name": "agent", "model": "m2"}]
+    # Along variants only, the loops show on the agent's one variant.
+    assert depth_labels(con, dimensions=["prompt_variant"]) == [
+        {"agent_name": "agent", "prompt_variant": "v1"}
+    ]
+
+
+def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Two variants on two models each (70 / 30). v2 loops on both models (23 of 60 runs);
+    # v1 has a few deep runs more than usual (7 of 60), too few to fire on their own. Those
+    # lift the agent's statistic above v2's, so the largest statistic alone named the
+    # agent; the agent does not stand without v2's runs, and the models cross v2 with
+    # v1's healthy runs.
+    for variant, deep in (("v1", 4), ("v2", 12)):
+        for model, share in (("m1", 0.7), ("m2", 0.3)):
+            model_runs(con, model, int(300 * share), 420, 360, 0, variant)
+            model_runs(con, model, int(60 * share), 60, 60, int(deep * share * 2), variant)
+    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v2"}]
+    # The agent overall is named when it is the only group looked along.
+    assert depth_labels(con, dimensions=["agent_name"]) == [{"agent_name": "agent"}]
 
 
 # -- correlated_failure --------------------------------------------------------------------
