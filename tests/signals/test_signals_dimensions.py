@@ -3,12 +3,23 @@ groups are silent, and the dimensions looked along are the settings' (hand-made 
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from tests.fixtures.signaltables import T, add_run, add_tool_call, evaluate, shipped
+from fleetsignals.alerts.definitions import Signal, load_signals
+from tests.fixtures.signaltables import (
+    SIGNALS,
+    T,
+    add_run,
+    add_tool_call,
+    evaluate,
+    shipped,
+)
 
 # Five tenants in two cohorts; one prompt variant and one model, so those groups hold the
 # same runs as the agent.
@@ -88,6 +99,45 @@ def test_removing_tenant_id_from_the_settings_stops_tenant_alerts(
     assert found and all("tenant_id" not in row for row in found)
     # The jump is still seen, on the smallest group left that holds it: the tenant's cohort.
     assert found == [{"agent_name": "agent", "user_cohort": "pro"}]
+
+
+def settings_with(tmp_path: Path, signal: str, dimensions: list[str]) -> Signal:
+    """The shipped signal loaded from a copy of the signal dir whose _signals.yml lists
+    other dimensions, as an analyst edits their copy."""
+    copy = tmp_path / "signals"
+    shutil.copytree(SIGNALS, copy)
+    settings = yaml.safe_load((copy / "_signals.yml").read_text())
+    settings[signal]["params"]["dimensions"] = dimensions
+    (copy / "_signals.yml").write_text(yaml.safe_dump(settings))
+    loaded, problems = load_signals([copy], names=[signal])
+    assert not problems, problems
+    return loaded[0]
+
+
+def test_dimensions_are_added_and_removed_in_the_settings_file(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    fleet(con, {"ta": 2.0})
+    without = settings_with(tmp_path / "a", "p95_cost_jump", ["prompt_variant", "user_cohort"])
+    assert [s.labels for s in evaluate(con, without)] == [
+        {"agent_name": "agent", "user_cohort": "pro"}
+    ]
+    # depth_tail does not look along tenants as shipped; listed, it names the tenant whose
+    # runs loop.
+    for tenant in TENANTS:
+        for i in range(150):
+            ended = T - timedelta(minutes=420 - 360 * (i + 0.5) / 150)
+            add_run(con, f"d-{tenant}-b{i}", ended, tenant_id=tenant, step_count=3 + i % 10)
+        for i in range(40):
+            ended = T - timedelta(minutes=60 - 60 * (i + 0.5) / 40)
+            deep = tenant == "tc" and i < 15
+            add_run(con, f"d-{tenant}-c{i}", ended, tenant_id=tenant,
+                    step_count=25 if deep else 3 + i % 10)  # fmt: skip
+    along = settings_with(tmp_path / "b", "depth_tail", ["agent_name", "tenant_id"])
+    assert [s.labels for s in evaluate(con, along)] == [{"agent_name": "agent", "tenant_id": "tc"}]
+    assert {"agent_name": "agent", "tenant_id": "tc"} not in [
+        s.labels for s in evaluate(con, shipped("depth_tail"))
+    ]
 
 
 def test_a_tiny_tenant_with_a_few_expensive_runs_is_silent(
