@@ -304,6 +304,130 @@ standing as (
         )) < $alpha / standing_counts.n_tests
 ),
 
+-- Crossing groups that describe the same runs: a standing group is explained by another
+-- when it no longer passes the test without the other's runs (a model nearly all of whose
+-- deep runs are the looping variant's). Of two groups each explained by the other, the
+-- finer one (fewer current runs; same runs: the more specific dimension) names the loops;
+-- a group explained by one it does not explain gives way to it.
+standing_groups as (
+    select ordered.*
+    from ordered
+    inner join standing
+        on ordered.agent_name = standing.agent_name
+            and ordered.dim = standing.dim
+            and ordered.dim_value = standing.dim_value
+),
+
+crossed_counts as (
+    select
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        tested_group.n_tests,
+        count(*) filter (where members.is_current) as n_cur,
+        count(*) filter (where not members.is_current) as n_base,
+        count(*) filter (where members.is_current and members.step_count > tested_group.base_q)
+            as k_cur,
+        count(*) filter (
+            where not members.is_current and members.step_count > tested_group.base_q
+        ) as j_base
+    from standing_groups as tested_group
+    inner join standing_groups as other_group
+        on
+            tested_group.agent_name = other_group.agent_name
+            and tested_group.pos != other_group.pos
+    inner join members
+        on tested_group.agent_name = members.agent_name
+            and tested_group.dim = members.dim
+            and tested_group.dim_value = members.dim_value
+    left join members as other_members
+        on
+            other_group.agent_name = other_members.agent_name
+            and other_group.dim = other_members.dim
+            and other_group.dim_value = other_members.dim_value
+            and members.run_id = other_members.run_id
+    where other_members.run_id is null
+    group by all
+),
+
+survives as (
+    select
+        crossed_counts.agent_name,
+        crossed_counts.dim,
+        crossed_counts.dim_value,
+        crossed_counts.by_dim,
+        crossed_counts.by_value
+    from crossed_counts
+    cross join lateral generate_series(crossed_counts.k_cur, crossed_counts.n_cur) as outcome (x)
+    where
+        crossed_counts.n_cur >= $min_runs
+        and crossed_counts.n_base >= $min_baseline_runs
+        and crossed_counts.k_cur >= $min_deep_runs
+        and crossed_counts.j_base < crossed_counts.n_base
+        and (crossed_counts.k_cur * 1.0 / crossed_counts.n_cur)
+        / ((crossed_counts.j_base + 1.0) / (crossed_counts.n_base + 1.0))
+        >= $min_ratio
+    group by all
+    having
+        sum(exp(
+            lgamma(crossed_counts.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(crossed_counts.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + crossed_counts.j_base + 1)
+            + lgamma(
+                crossed_counts.n_cur - outcome.x + crossed_counts.n_base - crossed_counts.j_base
+            )
+            - lgamma(crossed_counts.n_cur + crossed_counts.n_base + 1)
+            - lgamma(crossed_counts.j_base + 1)
+            - lgamma(crossed_counts.n_base - crossed_counts.j_base)
+            + lgamma(crossed_counts.n_base + 1)
+        )) < $alpha / crossed_counts.n_tests
+),
+
+-- (group, by): the group does not pass without by's runs.
+explained as (
+    select
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        tested_group.pos,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        other_group.pos as by_pos
+    from standing_groups as tested_group
+    inner join standing_groups as other_group
+        on
+            tested_group.agent_name = other_group.agent_name
+            and tested_group.pos != other_group.pos
+    where not exists (
+            select 1
+            from survives
+            where survives.agent_name = tested_group.agent_name
+                and survives.dim = tested_group.dim
+                and survives.dim_value = tested_group.dim_value
+                and survives.by_dim = other_group.dim
+                and survives.by_value = other_group.dim_value
+        )
+),
+
+gives_way as (
+    select distinct
+        explained.agent_name,
+        explained.dim,
+        explained.dim_value
+    from explained
+    left join explained as back
+        on
+            explained.agent_name = back.agent_name
+            and explained.by_dim = back.dim
+            and explained.by_value = back.dim_value
+            and explained.dim = back.by_dim
+            and explained.dim_value = back.by_value
+    where back.agent_name is null or explained.by_pos < explained.pos
+),
+
 -- The named group per agent, among the standing ones: the largest statistic; groups holding
 -- the same runs (an agent with one variant) by the most specific dimension, so they give one
 -- stable identity. Near ties are not broken by dimension: a crossing group (a model most of
@@ -323,13 +447,13 @@ ranked as (
                 end asc,
                 dim_value asc
         ) as pick
-    from firing
-    where exists (
+    from standing_groups
+    where not exists (
             select 1
-            from standing
-            where firing.agent_name = standing.agent_name
-                and firing.dim = standing.dim
-                and firing.dim_value = standing.dim_value
+            from gives_way
+            where standing_groups.agent_name = gives_way.agent_name
+                and standing_groups.dim = gives_way.dim
+                and standing_groups.dim_value = gives_way.dim_value
         )
 ),
 
