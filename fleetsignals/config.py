@@ -123,6 +123,10 @@ DEFAULTS: dict[str, Any] = {
         "enabled": False,
         # HOST:PORT to listen on (--listen overrides); 0.0.0.0:4318 accepts remote senders.
         "listen": "127.0.0.1:4318",
+        # A bearer token senders must present (Authorization: Bearer ...), else 401:
+        # {credentials_file: /path} (read at each request) or {credentials: ${ENV_VAR}}.
+        # null accepts any sender: fine on loopback, warned about on another address.
+        "authorization": None,
         # Largest request body, also once gunzipped; larger ones are answered 413.
         "max_body_mib": 16,
         # Requests read and converted at once (memory: each may take a few times its body);

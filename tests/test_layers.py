@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         "fleetsignals.files",
         "fleetsignals.home",
         "fleetsignals.resources",
+        "fleetsignals.secrets",
         "fleetsignals.sandbox",
         "fleetsignals.snapshot",
         "fleetsignals.sqltext",

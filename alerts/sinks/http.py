@@ -9,9 +9,7 @@ config reads the same):
 - ``authorization: {type (default Bearer), credentials | credentials_file}``
 - ``headers``: extra request headers (mapping).
 
-``*_file`` options are read at every request (whitespace around the content trimmed), so
-a rotated token is picked up without a restart; they are checked once when the config
-loads. Credentials and the URL's path and query are secrets: errors name the sink's
+``*_file`` options are read at every request (``fleetsignals.secrets``). Credentials and the URL's path and query are secrets: errors name the sink's
 address (``scheme://host[:port]``) only, see ``alerts.sinks.redact``.
 """
 
@@ -24,12 +22,12 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetsignals.alerts.sinks.base import DeliveryError, PermanentDeliveryError, Sink
 from fleetsignals.alerts.sinks.redact import address, scrub, url_secrets
+from fleetsignals.secrets import Secret, SecretUnreadable, secret_option
 
 HTTP_OPTIONS = frozenset({"url", "headers", "basic_auth", "authorization"})
 
@@ -52,23 +50,6 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 @dataclass(frozen=True)
-class Secret:
-    """A credential given inline or as a file read at each use."""
-
-    value: str | None = None
-    file: Path | None = None
-
-    def read(self) -> str:
-        if self.file is None:
-            return self.value or ""
-        try:
-            return self.file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise DeliveryError(f"cannot read a credentials file ({reason})") from None
-
-
-@dataclass(frozen=True)
 class Endpoint:
     url: str  # without userinfo
     headers: dict[str, str] = field(default_factory=dict)
@@ -82,17 +63,20 @@ class Endpoint:
         return address(self.url)
 
     def authorization(self) -> str | None:
-        if self.password is not None:
-            pair = f"{self.username or ''}:{self.password.read()}".encode()
-            return "Basic " + base64.b64encode(pair).decode()
-        if self.credentials is not None:
-            return f"{self.scheme} {self.credentials.read()}"
+        try:
+            if self.password is not None:
+                pair = f"{self.username or ''}:{self.password.read()}".encode()
+                return "Basic " + base64.b64encode(pair).decode()
+            if self.credentials is not None:
+                return f"{self.scheme} {self.credentials.read()}"
+        except SecretUnreadable as exc:
+            raise DeliveryError(str(exc)) from None
         return None
 
     def secrets(self) -> list[str]:
         """Every text that must not appear in an error (file contents as they are now)."""
         found = [*url_secrets(self.url), *self.headers.values(), self.username or ""]
-        with contextlib.suppress(DeliveryError):
+        with contextlib.suppress(DeliveryError, SecretUnreadable):
             found += [secret.read() for secret in (self.password, self.credentials) if secret]
             header = self.authorization()
             found += [header, header.split(" ", 1)[-1]] if header else []
@@ -106,21 +90,6 @@ def _mapping(options: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{key} must be a mapping")
     return value
-
-
-def _secret(section: dict[str, Any], key: str, where: str) -> Secret | None:
-    inline, path = section.get(key), section.get(f"{key}_file")
-    if inline is not None and path is not None:
-        raise ValueError(f"{where}.{key} and {where}.{key}_file: give only one")
-    if path is None:
-        return None if inline is None else Secret(value=str(inline))
-    file = Path(str(path)).expanduser()
-    try:
-        file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ValueError(f"{where}.{key}_file: cannot read the file ({reason})") from None
-    return Secret(file=file)
 
 
 def endpoint(options: dict[str, Any], needs: str) -> Endpoint:
@@ -152,8 +121,8 @@ def endpoint(options: dict[str, Any], needs: str) -> Endpoint:
         }
         host = parts.netloc.rsplit("@", 1)[1]
         raw = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    password = _secret(basic, "password", "basic_auth")
-    credentials = _secret(auth, "credentials", "authorization")
+    password = secret_option(basic, "password", "basic_auth")
+    credentials = secret_option(auth, "credentials", "authorization")
     if basic and password is None:
         raise ValueError("basic_auth needs password or password_file")
     if auth and credentials is None:

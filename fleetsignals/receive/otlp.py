@@ -33,6 +33,7 @@ ENCODINGS = (PROTOBUF, JSON)
 # google.rpc.Code values for the Status body of error answers.
 INVALID_ARGUMENT = 3
 RESOURCE_EXHAUSTED = 8
+UNAUTHENTICATED = 16
 UNAVAILABLE = 14
 
 

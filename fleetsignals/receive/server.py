@@ -9,6 +9,8 @@ joins every handler thread.
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 import logging
 import signal
 import socket
@@ -26,6 +28,7 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.receive import otlp
 from fleetsignals.receive.inbox import Inbox, InboxFull, Limits, sweep_temporaries
+from fleetsignals.secrets import Secret, SecretUnreadable, secret_option
 from fleetsignals.timeutil import parse_duration
 
 log = logging.getLogger("fleetsignals.receive")
@@ -53,6 +56,7 @@ class ReceiveSettings:
     max_in_flight: int
     retry_after: int
     limits: Limits
+    token: Secret | None = None  # the bearer token senders must present, if any
 
     @classmethod
     def from_config(cls, home: Home, config: Config, listen: str | None = None) -> ReceiveSettings:
@@ -86,7 +90,38 @@ class ReceiveSettings:
                 min_free_bytes=int(section["min_free_mib"] * mib),
                 delete_landed_after=keep,
             ),
+            token=_token(section.get("authorization")),
         )
+
+
+def _token(section: object) -> Secret | None:
+    """receive.authorization: {credentials | credentials_file}, a bearer token, or null."""
+    if section is None:
+        return None
+    where = "config receive.authorization"
+    if not isinstance(section, dict):
+        raise FleetsignalsError(f"{where} must be a mapping: {{credentials_file: PATH}}")
+    unknown = sorted(set(section) - {"type", "credentials", "credentials_file"})
+    if unknown or str(section.get("type", "Bearer")).lower() != "bearer":
+        raise FleetsignalsError(
+            f"{where}: takes type (Bearer only), credentials or credentials_file"
+        )
+    try:
+        token = secret_option(section, "credentials", where)
+    except ValueError as exc:
+        raise FleetsignalsError(str(exc)) from None
+    if token is None:
+        raise FleetsignalsError(f"{where} needs credentials or credentials_file")
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -204,6 +239,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(411, otlp.INVALID_ARGUMENT, "a Content-Length is required", content_type)
             return
         length = int(length_text)
+        if not self._authorized():
+            self._drain(length)
+            message = "missing or wrong bearer token (receive.authorization)"
+            self._refuse(
+                401,
+                otlp.UNAUTHENTICATED,
+                message,
+                content_type,
+                **{"WWW-Authenticate": 'Bearer realm="fleetsignals"'},
+            )
+            return
         if self.path.split("?")[0] != PATH:
             self._drain(length)
             self._refuse(404, otlp.INVALID_ARGUMENT, f"not found: only POST {PATH}", content_type)
@@ -262,6 +308,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.slots.release()
         reply()  # once the slot is free: a client's next request after this answer finds it so
 
+    def _authorized(self) -> bool:
+        token = self.server.settings.token
+        if token is None:
+            return True
+        try:
+            expected = token.read()
+        except SecretUnreadable as exc:
+            log.error("receive.authorization: %s; refusing every request", exc)
+            return False
+        scheme, _, given = self.headers.get("Authorization", "").strip().partition(" ")
+        return (
+            bool(expected)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), expected.encode())
+        )
+
     def _accept(
         self, body: bytes, content_type: str, encoding: str, retry: dict
     ) -> Callable[[], None]:
@@ -312,6 +374,12 @@ class Receiver:
 
     def start(self) -> Receiver:
         self.thread.start()
+        if self.settings.token is None and not is_loopback(self.settings.host):
+            log.warning(
+                "receive: listening on %s without authentication: anyone who can reach it can"
+                " write traces (set receive.authorization, docs/receive.md)",
+                self.address,
+            )
         log.info(
             "receive: listening on http://%s%s, writing to %s",
             self.address,

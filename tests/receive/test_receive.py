@@ -344,3 +344,49 @@ def test_landed_files_are_kept_with_delete_landed_after_null(start_receiver, run
     time.sleep(1.1)  # past the rescan interval
     assert receiver.post(orjson.dumps(json_request(2))).status == 200
     assert first.exists()
+
+
+def test_a_bearer_token_is_required_when_configured_and_read_at_each_request(
+    start_receiver, tmp_path
+) -> None:
+    token_file = tmp_path / "otlp-token"
+    token_file.write_text("first-token-7f3a\n")
+    receiver = start_receiver(f"receive:\n  authorization:\n    credentials_file: {token_file}\n")
+    body = orjson.dumps(json_request(1, 2))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "first-token-7f3a"}):
+        answer = receiver.post(body, headers=headers)
+        assert answer.status == 401, headers
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert orjson.loads(answer.body)["code"] == 16
+    assert receiver.files() == []
+    exporter = OTLPSpanExporter(
+        endpoint=receiver.endpoint,
+        timeout=TIMEOUT,
+        headers={"Authorization": "Bearer first-token-7f3a"},
+    )
+    assert exporter.export(sdk_spans()) == SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert len(receiver.files()) == 1
+    token_file.write_text("second-token-91c2")  # rotated: no restart needed
+    assert receiver.post(body, headers={"Authorization": "Bearer first-token-7f3a"}).status == 401
+    assert receiver.post(body, headers={"Authorization": "Bearer second-token-91c2"}).status == 200
+    assert len(receiver.files()) == 2
+    assert receiver.stop() == 0
+    logged = "".join(receiver.lines)
+    assert "401" in logged
+    assert "first-token" not in logged and "second-token" not in logged
+
+
+def test_authorization_config_errors_name_the_option_not_the_value(run_process, tmp_path) -> None:
+    config = tmp_path / "bad.yml"
+    for section, expected in (
+        ("{credentials: s3cret-value, credentials_file: /x}", "give only one"),
+        ("{credentials_file: /nonexistent/token}", "cannot read the file"),
+        ("{type: Basic, credentials: s3cret-value}", "Bearer only"),
+        ("s3cret-value", "must be a mapping"),
+    ):
+        config.write_text(f"receive:\n  authorization: {section}\n")
+        args = ("--config", str(config), "receive", "--listen", "127.0.0.1:0")
+        result = run_process(*args, timeout=TIMEOUT)
+        assert result.returncode == 1
+        assert expected in result.stderr and "s3cret" not in result.stderr + result.stdout
