@@ -1,8 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: the agent, its prompt variants and
--- its models. Current window: runs that
+-- agent_name itself means the agent overall). Shipped: prompt_variant only; agent_name and
+-- model are accepted (docs/shipped-signals.md: where a model carries nearly all of a
+-- looping variant's runs, it can take the variant's name). Current window: runs that
 -- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
 -- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
 -- and stuck runs in stuck_agent.

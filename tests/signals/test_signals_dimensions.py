@@ -199,6 +199,9 @@ def model_runs(
         )  # fmt: skip
 
 
+ALONG = ["agent_name", "prompt_variant", "model"]
+
+
 def depth_labels(con: duckdb.DuckDBPyConnection, **params: object) -> list[dict[str, str]]:
     return [s.labels for s in evaluate(con, shipped("depth_tail", **params))]
 
@@ -207,13 +210,11 @@ def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnecti
     for model, deep in (("m1", 0), ("m2", 15)):
         model_runs(con, model, 200, 420, 360, 0)
         model_runs(con, model, 50, 60, 60, deep)
-    # Shipped along the agent, its variants and its models: the model, not the agent
-    # or its one variant (which hold the healthy model's runs too).
-    assert depth_labels(con) == [{"agent_name": "agent", "model": "m2"}]
-    # Along variants only, the loops show on the agent's one variant.
-    assert depth_labels(con, dimensions=["prompt_variant"]) == [
-        {"agent_name": "agent", "prompt_variant": "v1"}
-    ]
+    # Along the agent, its variants and its models: the model, not the agent or its one
+    # variant (which hold the healthy model's runs too).
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
+    # As shipped (variants only), the loops show on the agent's one variant.
+    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
 def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
@@ -228,7 +229,7 @@ def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
         for model, share in (("m1", 0.7), ("m2", 0.3)):
             model_runs(con, model, int(300 * share), 420, 360, 0, variant)
             model_runs(con, model, int(60 * share), 60, 60, int(deep * share * 2), variant)
-    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v2"}]
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v2"}]
     # The agent overall is named when it is the only group looked along.
     assert depth_labels(con, dimensions=["agent_name"]) == [{"agent_name": "agent"}]
 
