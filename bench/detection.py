@@ -10,7 +10,9 @@ their `for` and `keep_firing_for`), and prints per signal:
   per healthy fleet-hour, over healthy fleets of several seeds and two traffic levels,
   and outside the incident windows of the incident fleet;
 - backtest wall time of all shipped signals over the ~17 h / ~25k-run incident fleet
-  (target <= 60 s), with the per-signal query seconds.
+  (target <= 60 s), with the per-signal query seconds;
+- cost jumps in one tenant (400 Zipf-sized tenants; x1.6 and x2) and in one cohort (x2)
+  per seed: the delay on the group itself, alerts on coarser groups that contain it.
 
 Minute dump files are concatenated per hour before ingest (the Collector's file exporter
 rotates at any size; ingest costs a fixed ~0.3 s per file, which is not what this measures).
@@ -18,6 +20,12 @@ rotates at any size; ingest costs a fixed ~0.3 s per file, which is not what thi
     .venv/bin/python bench/detection.py                 # full: ~17 h incident fleet + 6 healthy
     .venv/bin/python bench/detection.py --quick         # smaller fleets, a few minutes
     .venv/bin/python bench/detection.py --work DIR      # keep (and reuse) the built fleets
+    .venv/bin/python bench/detection.py --work DIR --parts tenants cohorts healthy \
+        --signals p95_cost_jump                         # one signal, some parts
+
+The signals evaluated are ./signals when the working directory has them (as for
+`fleetsignals`): run it from another checkout to measure that checkout's signals on the
+same fleets.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ from fleetsignals.timeutil import parse_time  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
 
 SHIPPED = ("correlated_failure", "depth_tail", "p95_cost_jump", "stuck_agent")
+# The signals backtested (--signals narrows it, to compare one signal's versions quickly).
+SIGNALS: list[str] = list(SHIPPED)
 START = datetime(2026, 11, 1)
 
 
@@ -94,7 +104,7 @@ def cpu_seconds() -> float:
 def backtest_fleet(home: Home, start: datetime, end: datetime) -> tuple[list[dict], float, dict]:
     config = load_config(None)
     began = time.perf_counter()
-    result = run_backtest(home, config, start, end, timedelta(minutes=5), SHIPPED)
+    result = run_backtest(home, config, start, end, timedelta(minutes=5), SIGNALS)
     seconds = time.perf_counter() - began
     if result.problems:
         raise SystemExit("\n".join(str(p) for p in result.problems))
@@ -123,11 +133,17 @@ RAW_STEP = timedelta(minutes=15)
 LOOSENED = {"shipped": {}, "alpha=0.05": {"alpha": 0.05}, "no test (alpha=1)": {"alpha": 1.0}}
 
 
+def signal_dir() -> Path:
+    """The signals the backtest evaluates: ./signals when there is one (as `fleetsignals`
+    finds them), else this checkout's."""
+    return Path("signals") if Path("signals").is_dir() else REPO / "signals"
+
+
 def raw_rows(home: Home, start: datetime, end: datetime) -> dict[tuple[str, str], int]:
     """(signal, variant) -> result rows summed over evaluations every RAW_STEP."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     with connect_snapshot(home) as con:
-        loaded, problems = load_signals([REPO / "signals"], con, SHIPPED)
+        loaded, problems = load_signals([signal_dir()], con, SIGNALS)
         assert not problems, problems
         for signal in loaded:
             if "alpha" not in signal.params:
@@ -190,7 +206,7 @@ def report_incident_fleet(
     cpu = cpu_seconds() - cpu
     floor = read_floor(home, start, end)
     steps = int((end - start) / timedelta(minutes=5)) + 1
-    print(f"backtest wall time, {len(SHIPPED)} signals x {steps} steps: {wall:.1f} s "
+    print(f"backtest wall time, {len(SIGNALS)} signals x {steps} steps: {wall:.1f} s "
           f"(target <= 60 s; process CPU {cpu:.1f} s on {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}); query seconds: "
           + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_signal.items())))  # fmt: skip
@@ -199,7 +215,7 @@ def report_incident_fleet(
     firing = firing_instances(records)
     print("\ndetection delay (first firing instance with the incident's labels - start):")
     for inc in truth["incidents"]:
-        if inc["signal"] not in SHIPPED:
+        if inc["signal"] not in SIGNALS:
             continue
         inc_start = parse_time(inc["start"])
         hits = [
@@ -221,7 +237,7 @@ def report_incident_fleet(
     print(
         f"\nfiring instances not explained by their own incident, incident fleet ({judged:.1f} h):"
     )
-    for signal in SHIPPED:
+    for signal in SIGNALS:
         rows = unexplained.get(signal, [])
         print(f"  {signal:<19} {len(rows)}")
         for at, labels in rows:
@@ -230,37 +246,44 @@ def report_incident_fleet(
             print(f"      {at:%H:%M} {labels} during {near or 'healthy time'}")
 
 
-# Long-tailed tenants: a one-tenant cost jump, by factor, on fleets of several seeds.
+# Cost jumps by factor, on fleets of several seeds: in one tenant of a busy agent (400
+# Zipf-sized tenants) and in one cohort of an agent (the fleet's own tenants).
 TENANTS = 400
-TENANT_FACTORS = (1.6, 2.0)
-TENANT_AT, TENANT_FOR = timedelta(hours=4), timedelta(minutes=100)
+JUMPS = {
+    # kind: (incident, factors, tenants, group label)
+    "tenant": ("tenant_cost_jump", (1.6, 2.0), TENANTS, "tenant_id"),
+    "cohort": ("cost_inflation", (2.0,), None, "user_cohort"),
+}
+JUMP_AT, JUMP_FOR = timedelta(hours=4), timedelta(minutes=100)
 
 
-def report_tenant_fleets(work: Path, seeds: list[int], rpm: float, hours: float) -> None:
-    """Per seed and factor: the tenant incident's delay (on the tenant itself), alerts on
-    the tenant's cohort or agent while it runs, and false alerts per signal outside it."""
-    print(f"\ntenant cost jump: {TENANTS} Zipf tenants, {rpm:g} runs/min, {hours:g} h fleets, "
-          f"incident at {TENANT_AT} for {TENANT_FOR}; the smallest tenant with >= 5 % of the "
-          "runs of a busy agent")  # fmt: skip
+def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours: float) -> None:
+    """Per seed and factor: the incident's delay (first firing alert naming its group),
+    other alerts of the agent while it runs (its cohort, the agent overall, crossing
+    groups), and false alerts per signal outside it (and its trailing hour)."""
+    name, factors, tenants, label = JUMPS[kind]
+    who = tenants or "the seed's own"
+    print(f"\n{kind} cost jump ({name}): {who} tenants, {rpm:g} runs/min, "
+          f"{hours:g} h fleets, incident at {JUMP_AT} for {JUMP_FOR}")  # fmt: skip
     warm = timedelta(hours=1)
     grace = timedelta(minutes=75)
     false_total: dict[str, int] = defaultdict(int)
     healthy_total = 0.0
     for seed in seeds:
-        for factor in TENANT_FACTORS:
-            root = work / f"tenant-{hours:g}h-{rpm:g}rpm-s{seed}-x{factor:g}"
-            incident = ("tenant_cost_jump", TENANT_AT, TENANT_FOR, {"cost_factor": factor})
-            home, truth = build_fleet(root, hours, rpm, seed, [incident], TENANTS)
+        for factor in factors:
+            root = work / f"{kind}-{hours:g}h-{rpm:g}rpm-s{seed}-x{factor:g}"
+            incident = (name, JUMP_AT, JUMP_FOR, {"cost_factor": factor})
+            home, truth = build_fleet(root, hours, rpm, seed, [incident], tenants)
             start, end = parse_time(truth["start"]), parse_time(truth["end"])
             records, _, _ = backtest_fleet(home, start, end)
             firing = firing_instances(records)
             inc = truth["incidents"][0]
             inc_start, inc_end = parse_time(inc["start"]), parse_time(inc["end"])
-            share = _tenant_share(root, inc["labels"])
+            share, per_hour = _group_share(root, inc["labels"])
             hits = [at for (sig, labels), at in firing.items()
                     if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                     and matches(inc, dict(labels))]  # fmt: skip
-            coarser = sorted({
+            others = sorted({
                 ", ".join(f"{k}={v}" for k, v in labels)
                 for (sig, labels), at in firing.items()
                 if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
@@ -275,27 +298,36 @@ def report_tenant_fleets(work: Path, seeds: list[int], rpm: float, hours: float)
                     false[sig].append((at, dict(labels)))
             healthy = (end - start - warm - (inc_end + grace - inc_start)).total_seconds() / 3600
             healthy_total += healthy
-            for sig in SHIPPED:
+            for sig in SIGNALS:
                 false_total[sig] += len(false[sig])
-            print(f"  seed {seed:>3} x{factor:g}: {truth['counts']['runs']} runs; tenant "
-                  f"{inc['labels']['tenant_id']} of {inc['labels']['agent_name']} "
-                  f"({share:.1%} of its runs): p95_cost_jump on the tenant after {delay}; "
-                  f"other alerts of the agent meanwhile: {coarser or 'none'}; false alerts in "
-                  f"{healthy:.1f} healthy h: "
-                  + ", ".join(f"{sig} {len(false[sig])}" for sig in SHIPPED))  # fmt: skip
-            for sig in SHIPPED:
+            print(f"  seed {seed:>3} x{factor:g}: {truth['counts']['runs']} runs; {label} "
+                  f"{inc['labels'][label]} of {inc['labels']['agent_name']} "
+                  f"({share:.1%} of its runs, ~{per_hour:.0f} runs/h): p95_cost_jump on it after "
+                  f"{delay}; other alerts of the agent meanwhile: {others or 'none'}; false "
+                  f"alerts in {healthy:.1f} healthy h: "
+                  + ", ".join(f"{sig} {len(false[sig])}" for sig in SIGNALS))  # fmt: skip
+            for sig in SIGNALS:
                 for at, labels in false[sig]:
                     print(f"      {sig} {at:%H:%M} {labels}")
     print(f"  false alerts per healthy hour ({healthy_total:.0f} h): "
-          + ", ".join(f"{sig} {false_total[sig] / healthy_total:.3f}" for sig in SHIPPED))  # fmt: skip
+          + ", ".join(f"{sig} {false_total[sig] / healthy_total:.3f}" for sig in SIGNALS))  # fmt: skip
 
 
-def _tenant_share(root: Path, labels: dict[str, str]) -> float:
-    """The tenant's share of its agent's runs, from the generator's truth."""
+def _group_share(root: Path, labels: dict[str, str]) -> tuple[float, float]:
+    """The incident group's share of its agent's runs, and its runs per hour, from the
+    generator's truth."""
     runs = pl.read_parquet(root / "gen" / "runs.parquet").filter(
         pl.col("agent_name") == labels["agent_name"]
     )
-    return runs.filter(pl.col("tenant_id") == labels["tenant_id"]).height / max(runs.height, 1)
+    group = runs
+    for key, value in labels.items():
+        group = group.filter(pl.col(key) == value)
+    span = runs["ended_at"].max() - runs["started_at"].min()
+    hours = span.total_seconds() / 3600 if span else 1.0
+    return group.height / max(runs.height, 1), group.height / hours
+
+
+PARTS = ("tenants", "cohorts", "incidents", "healthy")
 
 
 def main() -> None:
@@ -312,38 +344,62 @@ def main() -> None:
         help="seeds of the long-tailed tenant fleets (one per cost factor)",
     )  # fmt: skip
     parser.add_argument(
+        "--cohort-seeds", type=int, nargs="+", default=[11, 5, 3],
+        help="seeds of the one-cohort x2 cost jump fleets (issue 13: within 30 min)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS),
+        help="what to run (default all): tenant and cohort cost jumps, the incident fleets, "
+        "the healthy fleets",
+    )  # fmt: skip
+    parser.add_argument(
         "--tenants-only", action="store_true", help="only the long-tailed tenant fleets"
     )
+    parser.add_argument(
+        "--signals", nargs="+", choices=SHIPPED, default=list(SHIPPED),
+        help="backtest only these signals (compare one signal's versions quickly)",
+    )  # fmt: skip
     args = parser.parse_args()
+    SIGNALS[:] = args.signals
+    parts = ["tenants"] if args.tenants_only else args.parts
     work = args.work or Path(tempfile.mkdtemp(prefix="fleetsignals-detection-"))
     incident_hours, incident_rpm = (10.0, 15.0) if args.quick else (17.0, 25.0)
     incident_seeds = args.incident_seeds[:1] if args.quick else args.incident_seeds
-    # (runs per minute, label, hours, seeds): the default traffic and a 3x busier fleet.
+    # (runs per minute, label, hours, seeds, tenants): the default traffic, a 3x busier
+    # fleet, and a long tail of Zipf-sized tenants.
     shapes = [
-        (15.0, "default traffic", 6.0 if args.quick else 10.0, args.seeds),
-        (45.0, "3x traffic", 4.0 if args.quick else 6.0, args.seeds[:2]),
+        (15.0, "default traffic", 6.0 if args.quick else 10.0, args.seeds, None),
+        (45.0, "3x traffic", 4.0 if args.quick else 6.0, args.seeds[:2], None),
+        (40.0, f"{TENANTS} tenants", 4.0 if args.quick else 7.0, [29], TENANTS),
     ]
     # Signals are judged after a warm-up: the longest baseline needs history to exist.
     warm = timedelta(hours=1)
     grace = timedelta(minutes=75)  # windows trail an incident's end by up to an hour
 
     print(f"fleets under {work}")
-    report_tenant_fleets(work, args.tenant_seeds, 20.0 if args.quick else 40.0, 7.0)
-    if args.tenants_only:
-        return
-    for seed in incident_seeds:
-        report_incident_fleet(work, incident_hours, incident_rpm, seed, warm, grace)
+    if "tenants" in parts:
+        report_cost_jumps("tenant", work, args.tenant_seeds, 20.0 if args.quick else 40.0, 7.0)
+    if "cohorts" in parts:
+        report_cost_jumps("cohort", work, args.cohort_seeds, 25.0, 7.0)
+    if "incidents" in parts:
+        for seed in incident_seeds:
+            report_incident_fleet(work, incident_hours, incident_rpm, seed, warm, grace)
+    if "healthy" in parts:
+        report_healthy_fleets(work, shapes, warm)
 
-    # -- healthy fleets: false alerts per healthy hour ----------------------------------
+
+def report_healthy_fleets(work: Path, shapes: list, warm: timedelta) -> None:
+    """False alerts per healthy fleet-hour, and result rows before `for` per test variant."""
     print(f"\nfalse alerts on healthy fleets (judged after {warm}):")
     totals: dict[str, int] = defaultdict(int)
     raw_totals: dict[tuple[str, str], int] = defaultdict(int)
     healthy_hours_total = 0.0
     evaluations = 0
-    for rpm, what, healthy_hours, seeds in shapes:
+    for rpm, what, healthy_hours, seeds, tenants in shapes:
         for seed in seeds:
-            root = work / f"healthy-{healthy_hours:g}h-{rpm:g}rpm-s{seed}"
-            home, truth = build_fleet(root, healthy_hours, rpm, seed, [])
+            suffix = f"-t{tenants}" if tenants else ""
+            root = work / f"healthy-{healthy_hours:g}h-{rpm:g}rpm-s{seed}{suffix}"
+            home, truth = build_fleet(root, healthy_hours, rpm, seed, [], tenants)
             start, end = parse_time(truth["start"]), parse_time(truth["end"])
             records, wall, _ = backtest_fleet(home, start, end)
             firing = firing_instances(records)
@@ -356,12 +412,12 @@ def main() -> None:
                     totals[signal] += 1
                     print(f"      seed {seed} {what}: {signal} {at:%H:%M} {dict(labels)}")
             print(f"  seed {seed:>3}, {what:<15} {truth['counts']['runs']:>6} runs: "
-                  + ", ".join(f"{s} {counts[s]}" for s in SHIPPED))  # fmt: skip
+                  + ", ".join(f"{s} {counts[s]}" for s in SIGNALS))  # fmt: skip
             for key, value in raw_rows(home, start + warm, end).items():
                 raw_totals[key] += value
             evaluations += int((end - start - warm) / RAW_STEP) + 1
     print(f"\nfalse alerts per healthy hour ({healthy_hours_total:.0f} healthy fleet-hours):")
-    for signal in SHIPPED:
+    for signal in SIGNALS:
         print(
             f"  {signal:<19} {totals[signal] / healthy_hours_total:.3f}  ({totals[signal]} alerts)"
         )
@@ -369,7 +425,7 @@ def main() -> None:
         f"\nresult rows of healthy evaluations, before `for` ({evaluations} evaluations "
         "sampled every 15 min), as shipped and with the significance test loosened:"
     )
-    for signal in SHIPPED:
+    for signal in SIGNALS:
         cells = [
             f"{variant} {raw_totals[signal, variant]}"
             for variant in LOOSENED

@@ -2,8 +2,8 @@
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
 -- agent_name itself means the agent overall). Shipped: prompt_variant only; agent_name and
--- model are accepted, but on our incident fleets they took the name of a variant's loops
--- for part of the incident (docs/shipped-signals.md). Current window: runs that
+-- model are accepted (docs/shipped-signals.md: where a model carries nearly all of a
+-- looping variant's runs, it can take the variant's name). Current window: runs that
 -- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
 -- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
 -- and stuck runs in stuck_agent.
@@ -17,9 +17,11 @@
 -- at least min_deep_runs current runs deeper than t (so a few deep runs in thin traffic
 -- never fire), the share deeper than t is >= min_ratio x the baseline's share, and the
 -- one-sided p-value is below alpha / (number of groups tested) (Bonferroni).
--- Overlapping groups of one agent report once: the firing group with the largest scan
--- statistic (log-likelihood ratio of "more deep runs inside this group") names the cause;
--- equal groups by the more specific dimension. Another firing group of the agent is
+-- Overlapping groups of one agent report once. Finer first: a firing group stands only if
+-- it still passes the test without the runs of the firing groups nested in it (the agent
+-- overall does not stand for its looping variant). Among the standing groups, the largest
+-- scan statistic (log-likelihood ratio of "more deep runs inside this group") names the
+-- cause; equal groups by the more specific dimension. Another firing group of the agent is
 -- reported only if its runs outside the named group still pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
 with
@@ -181,10 +183,257 @@ firing as (
         )) < $alpha / candidates.n_tests
 ),
 
--- The named group per agent: the largest statistic; groups holding the same runs (an agent
--- with one variant) by the most specific dimension, so they give one stable identity.
--- (Near ties are not broken by dimension: with a rare baseline tail the statistic barely
--- drops when the loops are diluted, so the agent would win over the model that loops.)
+-- Finer first: order the firing groups of an agent by current runs (fewest first; groups
+-- holding the same runs by dimension, the most specific first) and pair each with the
+-- coarser firing groups that hold all its runs (a variant in its agent; a model only one
+-- variant uses, in that variant). Dimensions that cross (a variant and a model) are not
+-- nested.
+ordered as (
+    select
+        *,
+        row_number() over (
+            partition by agent_name order by n_cur asc, dim_rank asc, dim_value asc
+        ) as pos
+    from (
+        select
+            *,
+            case dim
+                when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
+                when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
+                when 'user_cohort' then 7 when 'environment' then 8 else 9
+            end as dim_rank
+        from firing
+    ) as with_rank
+),
+
+nested as (
+    select
+        finer.agent_name,
+        finer.dim,
+        finer.dim_value,
+        coarser.dim as by_dim,
+        coarser.dim_value as by_value
+    from ordered as finer
+    inner join
+        ordered as coarser
+        on finer.agent_name = coarser.agent_name and finer.pos < coarser.pos
+    inner join members as finer_members
+        on finer.agent_name = finer_members.agent_name
+            and finer.dim = finer_members.dim
+            and finer.dim_value = finer_members.dim_value
+    left join members as coarser_members
+        on
+            coarser.agent_name = coarser_members.agent_name
+            and coarser.dim = coarser_members.dim
+            and coarser.dim_value = coarser_members.dim_value
+            and finer_members.run_id = coarser_members.run_id
+    group by finer.agent_name, finer.dim, finer.dim_value, coarser.dim, coarser.dim_value
+    having count(coarser_members.run_id) = count(*)
+),
+
+finer_runs as (
+    select distinct
+        nested.agent_name,
+        nested.by_dim as dim,
+        nested.by_value as dim_value,
+        members.run_id
+    from nested
+    inner join members
+        on nested.agent_name = members.agent_name
+            and nested.dim = members.dim
+            and nested.dim_value = members.dim_value
+),
+
+-- A firing group stands only if it still passes the test without the runs of the firing
+-- groups nested in it: the agent overall does not stand for its looping variant.
+standing_counts as (
+    select
+        ordered.agent_name,
+        ordered.dim,
+        ordered.dim_value,
+        ordered.n_tests,
+        count(*) filter (where members.is_current) as n_cur,
+        count(*) filter (where not members.is_current) as n_base,
+        count(*) filter (where members.is_current and members.step_count > ordered.base_q)
+            as k_cur,
+        count(*) filter (where not members.is_current and members.step_count > ordered.base_q)
+            as j_base
+    from ordered
+    inner join members
+        on ordered.agent_name = members.agent_name
+            and ordered.dim = members.dim
+            and ordered.dim_value = members.dim_value
+    left join finer_runs
+        on
+            ordered.agent_name = finer_runs.agent_name
+            and ordered.dim = finer_runs.dim
+            and ordered.dim_value = finer_runs.dim_value
+            and members.run_id = finer_runs.run_id
+    where finer_runs.run_id is null
+    group by ordered.agent_name, ordered.dim, ordered.dim_value, ordered.n_tests
+),
+
+standing as (
+    select
+        standing_counts.agent_name,
+        standing_counts.dim,
+        standing_counts.dim_value
+    from standing_counts
+    cross join lateral generate_series(standing_counts.k_cur, standing_counts.n_cur) as outcome (x)
+    where
+        standing_counts.n_cur >= $min_runs
+        and standing_counts.n_base >= $min_baseline_runs
+        and standing_counts.k_cur >= $min_deep_runs
+        and standing_counts.j_base < standing_counts.n_base
+        and (standing_counts.k_cur * 1.0 / standing_counts.n_cur)
+        / ((standing_counts.j_base + 1.0) / (standing_counts.n_base + 1.0))
+        >= $min_ratio
+    group by all
+    having
+        sum(exp(
+            lgamma(standing_counts.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(standing_counts.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + standing_counts.j_base + 1)
+            + lgamma(
+                standing_counts.n_cur - outcome.x + standing_counts.n_base - standing_counts.j_base
+            )
+            - lgamma(standing_counts.n_cur + standing_counts.n_base + 1)
+            - lgamma(standing_counts.j_base + 1)
+            - lgamma(standing_counts.n_base - standing_counts.j_base)
+            + lgamma(standing_counts.n_base + 1)
+        )) < $alpha / standing_counts.n_tests
+),
+
+-- Crossing groups that describe the same runs: a standing group is explained by another
+-- when it no longer passes the test without the other's runs (a model nearly all of whose
+-- deep runs are the looping variant's). Of two groups each explained by the other, the
+-- finer one (fewer current runs; same runs: the more specific dimension) names the loops;
+-- a group explained by one it does not explain gives way to it.
+standing_groups as (
+    select ordered.*
+    from ordered
+    inner join standing
+        on ordered.agent_name = standing.agent_name
+            and ordered.dim = standing.dim
+            and ordered.dim_value = standing.dim_value
+),
+
+crossed_counts as (
+    select
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        tested_group.n_tests,
+        count(*) filter (where members.is_current) as n_cur,
+        count(*) filter (where not members.is_current) as n_base,
+        count(*) filter (where members.is_current and members.step_count > tested_group.base_q)
+            as k_cur,
+        count(*) filter (
+            where not members.is_current and members.step_count > tested_group.base_q
+        ) as j_base
+    from standing_groups as tested_group
+    inner join standing_groups as other_group
+        on
+            tested_group.agent_name = other_group.agent_name
+            and tested_group.pos != other_group.pos
+    inner join members
+        on tested_group.agent_name = members.agent_name
+            and tested_group.dim = members.dim
+            and tested_group.dim_value = members.dim_value
+    left join members as other_members
+        on
+            other_group.agent_name = other_members.agent_name
+            and other_group.dim = other_members.dim
+            and other_group.dim_value = other_members.dim_value
+            and members.run_id = other_members.run_id
+    where other_members.run_id is null
+    group by all
+),
+
+survives as (
+    select
+        crossed_counts.agent_name,
+        crossed_counts.dim,
+        crossed_counts.dim_value,
+        crossed_counts.by_dim,
+        crossed_counts.by_value
+    from crossed_counts
+    cross join lateral generate_series(crossed_counts.k_cur, crossed_counts.n_cur) as outcome (x)
+    where
+        crossed_counts.n_cur >= $min_runs
+        and crossed_counts.n_base >= $min_baseline_runs
+        and crossed_counts.k_cur >= $min_deep_runs
+        and crossed_counts.j_base < crossed_counts.n_base
+        and (crossed_counts.k_cur * 1.0 / crossed_counts.n_cur)
+        / ((crossed_counts.j_base + 1.0) / (crossed_counts.n_base + 1.0))
+        >= $min_ratio
+    group by all
+    having
+        sum(exp(
+            lgamma(crossed_counts.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(crossed_counts.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + crossed_counts.j_base + 1)
+            + lgamma(
+                crossed_counts.n_cur - outcome.x + crossed_counts.n_base - crossed_counts.j_base
+            )
+            - lgamma(crossed_counts.n_cur + crossed_counts.n_base + 1)
+            - lgamma(crossed_counts.j_base + 1)
+            - lgamma(crossed_counts.n_base - crossed_counts.j_base)
+            + lgamma(crossed_counts.n_base + 1)
+        )) < $alpha / crossed_counts.n_tests
+),
+
+-- (group, by): the group does not pass without by's runs.
+explained as (
+    select
+        tested_group.agent_name,
+        tested_group.dim,
+        tested_group.dim_value,
+        tested_group.pos,
+        other_group.dim as by_dim,
+        other_group.dim_value as by_value,
+        other_group.pos as by_pos
+    from standing_groups as tested_group
+    inner join standing_groups as other_group
+        on
+            tested_group.agent_name = other_group.agent_name
+            and tested_group.pos != other_group.pos
+    where not exists (
+            select 1
+            from survives
+            where survives.agent_name = tested_group.agent_name
+                and survives.dim = tested_group.dim
+                and survives.dim_value = tested_group.dim_value
+                and survives.by_dim = other_group.dim
+                and survives.by_value = other_group.dim_value
+        )
+),
+
+gives_way as (
+    select distinct
+        explained.agent_name,
+        explained.dim,
+        explained.dim_value
+    from explained
+    left join explained as back
+        on
+            explained.agent_name = back.agent_name
+            and explained.by_dim = back.dim
+            and explained.by_value = back.dim_value
+            and explained.dim = back.by_dim
+            and explained.dim_value = back.by_value
+    where back.agent_name is null or explained.by_pos < explained.pos
+),
+
+-- The named group per agent, among the standing ones: the largest statistic; groups holding
+-- the same runs (an agent with one variant) by the most specific dimension, so they give one
+-- stable identity. Near ties are not broken by dimension: a crossing group (a model most of
+-- the looping variant's runs use) dilutes the loops with other variants' healthy runs and
+-- has the smaller statistic.
 ranked as (
     select
         *,
@@ -199,7 +448,14 @@ ranked as (
                 end asc,
                 dim_value asc
         ) as pick
-    from firing
+    from standing_groups
+    where not exists (
+            select 1
+            from gives_way
+            where standing_groups.agent_name = gives_way.agent_name
+                and standing_groups.dim = gives_way.dim
+                and standing_groups.dim_value = gives_way.dim_value
+        )
 ),
 
 -- Another firing group of the agent, without the named group's runs.

@@ -10,31 +10,39 @@
 -- run that costs more because it loops is depth_tail's to report (one cause, one page);
 -- this signal is about each step costing more (context inflation, pricier models).
 --
--- Test (exact, distribution-free): t = a baseline quantile of cost. Under "nothing changed"
--- the current runs are exchangeable with the baseline runs, so the number k of current runs
--- costing more than t follows a beta-binomial(n, j + 1, n_base - j) law, where j baseline
--- runs cost more than t (exceedances of an order statistic; conservative with ties). A
--- traffic surge changes n, not that law, so volume alone cannot fire it. Two thresholds
--- are tested, the baseline P95 (tail_quantile) and P75 (shift_quantile): a multiplicative
--- inflation moves the upper body long before a handful of tail runs can prove it.
+-- Tests (distribution-free: under "nothing changed" the current runs are exchangeable with
+-- the baseline runs, whatever the cost distribution). A traffic surge changes n, not these
+-- laws, so volume alone cannot fire it. Two tests per group and window:
+-- - tail: t = the baseline P95 (tail_quantile); the number k of current runs costing more
+--   than t follows a beta-binomial(n, j + 1, n_base - j) law exactly, where j baseline runs
+--   cost more than t (exceedances of an order statistic; conservative with ties);
+-- - shift: the Wilcoxon-Mann-Whitney rank-sum U of the current runs among the baseline's,
+--   by its normal approximation without tie correction (conservative: ties and the bounded
+--   statistic only make the true tail thinner). A multiplicative inflation moves the whole
+--   body long before a handful of tail runs can prove it; ranks use every run, where an
+--   exceedance count of the P75 threw away all but one bit per run (on 2x cohort jumps its
+--   p-values were 10 to 1000 times larger at the same minute).
 --
 -- Small groups (derived, not tuned): a P95 needs at least 1 / (1 - tail_quantile) runs (20)
 -- to have a run above it, in both windows; below that the group is not judged. Multiple
 -- testing: Tarone's modified Bonferroni. A test whose smallest attainable p-value (all its
--- current runs above t) cannot reach alpha / m can never fire, so it is left out of m;
--- m is the smallest number with at most m tests able to reach alpha / m, and a test fires
--- when its p-value < alpha / m. This bounds the chance of any false row per evaluation by
--- alpha, like Bonferroni over every test, while hundreds of tiny tenants cost no power.
--- Fires when: current P95 >= min_ratio x baseline P95 and a p-value < alpha / m.
+-- current runs above t, or above every baseline run) cannot reach alpha / m can never
+-- fire, so it is left out of m; m is the smallest number with at most m tests able to
+-- reach alpha / m, and a test fires when its p-value < alpha / m. This bounds the chance
+-- of any false row per evaluation by alpha, like Bonferroni over every test, while
+-- hundreds of tiny tenants cost no power.
+-- Fires when: current P95 or P75 (shift_quantile) >= min_ratio x the baseline's (a material
+-- effect) and a p-value < alpha / m.
 --
 -- Most specific groups, per agent, among the groups that fire: (1) finer first: a group
 -- stands only if it stays significant without the runs of the firing groups nested in it
 -- (a cohort does not stand for its tenant, nor the agent for two tenants); (2) a standing
 -- group nested in a coarser standing group is folded into it (a cohort-wide jump names the
 -- cohort, not its large tenants); (3) strongest first by scan statistic (log-likelihood
--- ratio of "more runs above t inside this group"): a group is reported only if it stays
--- significant without the runs of the stronger ones, so a crossing group (a workflow that
--- the jumping cohort's runs use) does not report the same jump again.
+-- ratio of "more runs above t inside this group", z^2 / 2 for the shift): a group is
+-- reported only if it stays significant without the runs of the stronger ones, so a
+-- crossing group (a workflow that the jumping cohort's runs use) does not report the same
+-- jump again.
 -- value = current P95 / baseline P95.
 with
 
@@ -160,6 +168,23 @@ baseline as materialized (
     having count(*) >= settings.min_n
 ),
 
+-- Each run's placement among its group's baseline runs: how many cost less (ties count
+-- half). The rank-sum statistic U of a current window is the sum of its runs' placements.
+placed as materialized (
+    select
+        *,
+        sum(case when is_base then 1 else 0 end)
+            over (
+                partition by agent_name, dim, dim_value
+                order by cost_usd
+                range between unbounded preceding and current row
+            )
+        - 0.5 * sum(case when is_base then 1 else 0 end) over (
+            partition by agent_name, dim, dim_value, cost_usd
+        ) as placement
+    from ordinary
+),
+
 -- One row per group and current window (the last win minutes; runs between a shorter
 -- window and the baseline are in neither).
 tested as materialized (
@@ -171,25 +196,22 @@ tested as materialized (
         baseline.n_base,
         baseline.base_q,
         baseline.base_s,
-        count(*) filter (where not ordinary.is_base) as n_cur,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > baseline.base_q)
-            as k_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > baseline.base_q) as j_base,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > baseline.base_s)
-            as ks_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > baseline.base_s) as js_base,
-        quantile_cont(ordinary.cost_usd, $tail_quantile) filter (where not ordinary.is_base)
+        count(*) filter (where not placed.is_base) as n_cur,
+        count(*) filter (where not placed.is_base and placed.cost_usd > baseline.base_q) as k_cur,
+        count(*) filter (where placed.is_base and placed.cost_usd > baseline.base_q) as j_base,
+        sum(placed.placement) filter (where not placed.is_base) as u_cur,
+        quantile_cont(placed.cost_usd, $tail_quantile) filter (where not placed.is_base)
             as cur_q,
-        quantile_cont(ordinary.cost_usd, $shift_quantile) filter (where not ordinary.is_base)
+        quantile_cont(placed.cost_usd, $shift_quantile) filter (where not placed.is_base)
             as cur_s
-    from ordinary
+    from placed
     inner join baseline
-        on ordinary.agent_name = baseline.agent_name
-            and ordinary.dim = baseline.dim
-            and ordinary.dim_value = baseline.dim_value
+        on placed.agent_name = baseline.agent_name
+            and placed.dim = baseline.dim
+            and placed.dim_value = baseline.dim_value
     cross join windows
     cross join settings
-    where ordinary.is_base or ordinary.age_minutes < windows.win
+    where placed.is_base or placed.age_minutes < windows.win
     group by
         baseline.agent_name,
         baseline.dim,
@@ -199,22 +221,26 @@ tested as materialized (
         baseline.base_q,
         baseline.base_s,
         settings.min_n
-    having count(*) filter (where not ordinary.is_base) >= settings.min_n
+    having count(*) filter (where not placed.is_base) >= settings.min_n
 ),
 
--- Two exceedance tests per group and window: above the baseline P95 (the tail itself) and
--- above the baseline P75 (the upper body, which a multiplicative inflation moves long
--- before a handful of tail runs prove it). Each is one test of the family.
-exceedances as (
+-- Two tests per group and window, each one test of the family: the tail (current runs
+-- above the baseline P95, exact beta-binomial law) and the shift (rank-sum of the current
+-- runs among the baseline's, z of its normal approximation; z_max when every current run
+-- costs more than every baseline run).
+tests as (
     select
         agent_name,
         dim,
         dim_value,
         win,
+        'tail' as kind,
         n_cur,
         n_base,
         k_cur as k,
-        j_base as j
+        j_base as j,
+        null::double as z,
+        null::double as z_max
     from tested
     union all
     select
@@ -222,15 +248,21 @@ exceedances as (
         dim,
         dim_value,
         win,
+        'shift' as kind,
         n_cur,
         n_base,
-        ks_cur as k,
-        js_base as j
+        null as k,
+        null as j,
+        (u_cur - n_cur * n_base / 2.0)
+        / sqrt(n_cur * n_base * (n_cur + n_base + 1) / 12.0) as z,
+        sqrt(3.0 * n_cur * n_base / (n_cur + n_base + 1)) as z_max
     from tested
 ),
 
--- The smallest p-value a test can attain: all n current runs above t,
--- P(k = n) = B(n + j + 1, n_base - j) / B(j + 1, n_base - j).
+-- The smallest p-value a test can attain: the tail's with all n current runs above t,
+-- P(k = n) = B(n + j + 1, n_base - j) / B(j + 1, n_base - j); the shift's at z_max. The
+-- normal upper tail Q(z) is Boerjesson and Sundberg's closed form (relative error below
+-- 0.3 %): phi(z) / (0.661 z + 0.339 sqrt(z^2 + 5.51)).
 attainable as materialized (
     select
         *,
@@ -239,12 +271,17 @@ attainable as materialized (
     from (
         select
             *,
-            exp(
-                lgamma(n_cur + j + 1) - lgamma(n_cur + n_base + 1)
-                - lgamma(j + 1) + lgamma(n_base + 1)
-            ) as min_p
-        from exceedances
-        where j < n_base
+            case
+                when kind = 'tail'
+                    then exp(
+                            lgamma(n_cur + j + 1) - lgamma(n_cur + n_base + 1)
+                            - lgamma(j + 1) + lgamma(n_base + 1)
+                        )
+                else exp(-z_max * z_max / 2.0) / sqrt(2.0 * pi())
+                    / (0.661 * z_max + 0.339 * sqrt(z_max * z_max + 5.51))
+            end as min_p
+        from tests
+        where kind = 'shift' or j < n_base
     ) as with_min_p
 ),
 
@@ -270,9 +307,10 @@ candidates as (
         and greatest(cur_q / base_q, cur_s / base_s) >= $min_ratio
 ),
 
--- Upper tail of the beta-binomial(n_cur, a = j + 1, b = n_base - j), in logs; with the
--- scan statistic (log-likelihood ratio of "more runs above the threshold in this group").
-evidence as (
+-- The tests of the candidates that reach alpha / m, each with its strength: the
+-- log-likelihood ratio of "more runs above t inside this group" for the tail (Kulldorff's
+-- scan statistic), z^2 / 2 for the shift (the same ratio for a normal statistic).
+tail_evidence as (
     select
         attainable.agent_name,
         attainable.dim,
@@ -296,7 +334,8 @@ evidence as (
             and attainable.win = candidates.win
     cross join family
     cross join lateral generate_series(attainable.k, attainable.n_cur) as outcomes (x)
-    where attainable.k > attainable.n_cur * (attainable.j + 1.0) / (attainable.n_base + 1.0)
+    where attainable.kind = 'tail'
+        and attainable.k > attainable.n_cur * (attainable.j + 1.0) / (attainable.n_base + 1.0)
         and attainable.min_p <= $alpha / family.m
     group by
         attainable.agent_name,
@@ -322,7 +361,36 @@ evidence as (
         )) < $alpha / family.m
 ),
 
--- One row per firing group: the window (and threshold) with the strongest evidence.
+shift_evidence as (
+    select
+        attainable.agent_name,
+        attainable.dim,
+        attainable.dim_value,
+        attainable.win,
+        attainable.z * attainable.z / 2.0 as llr
+    from attainable
+    inner join candidates
+        on
+            attainable.agent_name = candidates.agent_name
+            and attainable.dim = candidates.dim
+            and attainable.dim_value = candidates.dim_value
+            and attainable.win = candidates.win
+    cross join family
+    where attainable.kind = 'shift'
+        and attainable.z > 0
+        and attainable.min_p <= $alpha / family.m
+        and exp(-attainable.z * attainable.z / 2.0) / sqrt(2.0 * pi())
+        / (0.661 * attainable.z + 0.339 * sqrt(attainable.z * attainable.z + 5.51))
+        < $alpha / family.m
+),
+
+evidence as (
+    select * from tail_evidence
+    union all
+    select * from shift_evidence
+),
+
+-- One row per firing group: the window (and test) with the strongest evidence.
 firing as (
     select *
     from (
@@ -407,19 +475,14 @@ finer_runs as (
             and nested.dim_value = members.dim_value
 ),
 
-standing_counts as (
+standing_rows as (
     select
         ordered.agent_name,
         ordered.dim,
         ordered.dim_value,
-        count(*) filter (where not ordinary.is_base) as n_cur,
-        count(*) filter (where ordinary.is_base) as n_base,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > ordered.base_q)
-            as k_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > ordered.base_q) as j_base,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > ordered.base_s)
-            as ks_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > ordered.base_s) as js_base
+        ordered.base_q,
+        ordinary.is_base,
+        ordinary.cost_usd
     from ordered
     inner join ordinary
         on ordered.agent_name = ordinary.agent_name
@@ -432,71 +495,91 @@ standing_counts as (
             and ordered.dim_value = finer_runs.dim_value
             and ordinary.run_id = finer_runs.run_id
     where finer_runs.run_id is null and (ordinary.is_base or ordinary.age_minutes < ordered.win)
-    group by ordered.agent_name, ordered.dim, ordered.dim_value
+),
+
+standing_counts as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        count(*) filter (where not is_base) as n_cur,
+        count(*) filter (where is_base) as n_base,
+        count(*) filter (where not is_base and cost_usd > base_q) as k,
+        count(*) filter (where is_base and cost_usd > base_q) as j,
+        sum(placement) filter (where not is_base) as u_cur
+    from (
+        select
+            *,
+            sum(case when is_base then 1 else 0 end)
+                over (
+                    partition by agent_name, dim, dim_value
+                    order by cost_usd
+                    range between unbounded preceding and current row
+                )
+            - 0.5 * sum(case when is_base then 1 else 0 end) over (
+                partition by agent_name, dim, dim_value, cost_usd
+            ) as placement
+        from standing_rows
+    ) as with_placement
+    group by agent_name, dim, dim_value
 ),
 
 standing as (
-    select distinct
-        significant.agent_name,
-        significant.dim,
-        significant.dim_value
+    select
+        group_tests.agent_name,
+        group_tests.dim,
+        group_tests.dim_value
+    from standing_counts as group_tests
+    cross join family
+    cross join settings
+    cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
+    where
+        group_tests.n_cur >= settings.min_n
+        and group_tests.n_base >= settings.min_n
+        and group_tests.j < group_tests.n_base
+        and group_tests.k > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
+    group by
+        group_tests.agent_name,
+        group_tests.dim,
+        group_tests.dim_value,
+        group_tests.n_cur,
+        group_tests.n_base,
+        group_tests.k,
+        group_tests.j,
+        family.m
+    having
+        sum(exp(
+            lgamma(group_tests.n_cur + 1)
+            - lgamma(outcomes.x + 1)
+            - lgamma(group_tests.n_cur - outcomes.x + 1)
+            + lgamma(outcomes.x + group_tests.j + 1)
+            + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
+            - lgamma(group_tests.n_cur + group_tests.n_base + 1)
+            - lgamma(group_tests.j + 1)
+            - lgamma(group_tests.n_base - group_tests.j)
+            + lgamma(group_tests.n_base + 1)
+        )) < $alpha / family.m
+    union
+    select
+        shifted.agent_name,
+        shifted.dim,
+        shifted.dim_value
     from (
         select
-            group_tests.agent_name,
-            group_tests.dim,
-            group_tests.dim_value
-        from (
-            select
-                agent_name,
-                dim,
-                dim_value,
-                n_cur,
-                n_base,
-                k_cur as k,
-                j_base as j
-            from standing_counts
-            union all
-            select
-                agent_name,
-                dim,
-                dim_value,
-                n_cur,
-                n_base,
-                ks_cur as k,
-                js_base as j
-            from standing_counts
-        ) as group_tests
-        cross join family
-        cross join settings
-        cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
-        where
-            group_tests.n_cur >= settings.min_n
-            and group_tests.n_base >= settings.min_n
-            and group_tests.j < group_tests.n_base
-            and group_tests.k
-            > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
-        group by
-            group_tests.agent_name,
-            group_tests.dim,
-            group_tests.dim_value,
-            group_tests.n_cur,
-            group_tests.n_base,
-            group_tests.k,
-            group_tests.j,
-            family.m
-        having
-            sum(exp(
-                lgamma(group_tests.n_cur + 1)
-                - lgamma(outcomes.x + 1)
-                - lgamma(group_tests.n_cur - outcomes.x + 1)
-                + lgamma(outcomes.x + group_tests.j + 1)
-                + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
-                - lgamma(group_tests.n_cur + group_tests.n_base + 1)
-                - lgamma(group_tests.j + 1)
-                - lgamma(group_tests.n_base - group_tests.j)
-                + lgamma(group_tests.n_base + 1)
-            )) < $alpha / family.m
-    ) as significant
+            *,
+            (u_cur - n_cur * n_base / 2.0)
+            / sqrt(n_cur * n_base * (n_cur + n_base + 1) / 12.0) as z
+        from standing_counts
+    ) as shifted
+    cross join family
+    cross join settings
+    where
+        shifted.n_cur >= settings.min_n
+        and shifted.n_base >= settings.min_n
+        and shifted.z > 0
+        and exp(-shifted.z * shifted.z / 2.0) / sqrt(2.0 * pi())
+        / (0.661 * shifted.z + 0.339 * sqrt(shifted.z * shifted.z + 5.51))
+        < $alpha / family.m
 ),
 
 -- Step 2: a standing group nested in a coarser standing group is folded into it (the jump
@@ -554,17 +637,14 @@ stronger_runs as (
             and stronger_group.dim_value = members.dim_value
 ),
 
-reported_counts as (
+reported_rows as (
     select
         named.agent_name,
         named.dim,
         named.dim_value,
-        count(*) filter (where not ordinary.is_base) as n_cur,
-        count(*) filter (where ordinary.is_base) as n_base,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > named.base_q) as k_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > named.base_q) as j_base,
-        count(*) filter (where not ordinary.is_base and ordinary.cost_usd > named.base_s) as ks_cur,
-        count(*) filter (where ordinary.is_base and ordinary.cost_usd > named.base_s) as js_base
+        named.base_q,
+        ordinary.is_base,
+        ordinary.cost_usd
     from named
     inner join ordinary
         on named.agent_name = ordinary.agent_name
@@ -577,71 +657,91 @@ reported_counts as (
             and named.dim_value = stronger_runs.dim_value
             and ordinary.run_id = stronger_runs.run_id
     where stronger_runs.run_id is null and (ordinary.is_base or ordinary.age_minutes < named.win)
-    group by named.agent_name, named.dim, named.dim_value
+),
+
+reported_counts as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        count(*) filter (where not is_base) as n_cur,
+        count(*) filter (where is_base) as n_base,
+        count(*) filter (where not is_base and cost_usd > base_q) as k,
+        count(*) filter (where is_base and cost_usd > base_q) as j,
+        sum(placement) filter (where not is_base) as u_cur
+    from (
+        select
+            *,
+            sum(case when is_base then 1 else 0 end)
+                over (
+                    partition by agent_name, dim, dim_value
+                    order by cost_usd
+                    range between unbounded preceding and current row
+                )
+            - 0.5 * sum(case when is_base then 1 else 0 end) over (
+                partition by agent_name, dim, dim_value, cost_usd
+            ) as placement
+        from reported_rows
+    ) as with_placement
+    group by agent_name, dim, dim_value
 ),
 
 reported as (
-    select distinct
-        significant.agent_name,
-        significant.dim,
-        significant.dim_value
+    select
+        group_tests.agent_name,
+        group_tests.dim,
+        group_tests.dim_value
+    from reported_counts as group_tests
+    cross join family
+    cross join settings
+    cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
+    where
+        group_tests.n_cur >= settings.min_n
+        and group_tests.n_base >= settings.min_n
+        and group_tests.j < group_tests.n_base
+        and group_tests.k > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
+    group by
+        group_tests.agent_name,
+        group_tests.dim,
+        group_tests.dim_value,
+        group_tests.n_cur,
+        group_tests.n_base,
+        group_tests.k,
+        group_tests.j,
+        family.m
+    having
+        sum(exp(
+            lgamma(group_tests.n_cur + 1)
+            - lgamma(outcomes.x + 1)
+            - lgamma(group_tests.n_cur - outcomes.x + 1)
+            + lgamma(outcomes.x + group_tests.j + 1)
+            + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
+            - lgamma(group_tests.n_cur + group_tests.n_base + 1)
+            - lgamma(group_tests.j + 1)
+            - lgamma(group_tests.n_base - group_tests.j)
+            + lgamma(group_tests.n_base + 1)
+        )) < $alpha / family.m
+    union
+    select
+        shifted.agent_name,
+        shifted.dim,
+        shifted.dim_value
     from (
         select
-            group_tests.agent_name,
-            group_tests.dim,
-            group_tests.dim_value
-        from (
-            select
-                agent_name,
-                dim,
-                dim_value,
-                n_cur,
-                n_base,
-                k_cur as k,
-                j_base as j
-            from reported_counts
-            union all
-            select
-                agent_name,
-                dim,
-                dim_value,
-                n_cur,
-                n_base,
-                ks_cur as k,
-                js_base as j
-            from reported_counts
-        ) as group_tests
-        cross join family
-        cross join settings
-        cross join lateral generate_series(group_tests.k, group_tests.n_cur) as outcomes (x)
-        where
-            group_tests.n_cur >= settings.min_n
-            and group_tests.n_base >= settings.min_n
-            and group_tests.j < group_tests.n_base
-            and group_tests.k
-            > group_tests.n_cur * (group_tests.j + 1.0) / (group_tests.n_base + 1.0)
-        group by
-            group_tests.agent_name,
-            group_tests.dim,
-            group_tests.dim_value,
-            group_tests.n_cur,
-            group_tests.n_base,
-            group_tests.k,
-            group_tests.j,
-            family.m
-        having
-            sum(exp(
-                lgamma(group_tests.n_cur + 1)
-                - lgamma(outcomes.x + 1)
-                - lgamma(group_tests.n_cur - outcomes.x + 1)
-                + lgamma(outcomes.x + group_tests.j + 1)
-                + lgamma(group_tests.n_cur - outcomes.x + group_tests.n_base - group_tests.j)
-                - lgamma(group_tests.n_cur + group_tests.n_base + 1)
-                - lgamma(group_tests.j + 1)
-                - lgamma(group_tests.n_base - group_tests.j)
-                + lgamma(group_tests.n_base + 1)
-            )) < $alpha / family.m
-    ) as significant
+            *,
+            (u_cur - n_cur * n_base / 2.0)
+            / sqrt(n_cur * n_base * (n_cur + n_base + 1) / 12.0) as z
+        from reported_counts
+    ) as shifted
+    cross join family
+    cross join settings
+    where
+        shifted.n_cur >= settings.min_n
+        and shifted.n_base >= settings.min_n
+        and shifted.z > 0
+        and exp(-shifted.z * shifted.z / 2.0) / sqrt(2.0 * pi())
+        / (0.661 * shifted.z + 0.339 * sqrt(shifted.z * shifted.z + 5.51))
+        < $alpha / family.m
 ),
 
 kept as (

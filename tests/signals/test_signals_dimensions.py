@@ -3,12 +3,23 @@ groups are silent, and the dimensions looked along are the settings' (hand-made 
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from tests.fixtures.signaltables import T, add_run, add_tool_call, evaluate, shipped
+from fleetsignals.alerts.definitions import Signal, load_signals
+from tests.fixtures.signaltables import (
+    SIGNALS,
+    T,
+    add_run,
+    add_tool_call,
+    evaluate,
+    shipped,
+)
 
 # Five tenants in two cohorts; one prompt variant and one model, so those groups hold the
 # same runs as the agent.
@@ -90,6 +101,45 @@ def test_removing_tenant_id_from_the_settings_stops_tenant_alerts(
     assert found == [{"agent_name": "agent", "user_cohort": "pro"}]
 
 
+def settings_with(tmp_path: Path, signal: str, dimensions: list[str]) -> Signal:
+    """The shipped signal loaded from a copy of the signal dir whose _signals.yml lists
+    other dimensions, as an analyst edits their copy."""
+    copy = tmp_path / "signals"
+    shutil.copytree(SIGNALS, copy)
+    settings = yaml.safe_load((copy / "_signals.yml").read_text())
+    settings[signal]["params"]["dimensions"] = dimensions
+    (copy / "_signals.yml").write_text(yaml.safe_dump(settings))
+    loaded, problems = load_signals([copy], names=[signal])
+    assert not problems, problems
+    return loaded[0]
+
+
+def test_dimensions_are_added_and_removed_in_the_settings_file(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    fleet(con, {"ta": 2.0})
+    without = settings_with(tmp_path / "a", "p95_cost_jump", ["prompt_variant", "user_cohort"])
+    assert [s.labels for s in evaluate(con, without)] == [
+        {"agent_name": "agent", "user_cohort": "pro"}
+    ]
+    # depth_tail does not look along tenants as shipped; listed, it names the tenant whose
+    # runs loop.
+    for tenant in TENANTS:
+        for i in range(150):
+            ended = T - timedelta(minutes=420 - 360 * (i + 0.5) / 150)
+            add_run(con, f"d-{tenant}-b{i}", ended, tenant_id=tenant, step_count=3 + i % 10)
+        for i in range(40):
+            ended = T - timedelta(minutes=60 - 60 * (i + 0.5) / 40)
+            deep = tenant == "tc" and i < 15
+            add_run(con, f"d-{tenant}-c{i}", ended, tenant_id=tenant,
+                    step_count=25 if deep else 3 + i % 10)  # fmt: skip
+    along = settings_with(tmp_path / "b", "depth_tail", ["agent_name", "tenant_id"])
+    assert [s.labels for s in evaluate(con, along)] == [{"agent_name": "agent", "tenant_id": "tc"}]
+    assert {"agent_name": "agent", "tenant_id": "tc"} not in [
+        s.labels for s in evaluate(con, shipped("depth_tail"))
+    ]
+
+
 def test_a_tiny_tenant_with_a_few_expensive_runs_is_silent(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -131,25 +181,57 @@ def test_unknown_dimensions_are_refused_with_the_names_to_use(
 
 
 def model_runs(
-    con: duckdb.DuckDBPyConnection, model: str, n: int, minutes_ago: float, span: float, deep: int
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    n: int,
+    minutes_ago: float,
+    span: float,
+    deep: int,
+    variant: str = "v1",
 ) -> None:
-    """`n` ok runs on one model, 3 to 12 steps, the first `deep` of them 25 steps."""
+    """`n` ok runs of one variant on one model, 3 to 12 steps, the first `deep` of them 25."""
     for i in range(n):
         ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
         steps = 25 if i < deep else 3 + i % 10
-        add_run(con, f"{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps)
+        add_run(
+            con, f"{variant}-{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps,
+            prompt_variant=variant,
+        )  # fmt: skip
+
+
+ALONG = ["agent_name", "prompt_variant", "model"]
+
+
+def depth_labels(con: duckdb.DuckDBPyConnection, **params: object) -> list[dict[str, str]]:
+    return [s.labels for s in evaluate(con, shipped("depth_tail", **params))]
 
 
 def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnection) -> None:
     for model, deep in (("m1", 0), ("m2", 15)):
         model_runs(con, model, 200, 420, 360, 0)
         model_runs(con, model, 50, 60, 60, deep)
-    dims = ["agent_name", "prompt_variant", "model"]
-    found = [s.labels for s in evaluate(con, shipped("depth_tail", dimensions=dims))]
-    assert found == [{"agent_name": "agent", "model": "m2"}]
+    # Along the agent, its variants and its models: the model, not the agent or its one
+    # variant (which hold the healthy model's runs too).
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
     # As shipped (variants only), the loops show on the agent's one variant.
-    found = [s.labels for s in evaluate(con, shipped("depth_tail"))]
-    assert found == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Two variants on two models each (70 / 30). v2 loops on both models (23 of 60 runs);
+    # v1 has a few deep runs more than usual (7 of 60), too few to fire on their own. Those
+    # lift the agent's statistic above v2's, so the largest statistic alone named the
+    # agent; the agent does not stand without v2's runs, and the models cross v2 with
+    # v1's healthy runs.
+    for variant, deep in (("v1", 4), ("v2", 12)):
+        for model, share in (("m1", 0.7), ("m2", 0.3)):
+            model_runs(con, model, int(300 * share), 420, 360, 0, variant)
+            model_runs(con, model, int(60 * share), 60, 60, int(deep * share * 2), variant)
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v2"}]
+    # The agent overall is named when it is the only group looked along.
+    assert depth_labels(con, dimensions=["agent_name"]) == [{"agent_name": "agent"}]
 
 
 # -- correlated_failure --------------------------------------------------------------------

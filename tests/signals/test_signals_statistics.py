@@ -7,6 +7,7 @@ against scipy by moving alpha just above and just below the exact p-value.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import duckdb
@@ -129,6 +130,33 @@ def test_p95_cost_jump_p_value_is_the_exact_exceedance_law(
     assert len(above) == 1 and below == []
     current_p95 = 5.0
     assert above[0].value == pytest.approx(current_p95 / base_p95, rel=1e-3)
+
+
+def test_p95_cost_jump_shift_p_value_is_the_rank_sum_law(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    n_base, n = 300, 40
+    baseline = [math.exp(2 * i / n_base) for i in range(n_base)]  # P75 4.48, P95 6.69
+    cost_runs(con, baseline, 420, 360, "b")
+    # Every current run in the baseline's upper body and none above its P95: no tail
+    # evidence at all (k = 0), a clear shift (current P75 6.3, 1.4x the baseline's).
+    current = [5.0 + 1.6 * ((i * 7) % n) / n for i in range(n)]
+    cost_runs(con, current, 60, 60, "c")
+    rank_sum = stats.mannwhitneyu(current, baseline, alternative="greater", method="asymptotic",
+                                  use_continuity=False)  # fmt: skip
+    p = float(rank_sum.pvalue)
+    # The normal approximation never claims more than the exact permutation law allows.
+    exact = stats.mannwhitneyu(current, baseline, alternative="greater", method="exact")
+    assert p >= float(exact.pvalue)
+    # Four groups (the agent, its one cohort, variant and model) x two tests, one window;
+    # all eight can reach significance, so Tarone's m is 8. The closed-form normal tail is
+    # within 0.3 % of scipy's.
+    hour = {"window_minutes": [60]}
+    above = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 1.01, **hour))
+    below = evaluate(con, shipped("p95_cost_jump", alpha=p * 8 * 0.99, **hour))
+    assert [s.labels for s in above] == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    assert below == []
+    assert above[0].value < 1.0  # the P95 did not move: the body did
 
 
 def test_p95_cost_jump_sees_a_shift_before_the_tail_proves_it(
