@@ -191,7 +191,7 @@ def run(
           "(labels) | first pending | first firing | after onset | after enough | after "
           "enough m=1 |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    misnamed, met = 0, 0
+    misnamed, met, testable = 0, 0, 0
     for seed in incident_seeds:
         root = work / (f"incident-{seed}" + (f"-x{bad_factor:g}" if pinned else ""))
         home = build_fleet(root, hours, 20.0, seed,
@@ -208,14 +208,16 @@ def run(
         firing = next((r["eval_at"] for r in hits if r["state"] == "firing"), None)
         e = enough_labels(home, root, incident, params)
         after = minutes(firing, e["enough"])
+        testable += e["enough"] is not None
         met += firing is not None and e["enough"] is not None and float(after) <= 60
         print(f"| {seed} | {incident['labels']['agent_name']} {incident['labels']['prompt_variant']}"
               f" | {e['p0']:.1%} -> {e['p1']:.1%} ({e['n0']}) | {e['m']} | {clock(e['enough'])} "
               f"({e['enough_n'] or '>5000'}) | {clock(e['enough_m1'])} ({e['enough_m1_n']}) | "
               f"{clock(pending)} | {clock(firing)} | {minutes(firing, onset)} | {after} | "
               f"{minutes(firing, e['enough_m1'])} |", flush=True)  # fmt: skip
-    print(f"onset {clock(onset)}; fired within 60 min of enough labels: {met}/{len(incident_seeds)}"
-          f"; {misnamed} misnamed firing instance(s) in the incident fleets")  # fmt: skip
+    print(f"onset {clock(onset)}; fired within 60 min of enough labels: {met} of the "
+          f"{testable} fleets where enough labels landed ({len(incident_seeds) - testable} never "
+          f"had enough); {misnamed} misnamed firing instance(s) in the incident fleets")  # fmt: skip
     false_ids, fleet_hours = 0, 0.0
     for seed in healthy:
         rpm = 12.0 if seed == 12 else 20.0
