@@ -6,17 +6,24 @@ snapshot) and backtests quality_drop through the real engine (every 5 minutes, w
 `for` and `keep_firing_for`). Prints:
 
 - per incident fleet (a quality_drop incident: only the answers of one agent's prompt
-  variant get worse; no error, cost or tool change): the delay from the incident's onset
-  to the first *firing* instance naming its agent and prompt variant, and from the moment
-  enough labels had landed (the signal's min_labels judge labels of incident runs) to it;
+  variant get worse; no error, cost or tool change), one table row: the group's bad share
+  before onset (p0) and in its incident labels (p1), when *enough labels* had landed, the
+  first pending and first *firing* instance naming its agent and prompt variant, and the
+  delays after onset and after enough labels. Enough labels: the judge labels of incident
+  runs at which a one-sided exact binomial test of p0 at the signal's alpha / m has 50 %
+  power for p1, m being the groups the signal could test (the agent and agent x each value
+  along params.dimensions with min_baseline_labels baseline labels) times its windows
+  (Bonferroni); also with m = 1. A fleet whose incident never produced enough labels is
+  reported as such, not as a miss;
 - false alerts: distinct instances that reached `firing` on healthy fleets (labels, no
   incident; several seeds and two traffic levels), per healthy fleet-hour after the
   baseline warm-up, plus firing instances of the incident fleets that name another group.
 
-    .venv/bin/python bench/quality.py              # 3 incident fleets, 3 healthy fleets
+    .venv/bin/python bench/quality.py              # 6 incident fleets, 5 healthy fleets
     .venv/bin/python bench/quality.py --quick      # 1 + 1, for a smoke run
     .venv/bin/python bench/quality.py --work DIR   # keep (and reuse) the built fleets
     .venv/bin/python bench/quality.py --bad-factor 5   # pin the incident's effect (x3-6 drawn)
+    .venv/bin/python bench/quality.py --incident-seeds 21 22 23 --no-healthy   # unseen seeds
 """
 
 from __future__ import annotations
