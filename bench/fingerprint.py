@@ -380,6 +380,13 @@ def main() -> None:
     )
     parser.add_argument("--clip-sd", type=float, default=None, help="0 disables winsorizing")
     parser.add_argument("--alpha", type=float, default=None, help="per-window significance")
+    parser.add_argument("--first-seed", type=int, default=1, help="held-out seeds: start past 3")
+    parser.add_argument(
+        "--split", action="store_true", help="separate T² tests for tool mix and scalars"
+    )
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the test-choice and fleet-scale tables"
+    )
     parser.add_argument("--save", default=None, help="also pickle the raw results to this file")
     parser.add_argument("--report", default=None, help="only print the tables of a --save file")
     args = parser.parse_args()
@@ -395,11 +402,14 @@ def main() -> None:
         settings = replace(settings, clip_sd=args.clip_sd)
     if args.alpha is not None:
         settings = replace(settings, alpha=args.alpha)
+    if args.split:
+        settings = replace(settings, split_tests=True)
     t0 = time.perf_counter()
-    seeds = list(range(1, args.seeds + 1))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [
-            pool.submit(run_seed, s, args.runs_per_minute, settings, s == seeds[0]) for s in seeds
+            pool.submit(run_seed, s, args.runs_per_minute, settings, s == seeds[0] and not args.no_compare)
+            for s in seeds
         ]
         results = [f.result() for f in futures]
     if args.save:
