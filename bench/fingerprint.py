@@ -408,7 +408,9 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [
-            pool.submit(run_seed, s, args.runs_per_minute, settings, s == seeds[0] and not args.no_compare)
+            pool.submit(
+                run_seed, s, args.runs_per_minute, settings, s == seeds[0] and not args.no_compare
+            )
             for s in seeds
         ]
         results = [f.result() for f in futures]
