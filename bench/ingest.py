@@ -21,6 +21,7 @@ of the test suite.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -168,7 +169,7 @@ def split(source: Path, target: Path, spans_per_file: int) -> int:
     lines_per_file = max(1, round(spans_per_file / SPANS_PER_LINE))
     count = 0
     with source.open("rb") as handle:
-        while chunk := [line for _, line in zip(range(lines_per_file), handle)]:
+        while chunk := list(itertools.islice(handle, lines_per_file)):
             count += 1
             (target / f"traces-{count:06d}.json").write_bytes(b"".join(chunk))
     return count
