@@ -32,7 +32,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if picked | length == 0 -%}
-        cast(null as {{ dbt.type_string() }})
+        cast(null as string)
     {%- else -%}
         coalesce(
             {%- for value in picked %}
