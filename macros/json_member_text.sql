@@ -18,5 +18,6 @@
 {%- endmacro %}
 
 {% macro spark__json_member_text(expression, name, lenient) -%}
-    get_json_object({{ expression }}, '$[''{{ name | replace("'", "") | replace('"', '') }}'']')
+    {#- A double-quoted literal: the profile keeps Spark's literals raw (no '' escape). -#}
+    get_json_object({{ expression }}, "$['{{ name | replace("'", "") | replace('"', '') }}']")
 {%- endmacro %}
