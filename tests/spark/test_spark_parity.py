@@ -75,15 +75,17 @@ def test_table_is_the_same_on_both_engines(built_on_both: Home, table: str) -> N
 
 
 def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
-    # Failed calls and priced, unpriced and reported costs all occur, so parity covers them.
-    rows = query(
+    # Priced and unpriced calls, failed tool calls and failed runs all occur, so the
+    # comparison above covers the price match, null costs and error flags.
+    priced, unpriced = query(
         built_on_both,
-        "select count(*) filter (where is_error), count(*) filter (where is_priced),"
-        " count(*) filter (where not is_priced) from fct_llm_calls",
-    )
-    errors, priced, unpriced = rows[0]
-    assert errors > 0 and priced > 0 and unpriced > 0
+        "select count(*) filter (where is_priced), count(*) filter (where not is_priced)"
+        " from fct_llm_calls",
+    )[0]
+    assert priced > 0 and unpriced > 0
     assert query(built_on_both, "select count(*) from fct_tool_calls where is_error")[0][0] > 0
+    failed_runs = "select count(*) from int_runs_assembled where root_status_code = 'error'"
+    assert query(built_on_both, failed_runs)[0][0] > 0
 
 
 def test_a_second_home_is_refused_in_the_same_process(built_on_both: Home, tmp_path: Path) -> None:
