@@ -49,7 +49,9 @@ lake_runs as (
                 {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
                     where is_root and resource_{{ dimension }} is not null
                 ),
-                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (where resource_{{ dimension }} is not null)
+                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
+                    where resource_{{ dimension }} is not null
+                )
             ) as {{ dimension }},
         {%- endfor %}
         min(start_at) as started_at,
