@@ -17,7 +17,7 @@ from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START, query
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 # Table -> its key. build_id is the dbt invocation's id, different in every build.
 TABLES = {

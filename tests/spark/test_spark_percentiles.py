@@ -12,7 +12,7 @@ import pytest
 
 from fleetsignals.home import Home
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 FRACTIONS = (0.5, 0.95, 0.99)
 
