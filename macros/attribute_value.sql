@@ -5,9 +5,9 @@
 -#}
 {% macro attribute_value(column, key, parsed=false) -%}
     {%- if parsed -%}
-        nullif({{ column }}_values[{{ attribute_keys(column).index(key) + 1 }}], '')
+        nullif({{ list_item(column ~ '_values', attribute_keys(column).index(key) + 1) }}, '')
     {%- else -%}
-        nullif(json_extract_string({{ column }}, {{ json_path_literal(key) }}), '')
+        nullif({{ json_member_text(column, key) }}, '')
     {%- endif -%}
 {%- endmacro %}
 
@@ -37,21 +37,4 @@
         {%- endfor -%}
     {%- endfor -%}
     {{ return(keys) }}
-{%- endmacro %}
-
-{#-
-    The values of every attribute_keys(column) of one span, as one list read with a
-    single parse of the JSON (one json_extract_string per key would parse it per key).
--#}
-{% macro parsed_attribute_values(column) -%}
-    {%- set keys = attribute_keys(column) -%}
-    {%- if keys | length == 0 -%}
-        cast([] as varchar[])
-    {%- else -%}
-        json_extract_string({{ column }}, [
-            {%- for key in keys -%}
-                {{ json_path_literal(key) }}{{ ", " if not loop.last }}
-            {%- endfor -%}
-        ])
-    {%- endif -%}
 {%- endmacro %}

@@ -18,8 +18,7 @@
                 {#- A namespace: a plain `set` inside the loop below would not outlive it. -#}
                 {%- set read = namespace(value=attribute_value(column, key['key'], parsed)) -%}
                 {%- if key.get('json') -%}
-                    {%- set read.value = "json_extract_string(try(json(" ~ read.value ~ ")), "
-                        ~ json_path_literal(key['json']) ~ ")" -%}
+                    {%- set read.value = json_member_text(read.value, key['json'], lenient=true) -%}
                 {%- endif -%}
                 {%- for when_key, when_value in (key.get('when') or {}).items() -%}
                     {%- set subject = 'operation' if when_key == 'operation'
@@ -34,7 +33,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if picked | length == 0 -%}
-        cast(null as varchar)
+        cast(null as string)
     {%- else -%}
         coalesce(
             {%- for value in picked %}
