@@ -112,6 +112,58 @@ def locked(path: Path, *, busy: str | None = None) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+class HeldLock:
+    """An exclusive lock on a lock file, held until ``release`` (or the holder's death)."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self, *, remove: bool = False) -> None:
+        """Let go (again: nothing). With ``remove`` the file is unlinked first, while still
+        held, so a waiter wakes on a dead file and retries on a fresh one (``acquire_lock``)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if remove:
+                self.path.unlink(missing_ok=True)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def acquire_lock(path: Path, *, wait: bool, create: bool = True) -> HeldLock | None:
+    """An exclusive lock on ``path``, for as long as the caller keeps it.
+
+    ``wait`` false: None at once if another holds it. ``create`` false: None if the file
+    does not exist. Locks are per open file, so a second ``acquire_lock`` of a path this
+    process holds is refused too. A killed holder's lock is released by the kernel.
+    """
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    while True:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        # The holder before us may have removed the file: our lock is then on a name
+        # nobody else will open, so take the current file instead.
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return HeldLock(path, fd)
+        os.close(fd)
+        if not create:
+            return None
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

@@ -36,18 +36,6 @@ def sync_dirs_of(directories: set[Path]) -> None:
         fsync_dir(directory)
 
 
-def remove_temporaries(lake: Path) -> int:
-    """Delete temporary files a killed run left (only call while holding the ingest lock)."""
-    removed = 0
-    if not lake.is_dir():
-        return 0
-    for path in lake.glob("dt=*/hr=*/.*"):
-        if TMP_MARK in path.name:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
 class LakeWriter:
     """Buffers span rows per partition and writes one Parquet file per partition."""
 

@@ -18,16 +18,16 @@ import itertools
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
-from fleetsignals.files import locked
+from fleetsignals.files import HeldLock
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
-from fleetsignals.ingest.lake import LakeWriter, remove_temporaries, sync_dirs_of
+from fleetsignals.ingest.claims import claim, ingest_run
+from fleetsignals.ingest.lake import LakeWriter, sync_dirs_of
 from fleetsignals.ingest.limits import screen_spans
 from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
 from fleetsignals.ingest.parse import SpanParser
@@ -52,6 +52,7 @@ class IngestSummary:
     rejected: int = 0  # records and spans quarantined
     cut: int = 0  # spans landed cut by the attribute limits (kept whole in the quarantine)
     unsettled: int = 0  # files left for later: changed while read, or modified too recently
+    contested: int = 0  # files another ingest was landing at the same time (waited for)
     seconds: float = 0.0
     reasons: list[str] = field(default_factory=list)  # quarantine sidecars, relative to HOME
     reasons_before: list[str] = field(default_factory=list)  # sidecars of quarantined_before
@@ -67,25 +68,11 @@ class IngestSummary:
             text += f" ({self.rejected} record(s)/span(s) rejected)"
         if self.cut:
             text += f"; {self.cut} span(s) landed with attributes cut (whole in quarantine)"
+        if self.contested:
+            text += f"; {self.contested} being landed by another ingest (waited for it)"
         if self.unsettled:
             text += f"; {self.unsettled} still being written (left for the next run)"
         return text + f" in {self.seconds:.1f}s"
-
-
-@contextmanager
-def _ingest_lock(home: Home) -> Iterator[None]:
-    """One ingest at a time per home; a killed holder's lock is released by the kernel."""
-    lake_root = home.lake.parent
-    lake_root.mkdir(parents=True, exist_ok=True)
-    with locked(lake_root / ".ingest.lock"):
-        marker = lake_root / ".ingest-running"
-        if marker.exists():  # the previous run died: sweep its temporary files
-            remove_temporaries(home.lake)
-        marker.touch()
-        try:
-            yield
-        finally:
-            marker.unlink(missing_ok=True)
 
 
 def _stat_key(path: Path) -> tuple[str, int, int]:
@@ -103,11 +90,13 @@ class _Source:
     writer: LakeWriter
     quarantine: Quarantine
     entry: dict
+    claim: HeldLock
 
     def drop(self) -> None:
         """Forget it: gone, or still being written (a later run lands it)."""
         self.writer.abort()
         self.quarantine.discard()
+        self.claim.release(remove=True)
 
 
 class _Lander:
@@ -128,6 +117,8 @@ class _Lander:
         self.summary = summary
         self.index: ManifestIndex = manifest_index(home.manifest)
         self.seen: set[str] = set()
+        self.claimed: dict[str, HeldLock] = {}  # held by this run (a batch holds several)
+        self.contested: list[Path] = []  # claimed by another run: retried at the end
 
     def parser_for(self, size: int) -> InlineParser | ParserPool:
         if self.workers < 2 or size < self.pool_from:
@@ -142,6 +133,10 @@ class _Lander:
         return self.pool
 
     def close(self) -> None:
+        # Claims outliving the run would make other runs wait forever (a scheduler lives on).
+        for held in self.claimed.values():
+            held.release(remove=True)
+        self.claimed.clear()
         if self.pool is not None:
             self.pool.close()
 
@@ -152,8 +147,9 @@ class _Lander:
             _HASHES[key] = sha
         return sha
 
-    def _open(self, path: Path, progress: Progress) -> _Source | None:
-        """Hash a file; None if it is gone or its content was handled before."""
+    def _open(self, path: Path, progress: Progress, wait: bool = False) -> _Source | None:
+        """Hash and claim a file; None if it is gone, its content was handled before, or
+        (``wait`` false) another run holds its claim: then it is left in ``contested``."""
         try:
             key = _stat_key(path)
             sha = self.sha_of(key, path)
@@ -161,7 +157,20 @@ class _Lander:
             return None  # moved away (e.g. rotated) since discovery: seen at its new path
         except OSError as exc:
             raise FleetsignalsError(f"cannot read {path}: {exc.strerror}") from None
+        if sha in self.claimed:  # the same content twice in one batch
+            self.summary.skipped += 1
+            progress.file_done(0)
+            return None
+        held = None
+        if sha not in self.index.by_sha and sha not in self.seen:
+            held = claim(self.home.lake.parent, sha, wait=wait)
+            if held is None:
+                self.contested.append(path)
+                return None
+            self.index.refresh()  # another run may have landed it before we claimed it
         if sha in self.index.by_sha or sha in self.seen:
+            if held is not None:
+                held.release(remove=True)
             before = self.index.by_sha.get(sha, {})
             if before.get("status") == "quarantined":
                 # Not retried (the same bytes fail the same way): point at the reason instead.
@@ -181,11 +190,13 @@ class _Lander:
             "landed_at": format_time(landed_at),
         }
         writer = LakeWriter(self.home.lake, sha, landed_at)
-        return _Source(path, key, sha, writer, Quarantine(self.home.quarantine, path, sha), entry)
+        quarantine = Quarantine(self.home.quarantine, path, sha)
+        self.claimed[sha] = held
+        return _Source(path, key, sha, writer, quarantine, entry, held)
 
-    def land(self, path: Path, progress: Progress) -> None:
-        """Land one file, streamed chunk by chunk."""
-        source = self._open(path, progress)
+    def land(self, path: Path, progress: Progress, wait: bool = False) -> None:
+        """Land one file, streamed chunk by chunk (``wait``: for another run's claim)."""
+        source = self._open(path, progress, wait)
         if source is not None:
             self._stream(source, progress)
 
@@ -203,9 +214,9 @@ class _Lander:
         except SourceError as exc:
             self._finish(source, progress, error=str(exc))
         except FileNotFoundError:
-            source.drop()
+            self._drop(source)
         except BaseException:
-            source.drop()  # no temporary files left behind by a failed (not killed) run
+            self._drop(source)  # no temporary files left behind by a failed (not killed) run
             raise
         else:
             self._finish(source, progress)
@@ -215,14 +226,9 @@ class _Lander:
         sources: list[_Source] = []
         chunks: list[Chunk | None] = []
         size = 0
-        batched: set[str] = set()
         for path in paths:
             source = self._open(path, progress)
             if source is None:
-                continue
-            if source.sha in batched:  # the same content twice in the batch
-                self.summary.skipped += 1
-                progress.file_done(0)
                 continue
             try:
                 records = read_chunks(path)
@@ -232,18 +238,17 @@ class _Lander:
                 self._finish(source, progress, error=str(exc))
                 continue
             except FileNotFoundError:
-                source.drop()
+                self._drop(source)
                 continue
             if len(read) > 1:  # compressed, and bigger than it looked: on its own
                 self._stream(source, progress)
                 continue
             sources.append(source)
-            batched.add(source.sha)
             chunks.append(read[0] if read else None)
             size += len(read[0].data) if read else 0
             if size >= BATCH_BYTES:  # decompressed, a batch may outgrow its size on disk
                 self._land_parsed(sources, chunks, progress)
-                sources, chunks, size, batched = [], [], 0, set()
+                sources, chunks, size = [], [], 0
         self._land_parsed(sources, chunks, progress)
 
     def _land_parsed(
@@ -266,7 +271,8 @@ class _Lander:
                 self._finish(source, progress, pending=pending)
         except BaseException:
             for source in sources:
-                source.drop()  # those already finished have nothing left to drop
+                if source not in pending.sources:  # those are recorded below
+                    self._drop(source)
             raise
         finally:
             self._record(pending, progress)  # what finished is recorded, even on an error
@@ -286,7 +292,7 @@ class _Lander:
             self._whole(quarantine, entry, error)
         elif _stat_key(source.path) != source.key:
             # Still being written: what we read is not the content we hashed.
-            source.drop()
+            self._drop(source)
             self.summary.unsettled += 1
             return
         elif writer.rows == 0 and quarantine.count:
@@ -307,16 +313,31 @@ class _Lander:
         self.seen.add(source.sha)
         if pending is None:
             self.index.append([entry])
+            self._release(source)
             progress.file_done(0)
         else:
             pending.entries.append(entry)
             pending.dirs |= writer.unsynced
+            pending.sources.append(source)
+
+    def _release(self, source: _Source) -> None:
+        """Give up a source's claim once its manifest line is written."""
+        source.claim.release(remove=True)
+        self.claimed.pop(source.sha, None)
+
+    def _drop(self, source: _Source) -> None:
+        source.drop()
+        self.claimed.pop(source.sha, None)
 
     def _record(self, pending: _Pending, progress: Progress) -> None:
         """Make the pending sources' files durable, then append their lines in one write."""
-        sync_dirs_of(pending.dirs)
-        self.index.append(pending.entries)
-        for _ in pending.entries:
+        try:
+            sync_dirs_of(pending.dirs)
+            self.index.append(pending.entries)
+        finally:
+            for source in pending.sources:
+                self._release(source)
+        for _ in pending.sources:
             progress.file_done(0)
 
     def _whole(self, quarantine: Quarantine, entry: dict, error: str) -> None:
@@ -343,6 +364,7 @@ class _Pending:
 
     entries: list[dict] = field(default_factory=list)
     dirs: set[Path] = field(default_factory=set)
+    sources: list[_Source] = field(default_factory=list)
 
 
 def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], int]:
@@ -411,7 +433,7 @@ def land_paths(
     workers = settings.workers
     show = progress and sys.stderr.isatty()
     with (
-        _ingest_lock(home),
+        ingest_run(home.lake.parent, home.lake),
         SpanParser(settings.vocabulary, settings.redact, workers, limits.attributes) as parser,
         Progress(len(files), enabled=show) as meter,
     ):
@@ -422,6 +444,11 @@ def land_paths(
                     lander.land(batch[0], meter)
                 else:
                     lander.land_small(batch, meter)
+            # Files another run was landing: wait for its claim, then (its manifest line
+            # written) skip them, or (it died) land them. This run holds no claim now.
+            summary.contested = len(lander.contested)
+            for path in lander.contested:
+                lander.land(path, meter, wait=True)
         finally:
             lander.close()
     summary.seconds = time.perf_counter() - started

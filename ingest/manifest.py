@@ -3,6 +3,8 @@
 A source counts as landed only once its manifest line is on disk (appended in
 one write, then fsynced). A line torn by a crash is ignored when reading, so
 that source simply lands again on the next run, overwriting its own files.
+Several ingest processes append to one manifest, each append under a lock
+(``.manifest.lock`` beside it), so lines never interleave.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from fleetsignals.files import append_durably
+from fleetsignals.files import append_durably, locked
 
 
 @dataclass
@@ -61,14 +63,15 @@ class ManifestIndex:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = b"".join(orjson.dumps(e) + b"\n" for e in entries)
-        # A line a killed run left half-written is ended first, so the new ones parse.
-        size = self.path.stat().st_size if self.path.exists() else 0
-        if size:
-            with self.path.open("rb") as handle:
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":
-                    payload = b"\n" + payload
-        append_durably(self.path, payload)
+        with locked(self.path.with_name(f".{self.path.name}.lock")):
+            # A line a killed run left half-written is ended first, so the new ones parse.
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size:
+                with self.path.open("rb") as handle:
+                    handle.seek(size - 1)
+                    if handle.read(1) != b"\n":
+                        payload = b"\n" + payload
+            append_durably(self.path, payload)
         self.refresh()
 
 

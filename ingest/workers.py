@@ -10,7 +10,7 @@ in-process, as starting workers costs more than it saves there.
 A worker is ``python -m fleetsignals.ingest.workers``, fed pickled chunks on stdin and answering
 on stdout, each message prefixed by its length. Not multiprocessing: its spawn
 start re-runs the caller's main script in every worker, which would deadlock on
-the ingest lock when a user's script calls ``land_paths`` without a
+the claims the caller holds when a user's script calls ``land_paths`` without a
 ``__main__`` guard. A worker whose parent dies sees its stdin end and exits.
 
 Both parsers offer ``submit(chunk) -> Future`` and ``depth`` (chunks worth
