@@ -333,7 +333,7 @@ def build(
 
 # The models that build on Spark so far, with everything upstream of them (dbt selectors);
 # docs/scale-out.md lists what is still DuckDB only.
-SPARK_SELECTION = ("+fct_llm_calls", "+fct_tool_calls")
+SPARK_SELECTION = ("+fct_llm_calls", "+fct_tool_calls", "+fct_runs")
 _spark_home: list[Path] = []
 
 

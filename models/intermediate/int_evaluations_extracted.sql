@@ -46,8 +46,7 @@ events as (
         span_id,
         landed_at,
         end_at,
-        unnest(cast(json_extract(events, '$[*]') as json[])) as event,
-        generate_subscripts(cast(json_extract(events, '$[*]') as json[]), 1) as event_index
+        {{ json_elements_indexed('events', 'event', 'event_offset') }}
     from spans
     where events like '%gen_ai.evaluation.result%'
 
@@ -56,16 +55,17 @@ events as (
 from_events as (
 
     select
-        'otel:' || trace_id || ':' || span_id || ':' || event_index as label_id,
+        'otel:' || trace_id || ':' || span_id || ':' || cast(event_offset + 1 as string) as label_id,
         trace_id as run_id,
         span_id,
-        json_extract(event, '$.attributes') as attrs,
+        {{ json_member_text('event', 'attributes') }} as attrs,
         coalesce(
-            make_timestamp(try_cast(json_extract(event, '$.time_ns') as bigint) // 1000), end_at
+            {{ timestamp_from_nanos("try_cast(" ~ json_member_text('event', 'time_ns') ~ " as bigint)") }},
+            end_at
         ) as given_at,
         landed_at
     from events
-    where json_extract_string(event, '$.name') = 'gen_ai.evaluation.result'
+    where {{ json_member_text('event', 'name') }} = 'gen_ai.evaluation.result'
 
 ),
 
@@ -73,13 +73,13 @@ from_spans as (
 
     select
         'otel:' || trace_id || ':' || span_id as label_id,
-        coalesce(json_extract_string(links, '$[0].trace_id'), trace_id) as run_id,
-        json_extract_string(links, '$[0].span_id') as span_id,
+        coalesce({{ json_path_text('links', '$[0].trace_id') }}, trace_id) as run_id,
+        {{ json_path_text('links', '$[0].span_id') }} as span_id,
         attributes as attrs,
         end_at as given_at,
         landed_at
     from spans
-    where json_extract_string(attributes, '$."gen_ai.evaluation.name"') is not null
+    where {{ json_member_text('attributes', 'gen_ai.evaluation.name') }} is not null
 
 ),
 
@@ -97,18 +97,18 @@ final as (
         label_id,
         run_id,
         span_id,
-        json_extract_string(attrs, '$."gen_ai.evaluation.name"') as name,
-        try_cast(json_extract_string(attrs, '$."gen_ai.evaluation.score.value"') as double) as score,
-        lower(trim(json_extract_string(attrs, '$."gen_ai.evaluation.score.label"'))) as label,
+        {{ json_member_text('attrs', 'gen_ai.evaluation.name') }} as name,
+        try_cast({{ json_member_text('attrs', 'gen_ai.evaluation.score.value') }} as double) as score,
+        lower(trim({{ json_member_text('attrs', 'gen_ai.evaluation.score.label') }})) as label,
         'evaluation' as source,
         given_at,
         cast(null as string) as annotator,
-        json_extract_string(attrs, '$."gen_ai.evaluation.explanation"') as comment,
+        {{ json_member_text('attrs', 'gen_ai.evaluation.explanation') }} as comment,
         landed_at,
         'otel_evaluation' as origin,
         cast(null as string) as source_sha256
     from results
-    where json_extract_string(attrs, '$."gen_ai.evaluation.name"') is not null
+    where {{ json_member_text('attrs', 'gen_ai.evaluation.name') }} is not null
 
 )
 

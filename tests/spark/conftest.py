@@ -3,25 +3,92 @@ seconds to start on two cores, and lives as long as the process)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
 from fleetsignals.home import Home
+from fleetsignals.ingest.land import land_paths
+from fleetsignals.labels.land import land_label_paths
 from fleetsignals.warehouse import build
+from fleetsignals.warehouse.engines import spark_tables
+from tests.fixtures.ingest_inputs import attr, jsonl, request, span, write
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START
 
+MINUTE = 60 * 10**9
+# Views hold no Parquet of their own: the Spark side of each is exported for comparison.
+SPARK_VIEWS = ("fct_runs",)
+
+
+def exported(home: Home) -> Path:
+    """Where the views' rows as Spark computes them are written (Parquet)."""
+    return home.root / "spark" / "exported"
+
+
+def evaluation(name: str, at_ns: int, score: float | None = None, label: str | None = None):
+    attributes = [attr("gen_ai.evaluation.name", name)]
+    if score is not None:
+        attributes.append(attr("gen_ai.evaluation.score.value", score))
+    if label is not None:
+        attributes.append(attr("gen_ai.evaluation.score.label", label))
+    return {
+        "name": "gen_ai.evaluation.result",
+        "timeUnixNano": str(at_ns),
+        "attributes": attributes,
+    }
+
+
+def land_quality(home: Home, root: Path, config) -> None:
+    """Runs judged by OTel evaluation events (two on one span), by an evaluation span linked
+    to its run, and by label files (one label superseding another)."""
+    t0 = int(START.replace(tzinfo=UTC).timestamp()) * 10**9 + 30 * MINUTE
+    spans = []
+    for trace in (1, 2, 3):
+        start = t0 + trace * MINUTE
+        events = []
+        if trace == 1:
+            events = [
+                evaluation("relevance", start + 3 * MINUTE, score=0.2),
+                evaluation("tone", start + 4 * MINUTE, label=" Polite "),
+            ]
+        spans.append(span(trace, 0, start_ns=start, duration_ns=2 * MINUTE, events=events,
+                          attributes=[attr("gen_ai.agent.name", "judged")]))  # fmt: skip
+    spans.append(span(4, 0, start_ns=t0 + 9 * MINUTE,
+                      attributes=[attr("gen_ai.evaluation.name", "correct"),
+                                  attr("gen_ai.evaluation.score.label", "Incorrect")],
+                      links=[{"traceId": f"{2:032x}", "spanId": f"{1:016x}"}]))  # fmt: skip
+    land_paths([write(root / "in" / "judged.jsonl", jsonl([request(spans)]))], home, config)
+    labels = root / "labels.jsonl"
+    run3 = f"{3:032x}"
+    labels.write_bytes(jsonl([
+        {"run_id": run3, "name": "thumbs", "label": "thumbs_down", "source": "human",
+         "given_at": "2026-11-20T01:00:00Z"},
+        {"run_id": run3, "name": "thumbs", "label": "thumbs_up", "source": "human",
+         "given_at": "2026-11-20T01:30:00Z"},
+        {"run_id": f"{9:032x}", "name": "thumbs", "label": "bad", "source": "human"},
+    ]))  # fmt: skip
+    land_label_paths([labels], home, config)
+
 
 @pytest.fixture(scope="session")
 def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    """A home whose lake (two hours, about 3 % failed runs, 5 % failed tool calls) is built
-    on DuckDB (the snapshot) and on Spark (Parquet under HOME/spark/warehouse)."""
+    """A home whose lake (two hours, about 3 % failed runs, 5 % failed tool calls, a few
+    judged and labelled runs) is built on DuckDB (the snapshot) and on Spark (Parquet under
+    HOME/spark/warehouse, the views exported beside it)."""
     root: Path = tmp_path_factory.mktemp("spark-parity")
     home = Home(root / "home").ensure()
     write_synthetic_lake(home.lake, start=START, hours=2, runs_per_minute=3, seed=7)
-    config = config_with(root)
+    config = config_with(root, "labels:\n  bad_score_below: {relevance: 0.5}\n")
+    land_quality(home, root, config)
     build(home, config, full_refresh=True, run_tests=False)
     build(home, config, engine="spark")
+    from pyspark.sql import SparkSession  # the build's in-process session
+
+    spark = SparkSession.builder.getOrCreate()
+    for view in SPARK_VIEWS:
+        spark.table(f"fleetsignals.{view}").write.parquet(str(exported(home) / view))
+    assert spark_tables(home).is_dir()
     return home

@@ -16,6 +16,7 @@ from fleetsignals.warehouse.runner import build_on_spark
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START, query
+from tests.spark.conftest import SPARK_VIEWS, exported
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -24,12 +25,19 @@ TABLES = {
     "fct_llm_calls": ("run_id", "span_id"),
     "fct_tool_calls": ("run_id", "span_id"),
     "int_runs_assembled": ("run_id",),
+    "fct_runs": ("run_id",),
+    "fct_labels": ("label_id",),
+    "fct_run_scores": ("run_id", "name", "source"),
 }
 PER_BUILD = {"build_id"}
+MIN_ROWS = {"fct_labels": 6, "fct_run_scores": 5}  # the judged runs (conftest.land_quality)
 
 
 def spark_rows(home: Home, table: str, columns: list[str], key: tuple[str, ...]) -> list[tuple]:
-    files = spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
+    if table in SPARK_VIEWS:
+        files = exported(home) / table / "*.parquet"
+    else:
+        files = spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
     listed = ", ".join(f'"{c}"' for c in columns)
     order = ", ".join(key)
     with duckdb.connect() as con:
@@ -65,7 +73,7 @@ def test_table_is_the_same_on_both_engines(built_on_both: Home, table: str) -> N
     assert columns, f"{table} is not in the DuckDB snapshot"
     on_duckdb = duckdb_rows(built_on_both, table, columns, key)
     on_spark = spark_rows(built_on_both, table, columns, key)
-    assert len(on_duckdb) > 50
+    assert len(on_duckdb) >= MIN_ROWS.get(table, 50)
     assert len(on_spark) == len(on_duckdb)
     for left, right in zip(on_duckdb, on_spark, strict=True):
         differing = [
@@ -86,6 +94,17 @@ def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
     assert query(built_on_both, "select count(*) from fct_tool_calls where is_error")[0][0] > 0
     failed_runs = "select count(*) from int_runs_assembled where root_status_code = 'error'"
     assert query(built_on_both, failed_runs)[0][0] > 0
+    # Labels from evaluation events, a linked evaluation span and files; bad, superseded,
+    # and one for a run that never landed; runs in every status.
+    origins = query(
+        built_on_both,
+        "select origin, count(*), count(*) filter (where is_bad),"
+        " count(*) filter (where is_superseded), count(*) filter (where not has_run)"
+        " from fct_labels group by origin order by origin",
+    )
+    assert origins == [("label_file", 3, 2, 1, 1), ("otel_evaluation", 3, 2, 0, 0)]
+    statuses = {s for (s,) in query(built_on_both, "select distinct status from fct_runs")}
+    assert {"ok", "error"} <= statuses
 
 
 def test_a_second_home_is_refused_in_the_same_process(built_on_both: Home, tmp_path: Path) -> None:

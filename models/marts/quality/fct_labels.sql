@@ -85,7 +85,7 @@ final as (
         {%- endfor %}
         runs.model,
         coalesce(runs.root_ended_at, runs.last_span_at) as run_ended_at,
-        date_diff('millisecond', coalesce(runs.root_ended_at, runs.last_span_at), ordered.landed_at)
+        {{ milliseconds_between('coalesce(runs.root_ended_at, runs.last_span_at)', 'ordered.landed_at') }}
             as label_delay_ms,
         ordered.source_sha256
     from ordered
