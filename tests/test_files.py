@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from fleetsignals.errors import FleetsignalsError
-from fleetsignals.files import append_durably, locked, write_atomic
+from fleetsignals.files import acquire_lock, append_durably, locked, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +61,28 @@ def test_a_held_lock_is_busy_for_a_second_holder(tmp_path: Path) -> None:
         pass
     with locked(path, busy="busy: wait"):  # released on exit
         pass
+
+
+def test_a_waiter_on_a_removed_lock_file_takes_the_fresh_one(tmp_path: Path) -> None:
+    # Claims are removed by their last holder; whoever waited on the removed file must
+    # end up holding the file now at that path, or two holders would both "own" it.
+    path = tmp_path / "claim"
+    first = acquire_lock(path, wait=True)
+    assert first is not None
+    assert acquire_lock(path, wait=False) is None  # held (also against this process)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(acquire_lock(path, wait=True)))
+    waiter.start()
+    time.sleep(0.3)  # the waiter blocks on the file about to be removed
+    first.release(remove=True)
+    waiter.join(timeout=10)
+    assert got and got[0] is not None
+    assert path.exists() and acquire_lock(path, wait=False) is None
+    got[0].release()
+    again = acquire_lock(path, wait=False)
+    assert again is not None
+    again.release(remove=True)
+    assert acquire_lock(path, wait=False, create=False) is None  # gone: not recreated
 
 
 def test_no_stage_writes_durably_on_its_own() -> None:
