@@ -22,6 +22,8 @@ def command(env: Env, paths: tuple[Path, ...]) -> None:
     file exporter) or one JSON document per file; plain, gzip, zstd, or the file
     exporter's length-prefixed zstd frames; also a JSON array of those messages,
     and Jaeger API responses ({"result": ...}). Content already landed is skipped.
+    Several ingests may run into one HOME at once (overlapping inputs too): each
+    content lands once, a file another ingest is landing is waited for.
     Bad records or files go to HOME/quarantine/ with the reason, as do spans with
     implausible times (ingest.max_future, max_past, max_duration); the rest lands.
     Attribute values and lists over the attribute limits land cut, each such span
