@@ -303,7 +303,9 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             seen = [at for (sig, labels), at in rows.items()
                     if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                     and matches(inc, dict(labels))]  # fmt: skip
-            first_row = f"{(min(seen) - inc_start).total_seconds() / 60:.0f} min" if seen else "none"
+            first_row = (
+                f"{(min(seen) - inc_start).total_seconds() / 60:.0f} min" if seen else "none"
+            )
             held = sum(1 for (sig, labels), at in rows.items()
                        if (sig, labels) not in firing and at >= start + warm
                        and not inc_start <= at <= inc_end + grace)  # fmt: skip
