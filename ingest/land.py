@@ -14,7 +14,6 @@ query (``ingest/batch.py``) and then committed file by file, as above.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sys
 import time
@@ -27,7 +26,7 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import locked
 from fleetsignals.home import Home
-from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, Together
+from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
 from fleetsignals.ingest.lake import LakeWriter, remove_temporaries, sync_dirs_of
 from fleetsignals.ingest.limits import screen_spans
 from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
@@ -129,10 +128,6 @@ class _Lander:
         self.summary = summary
         self.index: ManifestIndex = manifest_index(home.manifest)
         self.seen: set[str] = set()
-        self.opened: set[str] = set()  # hashes of the sources batched and not yet committed
-        self.flight: tuple[list[_Source], Together] | None = None
-        # Small files are parsed by the worker processes too when they add up to enough.
-        self.small_parser = self.inline
 
     def parser_for(self, size: int) -> InlineParser | ParserPool:
         if self.workers < 2 or size < self.pool_from:
@@ -147,12 +142,6 @@ class _Lander:
         return self.pool
 
     def close(self) -> None:
-        """Stop the workers; a batch still in flight (after an error) is dropped."""
-        if self.flight is not None:
-            self.flight[1].cancel()
-            for source in self.flight[0]:
-                source.drop()
-            self.flight = None
         if self.pool is not None:
             self.pool.close()
 
@@ -222,17 +211,16 @@ class _Lander:
             self._finish(source, progress)
 
     def land_small(self, paths: list[Path], progress: Progress) -> None:
-        """Land several small files with one span query per BATCH_BYTES (``ingest/batch.py``).
-
-        A batch is left parsing (``self.flight``) while the previous one is committed."""
+        """Land several small files with one span query per BATCH_BYTES (``ingest/batch.py``)."""
         sources: list[_Source] = []
         chunks: list[Chunk | None] = []
         size = 0
+        batched: set[str] = set()
         for path in paths:
             source = self._open(path, progress)
             if source is None:
                 continue
-            if source.sha in self.opened:  # the same content twice in the batch
+            if source.sha in batched:  # the same content twice in the batch
                 self.summary.skipped += 1
                 progress.file_done(0)
                 continue
@@ -250,40 +238,23 @@ class _Lander:
                 self._stream(source, progress)
                 continue
             sources.append(source)
-            self.opened.add(source.sha)
+            batched.add(source.sha)
             chunks.append(read[0] if read else None)
             size += len(read[0].data) if read else 0
             if size >= BATCH_BYTES:  # decompressed, a batch may outgrow its size on disk
-                self._fly(sources, chunks, progress)
-                sources, chunks, size = [], [], 0
-        self._fly(sources, chunks, progress)
+                self._land_parsed(sources, chunks, progress)
+                sources, chunks, size, batched = [], [], 0, set()
+        self._land_parsed(sources, chunks, progress)
 
-    def _fly(self, sources: list[_Source], chunks: list[Chunk | None], progress: Progress) -> None:
-        """Start parsing a batch, then commit the one parsed before it."""
-        if not sources:
-            return
-        try:
-            flight = (sources, Together(self.small_parser, chunks))
-        except BaseException:
-            for source in sources:
-                source.drop()
-            raise
-        self.land_flight(progress)
-        self.flight = flight
-
-    def land_flight(self, progress: Progress) -> None:
-        """Commit the batch being parsed, if any."""
-        if self.flight is None:
-            return
-        sources, together = self.flight
-        self.flight = None
-        self.opened -= {source.sha for source in sources}
+    def _land_parsed(
+        self, sources: list[_Source], chunks: list[Chunk | None], progress: Progress
+    ) -> None:
         # Each file still gets its own Parquet files and manifest line (per-file
         # idempotency and quarantine), but their directories are fsynced and their lines
         # appended once for the batch: per-file fsyncs dominated many small files.
         pending = _Pending()
         try:
-            parsed = together.results()
+            parsed = parse_together(self.inline.parser, chunks)
             for source, (table, problems) in zip(sources, parsed, strict=True):
                 table, problems = screen_spans(
                     table, problems, source.writer.landed_at, self.limits.times
@@ -388,14 +359,6 @@ def _settled(paths: list[Path], settle_seconds: float) -> tuple[list[Path], int]
     return ready, len(paths) - len(ready)
 
 
-def _size(paths: list[Path]) -> int:
-    total = 0
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            total += path.stat().st_size
-    return total
-
-
 def _batches(files: list[Path]) -> Iterator[list[Path]]:
     """Files in order: runs of small ones grouped (up to BATCH_BYTES), the others alone."""
     batch: list[Path] = []
@@ -454,16 +417,11 @@ def land_paths(
     ):
         lander = _Lander(home, settings, parser, summary)
         try:
-            batches = list(_batches(files))
-            small = sum(_size(b) for b in batches if len(b) > 1)
-            lander.small_parser = lander.parser_for(small)
-            for batch in batches:
+            for batch in _batches(files):
                 if len(batch) == 1:
-                    lander.land_flight(meter)
                     lander.land(batch[0], meter)
                 else:
                     lander.land_small(batch, meter)
-            lander.land_flight(meter)
         finally:
             lander.close()
     summary.seconds = time.perf_counter() - started

@@ -24,8 +24,6 @@ from tests.fixtures.ingest_inputs import (
 
 YEAR_2200_NS = 7_258_118_400_000_000_000
 LIMITS = "ingest: {attribute_value_length_limit: 100}"
-# The same, with the small files parsed by two worker processes (one merged chunk each).
-WORKERS = "ingest: {attribute_value_length_limit: 100, workers: 2, processes_from_mib: 0}"
 
 
 def inbox(root):
@@ -51,11 +49,11 @@ def inbox(root):
     return root
 
 
-def land_all(tmp_path, name, config, monkeypatch, batched: bool, text: str = LIMITS):
+def land_all(tmp_path, name, config, monkeypatch, batched: bool):
     if not batched:
         monkeypatch.setattr(fleetsignals.ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
     home = Home(tmp_path / name)
-    summary = land_paths([tmp_path / "inbox"], home, config(text))
+    summary = land_paths([tmp_path / "inbox"], home, config(LIMITS))
     rows = sorted(  # files b and a hold the same spans: order by source too
         ({k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)),
         key=lambda r: (r["trace_id"], r["span_id"], r["source_sha256"]),
@@ -99,13 +97,12 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
     assert len(rows) == 300 + 250 + 1 + 1 + 1
 
 
-@pytest.mark.parametrize("text", [LIMITS, WORKERS], ids=["in-process", "workers"])
 @pytest.mark.parametrize("batch_bytes", [None, 20_000], ids=["one-batch", "several-batches"])
-def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes, text) -> None:
+def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes) -> None:
     inbox(tmp_path / "inbox")
-    if batch_bytes:  # several batches: one parses while the one before is committed
+    if batch_bytes:
         monkeypatch.setattr(fleetsignals.ingest.land, "BATCH_BYTES", batch_bytes)
-    batched = land_all(tmp_path, "batched", config, monkeypatch, True, text)
+    batched = land_all(tmp_path, "batched", config, monkeypatch, True)
     alone = land_all(tmp_path, "alone", config, monkeypatch, False)
     for got, expected in zip(batched[1:], alone[1:], strict=True):
         assert got == expected
