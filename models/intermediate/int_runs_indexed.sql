@@ -3,6 +3,7 @@
 -- runs this build recomputes ("touched"): runs with spans landed since the last build,
 -- or every run on a full build. Runs whose spans retention archived come from the archive.
 {{ config(unique_key='run_id') }}
+-- depends_on: {{ ref('stg_otel__spans') }}
 
 {%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
 
@@ -14,13 +15,23 @@ spans as (
         trace_id as run_id,
         start_at,
         landed_at
+    {%- if is_incremental() and bounds['landed_after'] is not none %}
+    -- stg_otel__spans (macros/otel_spans.sql) of the runs with a span landed since the
+    -- last build: the dedup window skips the other runs' spans.
+    {%- set landed = lake_partitions_since(bounds['scan_from'])
+        ~ " and landed_at > " ~ ts_literal(bounds['landed_after']) %}
+    from (
+        {{ otel_spans(
+            traces="select trace_id from " ~ source('lake', 'spans') ~ " where " ~ landed,
+            since=bounds['scan_from'],
+        ) }}
+    ) as spans
+    where landed_at > {{ ts_literal(bounds['landed_after']) }}
+    {%- else %}
     from {{ ref('stg_otel__spans') }}
     {%- if is_incremental() %}
-    where
-        {{ lake_partitions_since(bounds['scan_from']) }}
-        {%- if bounds['landed_after'] is not none %}
-        and landed_at > {{ ts_literal(bounds['landed_after']) }}
-        {%- endif %}
+    where {{ lake_partitions_since(bounds['scan_from']) }}
+    {%- endif %}
     {%- endif %}
 
 ),
