@@ -6,6 +6,17 @@
 -- depends_on: {{ ref('stg_otel__spans') }}
 
 {%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
+{#- An incremental build reads stg_otel__spans (macros/otel_spans.sql) of the runs with a
+    span landed since the last build only: the dedup window skips the other runs' spans. -#}
+{%- if is_incremental() and bounds['landed_after'] is not none %}
+    {%- set landed_traces = "select trace_id from " ~ source('lake', 'spans') ~ " where "
+        ~ lake_partitions_since(bounds['scan_from'])
+        ~ " and landed_at > " ~ ts_literal(bounds['landed_after']) %}
+    {%- set landed = otel_spans(traces=landed_traces, since=bounds['scan_from']) %}
+    {%- set spans_of = "(" ~ landed ~ ") as landed" %}
+{%- else %}
+    {%- set spans_of = ref('stg_otel__spans') %}
+{%- endif %}
 
 with
 
@@ -15,23 +26,13 @@ spans as (
         trace_id as run_id,
         start_at,
         landed_at
-    {%- if is_incremental() and bounds['landed_after'] is not none %}
-    -- stg_otel__spans (macros/otel_spans.sql) of the runs with a span landed since the
-    -- last build: the dedup window skips the other runs' spans.
-    {%- set landed = lake_partitions_since(bounds['scan_from'])
-        ~ " and landed_at > " ~ ts_literal(bounds['landed_after']) %}
-    from (
-        {{ otel_spans(
-            traces="select trace_id from " ~ source('lake', 'spans') ~ " where " ~ landed,
-            since=bounds['scan_from'],
-        ) }}
-    ) as spans
-    where landed_at > {{ ts_literal(bounds['landed_after']) }}
-    {%- else %}
-    from {{ ref('stg_otel__spans') }}
+    from {{ spans_of }}
     {%- if is_incremental() %}
-    where {{ lake_partitions_since(bounds['scan_from']) }}
-    {%- endif %}
+    where
+        {{ lake_partitions_since(bounds['scan_from']) }}
+        {%- if bounds['landed_after'] is not none %}
+        and landed_at > {{ ts_literal(bounds['landed_after']) }}
+        {%- endif %}
     {%- endif %}
 
 ),
