@@ -24,6 +24,7 @@ longest history's cycle to the shortest's (targets: total <= 30 s, ratio <= 1.3)
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -79,6 +80,13 @@ def split_dumps(dumps: Path, root: Path, cycles: int) -> list[Path]:
     return dirs
 
 
+def model_seconds(home: Home) -> dict[str, float]:
+    """Seconds per model of the home's last build (dbt's run_results.json). dbt runs
+    models on several threads, so they overlap: shares of the build, not a sum of it."""
+    results = json.loads((home.root / "target" / "run_results.json").read_text())
+    return {r["unique_id"].rsplit(".", 1)[-1]: r["execution_time"] for r in results["results"]}
+
+
 class History:
     """One data home with ``days`` of synthetic history, built once."""
 
@@ -101,6 +109,7 @@ class History:
         full = build(self.home, self.config, full_refresh=True, run_tests=False)
         self.runs, self.full_s = full.runs, full.seconds
         self.rows: list[dict[str, float]] = []
+        self.models: list[dict[str, float]] = []  # per recorded build: model -> seconds
         self.spans_landed: list[int] = []
         self.signals = 0
 
@@ -125,6 +134,7 @@ class History:
         if record:
             self.rows.append(row)
             self.spans_landed.append(landed.spans)
+            self.models.append(model_seconds(self.home))
 
     def median(self, stage: str) -> float:
         return statistics.median(row[stage] for row in self.rows)
@@ -142,6 +152,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="recorded cycles per history")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--models", type=int, default=8, help="slowest models listed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp:
         root = Path(tmp)
@@ -184,6 +195,11 @@ def main() -> None:
         for h in histories:
             stages = "  ".join(f"{s} {h.median(s):6.2f}" for s in STAGES)
             print(f"{h.days:>2} day(s): {stages}  total {h.total():6.2f}  (target <= 30)")
+        for h in histories:
+            seconds = {m: statistics.median(b[m] for b in h.models) for m in h.models[0]}
+            top = sorted(seconds.items(), key=lambda kv: -kv[1])[: args.models]
+            listed = ", ".join(f"{m} {s:.2f}" for m, s in top)
+            print(f"{h.days:>2} day(s), slowest models (s, median, overlapping): {listed}")
         shortest, longest = histories[0], histories[-1]
         # The generator's runs/min is nominal (it follows a daily curve, runs have ~12
         # spans) and synthetic runs are smaller: compare span rates instead.

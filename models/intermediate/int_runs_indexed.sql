@@ -3,8 +3,20 @@
 -- runs this build recomputes ("touched"): runs with spans landed since the last build,
 -- or every run on a full build. Runs whose spans retention archived come from the archive.
 {{ config(unique_key='run_id') }}
+-- depends_on: {{ ref('stg_otel__spans') }}
 
 {%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
+{#- An incremental build reads stg_otel__spans (macros/otel_spans.sql) of the runs with a
+    span landed since the last build only: the dedup window skips the other runs' spans. -#}
+{%- if is_incremental() and bounds['landed_after'] is not none %}
+    {%- set landed_traces = "select trace_id from " ~ source('lake', 'spans') ~ " where "
+        ~ lake_partitions_since(bounds['scan_from'])
+        ~ " and landed_at > " ~ ts_literal(bounds['landed_after']) %}
+    {%- set landed = otel_spans(traces=landed_traces, since=bounds['scan_from']) %}
+    {%- set spans_of = "(" ~ landed ~ ") as landed" %}
+{%- else %}
+    {%- set spans_of = ref('stg_otel__spans') %}
+{%- endif %}
 
 with
 
@@ -14,7 +26,7 @@ spans as (
         trace_id as run_id,
         start_at,
         landed_at
-    from {{ ref('stg_otel__spans') }}
+    from {{ spans_of }}
     {%- if is_incremental() %}
     where
         {{ lake_partitions_since(bounds['scan_from']) }}

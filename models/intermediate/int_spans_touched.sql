@@ -1,22 +1,17 @@
 -- The spans of the runs this build recomputes, reduced to the columns the facts need.
 -- Partition-pruned to the hours at or after the earliest start of those runs.
+-- depends_on: {{ ref('stg_otel__spans') }}
 {%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
+{%- set touched = "select run_id from " ~ ref('int_runs_indexed')
+    ~ " where build_id = '" ~ this_build_id() ~ "' and not is_archived" %}
 
 with
 
-touched as (
-
-    select run_id
-    from {{ ref('int_runs_indexed') }}
-    where build_id = '{{ this_build_id() }}' and not is_archived
-
-),
-
 spans as (
 
-    select *
-    from {{ ref('stg_otel__spans') }}
-    where {{ lake_partitions_since(since) }}
+    -- stg_otel__spans of the touched runs only: the dedup window and the attribute
+    -- parsing skip the other runs' spans (macros/otel_spans.sql).
+    {{ otel_spans(traces=touched, since=since) }}
 
 ),
 
@@ -52,7 +47,6 @@ final as (
         {%- endfor %}
         spans.landed_at
     from spans
-    inner join touched on spans.trace_id = touched.run_id
 
 )
 
