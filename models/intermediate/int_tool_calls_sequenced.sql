@@ -22,7 +22,8 @@ lake_calls as (
         start_at as started_at,
         end_at as ended_at,
         duration_ms,
-        coalesce(tool_name, '(unknown)') as tool_name,
+        -- a tool span without a tool-name key (LangSmith names the span after the tool)
+        coalesce(tool_name, nullif(span_name, ''), '(unknown)') as tool_name,
         tool_call_id,
         tool_args_hash,
         status_code = 'error' as is_error
