@@ -12,7 +12,10 @@ their `for` and `keep_firing_for`), and prints per signal:
 - backtest wall time of all shipped signals over the ~17 h / ~25k-run incident fleet
   (target <= 60 s), with the per-signal query seconds;
 - cost jumps in one tenant (400 Zipf-sized tenants; x1.6 and x2) and in one cohort (x2)
-  per seed: the delay on the group itself, alerts on coarser groups that contain it.
+  per seed: the delay on the group itself, alerts on coarser groups that contain it;
+- quality_drop (part `quality`, bench/quality.py): per incident seed the onset, when enough
+  labels had landed (stated statistically there), first pending and firing, the delays, and
+  false quality_drop alerts per healthy fleet-hour.
 
 Minute dump files are concatenated per hour before ingest (the Collector's file exporter
 rotates at any size; ingest costs a fixed ~0.3 s per file, which is not what this measures).
@@ -327,7 +330,7 @@ def _group_share(root: Path, labels: dict[str, str]) -> tuple[float, float]:
     return group.height / max(runs.height, 1), group.height / hours
 
 
-PARTS = ("tenants", "cohorts", "incidents", "healthy")
+PARTS = ("tenants", "cohorts", "incidents", "healthy", "quality")
 
 
 def main() -> None:
@@ -350,7 +353,7 @@ def main() -> None:
     parser.add_argument(
         "--parts", nargs="+", choices=PARTS, default=list(PARTS),
         help="what to run (default all): tenant and cohort cost jumps, the incident fleets, "
-        "the healthy fleets",
+        "the healthy fleets, quality_drop (bench/quality.py's fleets and table)",
     )  # fmt: skip
     parser.add_argument(
         "--tenants-only", action="store_true", help="only the long-tailed tenant fleets"
@@ -386,6 +389,14 @@ def main() -> None:
             report_incident_fleet(work, incident_hours, incident_rpm, seed, warm, grace)
     if "healthy" in parts:
         report_healthy_fleets(work, shapes, warm)
+    if "quality" in parts:
+        from quality import run as report_quality  # bench/quality.py, next to this file
+
+        print("\nquality_drop (fleets with quality labels; bench/quality.py):")
+        seeds = (3, 21) if args.quick else (3, 5, 8, 21, 22, 23)
+        report_quality(
+            work / "quality", list(seeds), [11] if args.quick else [11, 12, 13, 31, 32], None
+        )
 
 
 def report_healthy_fleets(work: Path, shapes: list, warm: timedelta) -> None:

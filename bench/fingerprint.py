@@ -281,6 +281,21 @@ def run_seed(seed: int, rpm: float, settings: Settings, compare: bool) -> dict:
     return out
 
 
+def quick_seed(seed: int, rpm: float, settings: Settings) -> str:
+    """The two figures the targets name, for one seed: false pair-hours on the healthy fleet
+    and power on a 20 % tool-mix shift (alerted within 60 min, testable pair-hours)."""
+    fleet = healthy_fleet(seed, HOURS, rpm)
+    aa = aa_trials(to_pairs(fleet.healthy), settings)
+    trials = [t for t in drift_trials(fleet, Drift("tool_mix", 0.20), settings) if t["testable"]]
+    hit = sum(t["detected"] for t in trials)
+    return (
+        f"seed {seed}, {rpm:g} runs/min: false pair-hours "
+        f"{pct(aa['false_positive_hours'], aa['pair_hours'])} of {aa['pair_hours']} "
+        f"({pct(aa['false_positive_hours_for5'], aa['pair_hours'])} with for: 5m); "
+        f"tool mix 20 %: {pct(hit, len(trials))} of {len(trials)}"
+    )
+
+
 def healthy_anomaly_rate(pairs: dict, settings: Settings) -> float:
     flagged = total = 0
     for p in pairs.values():
@@ -380,6 +395,16 @@ def main() -> None:
     )
     parser.add_argument("--clip-sd", type=float, default=None, help="0 disables winsorizing")
     parser.add_argument("--alpha", type=float, default=None, help="per-window significance")
+    parser.add_argument("--first-seed", type=int, default=1, help="held-out seeds: start past 3")
+    parser.add_argument(
+        "--split", action="store_true", help="separate T² tests for tool mix and scalars"
+    )
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the test-choice and fleet-scale tables"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="only false pair-hours and 20 %% tool-mix power"
+    )
     parser.add_argument("--save", default=None, help="also pickle the raw results to this file")
     parser.add_argument("--report", default=None, help="only print the tables of a --save file")
     args = parser.parse_args()
@@ -395,11 +420,23 @@ def main() -> None:
         settings = replace(settings, clip_sd=args.clip_sd)
     if args.alpha is not None:
         settings = replace(settings, alpha=args.alpha)
+    if args.split:
+        settings = replace(settings, split_tests=True)
     t0 = time.perf_counter()
-    seeds = list(range(1, args.seeds + 1))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    if args.quick:
+        print(f"split tests: {settings.split_tests}, alpha {settings.alpha}")
+        with ProcessPoolExecutor(args.workers) as pool:
+            for line in pool.map(quick_seed, seeds, [args.runs_per_minute] * len(seeds),
+                                 [settings] * len(seeds)):  # fmt: skip
+                print(line, flush=True)
+        return
     with ProcessPoolExecutor(args.workers) as pool:
         futures = [
-            pool.submit(run_seed, s, args.runs_per_minute, settings, s == seeds[0]) for s in seeds
+            pool.submit(
+                run_seed, s, args.runs_per_minute, settings, s == seeds[0] and not args.no_compare
+            )
+            for s in seeds
         ]
         results = [f.result() for f in futures]
     if args.save:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                 # ~300 MB of OTLP JSON lines, 2 rounds
     .venv/bin/python bench/ingest.py --gib 2 --rounds 1   # the 2 GiB file: throughput and peak memory
+    .venv/bin/python bench/ingest.py --small-files 320    # the same spans as files of ~320 spans
 
 Prints, per round (baseline and ingest alternated, as the machine is shared and
 noisy), spans/s of each and their ratio, and the peak memory (PSS) of the ingest's
@@ -11,12 +12,16 @@ zstd Parquet (no ids, times, normalized fields or attribute conversion), on both
 cores: what any ingest on this stack and machine pays before doing its job.
 The input is synthesized here: agent runs of GenAI-instrumented spans (agent,
 LLM and tool spans with the attributes real instrumentations set), batched per
-resource as the Collector's file exporter writes them. Never part of the test suite.
+resource as the Collector's file exporter writes them. With --small-files the same
+lines are split into a directory of files of about that many spans each (the exporter
+rotating often, or one file per OTLP/HTTP request): per-file costs then show. Never part
+of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -157,12 +162,27 @@ def synthesize(path: Path, target_bytes: int, seed: int = 1) -> int:
     return spans_total
 
 
+def split(source: Path, target: Path, spans_per_file: int) -> int:
+    """Write source's lines into files of about spans_per_file spans under target (a new
+    directory); returns the file count."""
+    target.mkdir()
+    lines_per_file = max(1, round(spans_per_file / SPANS_PER_LINE))
+    count = 0
+    with source.open("rb") as handle:
+        while chunk := list(itertools.islice(handle, lines_per_file)):
+            count += 1
+            (target / f"traces-{count:06d}.json").write_bytes(b"".join(chunk))
+    return count
+
+
 def baseline(path: Path) -> float:
-    """Seconds to read the file and orjson-parse every line, on one core."""
+    """Seconds to read the file (or every file of the directory) and orjson-parse every
+    line, on one core."""
     started = time.perf_counter()
-    with path.open("rb") as handle:
-        for line in handle:
-            orjson.loads(line)
+    for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+        with file.open("rb") as handle:
+            for line in handle:
+                orjson.loads(line)
     return time.perf_counter() - started
 
 
@@ -187,8 +207,9 @@ with duckdb.connect(config={"threads": os.cpu_count()}) as con:
 
 def floor(path: Path, out: Path) -> float:
     """Seconds for DuckDB to parse, unnest and write the spans, with no normalization."""
+    files = path / "*.json" if path.is_dir() else path
     done = subprocess.run(
-        [sys.executable, "-c", _FLOOR_CHILD, str(path), str(out)],
+        [sys.executable, "-c", _FLOOR_CHILD, str(files), str(out)],
         cwd=path.parent,
         capture_output=True,
         check=True,
@@ -273,6 +294,13 @@ def main() -> None:
         action="store_true",
         help="also ingest with no worker processes each round (the before/after of workers)",
     )
+    parser.add_argument(
+        "--small-files",
+        type=int,
+        default=None,
+        metavar="SPANS",
+        help="split the input into files of about SPANS spans each (e.g. 320)",
+    )
     args = parser.parse_args()
     target = int(args.gib * (1 << 30)) if args.gib else int(args.mb * 1e6)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -288,6 +316,10 @@ def main() -> None:
             f"input: {size / 1e6:,.0f} MB, {spans:,} spans in {spans // SPANS_PER_LINE:,} lines"
             f" (synthesized in {time.perf_counter() - started:.0f}s); cores: {os.cpu_count()}"
         )
+        if args.small_files:
+            files = split(source, work / "small", args.small_files)
+            source = work / "small"
+            print(f"split into {files:,} files of about {spans // files:,} spans each")
         ratios, floors = [], []
         for round_no in range(1, args.rounds + 1):
             base_s = baseline(source)

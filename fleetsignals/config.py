@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
         "bad_score_below": {},
     },
     "warehouse": {
+        # The engine `fleetsignals build` runs the dbt project on: duckdb (embedded, the
+        # default) or spark (dbt-spark; see docs/scale-out.md). `build --engine` overrides.
+        "engine": "duckdb",
         # A run with no root span and no new span for this long is `timeout`.
         "stale_after": "30m",
         # Incremental builds re-read spans that ended this long before the last build,

@@ -30,6 +30,12 @@ def partition_dir(lake: Path, dt: str, hr: str) -> Path:
     return lake / f"dt={dt}" / f"hr={hr}"
 
 
+def sync_dirs_of(directories: set[Path]) -> None:
+    """fsync directories (deepest first is not needed: each holds its own entries)."""
+    for directory in sorted(directories):
+        fsync_dir(directory)
+
+
 def remove_temporaries(lake: Path) -> int:
     """Delete temporary files a killed run left (only call while holding the ingest lock)."""
     removed = 0
@@ -53,6 +59,7 @@ class LakeWriter:
         self.buffers: dict[tuple[str, str], list[pa.Table]] = {}
         self.buffered: dict[tuple[str, str], int] = {}
         self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.unsynced: set[Path] = set()  # directories commit(sync_dirs=False) left to sync
         self.rows = 0
 
     def _final(self, key: tuple[str, str]) -> Path:
@@ -106,8 +113,12 @@ class LakeWriter:
             self.writers[key] = writer
         writer.write_table(pa.concat_tables(parts), row_group_size=ROW_GROUP_ROWS)
 
-    def commit(self) -> list[str]:
-        """Flush, fsync and rename every file into place; returns paths relative to the lake."""
+    def commit(self, sync_dirs: bool = True) -> list[str]:
+        """Flush, fsync and rename every file into place; returns paths relative to the lake.
+
+        With sync_dirs false the directories to fsync are left in ``unsynced`` for the
+        caller, who syncs those of several sources at once (before recording any of them).
+        """
         for key in list(self.buffers):
             self._flush(key)
         written = []
@@ -119,9 +130,10 @@ class LakeWriter:
         # New directory entries (files, and partition directories made by this run) are
         # durable only once their parent directories are synced.
         dirs = {partition_dir(self.lake, *key) for key in self.writers}
-        if dirs:
-            for directory in sorted(dirs | {d.parent for d in dirs} | {self.lake}):
-                fsync_dir(directory)
+        self.unsynced = dirs | {d.parent for d in dirs} | {self.lake} if dirs else set()
+        if sync_dirs:
+            sync_dirs_of(self.unsynced)
+            self.unsynced = set()
         self.writers.clear()
         return written
 

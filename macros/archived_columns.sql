@@ -8,37 +8,37 @@
 {% macro archived_columns(kind) -%}
     {%- set run_dimension_columns = [] -%}
     {%- for dimension in run_dimensions() -%}
-        {%- do run_dimension_columns.append((dimension, 'varchar')) -%}
+        {%- do run_dimension_columns.append((dimension, 'string')) -%}
     {%- endfor -%}
     {%- set columns = {
         'runs': [
-            ('run_id', 'varchar'), ('part_at', 'timestamp'),
+            ('run_id', 'string'), ('part_at', 'timestamp'),
         ] + run_dimension_columns + [
             ('started_at', 'timestamp'), ('last_span_at', 'timestamp'),
             ('root_ended_at', 'timestamp'), ('has_root', 'boolean'),
-            ('root_status_code', 'varchar'), ('root_status_message', 'varchar'),
+            ('root_status_code', 'string'), ('root_status_message', 'string'),
             ('span_count', 'bigint'), ('last_landed_at', 'timestamp'),
         ],
         'llm_calls': [
-            ('run_id', 'varchar'), ('span_id', 'varchar'), ('parent_span_id', 'varchar'),
-            ('part_at', 'timestamp'), ('span_name', 'varchar'),
+            ('run_id', 'string'), ('span_id', 'string'), ('parent_span_id', 'string'),
+            ('part_at', 'timestamp'), ('span_name', 'string'),
             ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('duration_ms', 'double'),
-            ('model', 'varchar'), ('provider', 'varchar'),
+            ('model', 'string'), ('provider', 'string'),
             ('input_tokens', 'bigint'), ('output_tokens', 'bigint'),
             ('cache_read_tokens', 'bigint'), ('cache_write_tokens', 'bigint'),
             ('reasoning_tokens', 'bigint'), ('reported_cost_usd', 'double'),
             ('is_error', 'boolean'),
         ],
         'tool_calls': [
-            ('run_id', 'varchar'), ('span_id', 'varchar'), ('parent_span_id', 'varchar'),
-            ('part_at', 'timestamp'), ('span_name', 'varchar'),
+            ('run_id', 'string'), ('span_id', 'string'), ('parent_span_id', 'string'),
+            ('part_at', 'timestamp'), ('span_name', 'string'),
             ('started_at', 'timestamp'), ('ended_at', 'timestamp'), ('duration_ms', 'double'),
-            ('tool_name', 'varchar'), ('tool_call_id', 'varchar'),
-            ('tool_args_hash', 'varchar', 'args_hash'),
+            ('tool_name', 'string'), ('tool_call_id', 'string'),
+            ('tool_args_hash', 'string', 'args_hash'),
             ('is_error', 'boolean'),
         ],
         'retention': [
-            ('run_id', 'varchar'), ('retention_reason', 'varchar'),
+            ('run_id', 'string'), ('retention_reason', 'string'),
             ('sample_weight', 'double'), ('decided_at', 'timestamp'),
         ],
     } -%}

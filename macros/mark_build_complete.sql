@@ -4,6 +4,10 @@
     or was killed half-way is simply done again (its spans are re-read).
 -#}
 {% macro mark_build_complete(results) -%}
+    {{ return(adapter.dispatch('mark_build_complete', 'fleetsignals')(results)) }}
+{%- endmacro %}
+
+{% macro default__mark_build_complete(results) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
@@ -12,4 +16,12 @@
     {%- if failed | length == 0 and relation is not none -%}
         update {{ relation }} set is_complete = true where build_id = '{{ this_build_id() }}'
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    Spark builds are full refreshes for now (Parquet tables take no update, and no build
+    starts from a previous one), so there is nothing to mark.
+-#}
+{% macro spark__mark_build_complete(results) -%}
+    {{ return('') }}
 {%- endmacro %}

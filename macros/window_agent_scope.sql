@@ -9,6 +9,6 @@
     {%- if dimension in var('per_agent_dimensions') -%}
         coalesce(agent_name, '(none)')
     {%- else -%}
-        cast(null as varchar)
+        cast(null as string)
     {%- endif -%}
 {%- endmacro %}

@@ -84,3 +84,14 @@ def test_signals_from_another_directory_run(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("FLEETSIGNALS_CONFIG", raising=False)
     loaded, problems = load_signals(load_config(None)["signal_dirs"])
     assert problems == [] and "stuck_agent" in {s.name for s in loaded}
+
+
+def test_the_build_engine_comes_from_the_flag_else_the_config(tmp_path) -> None:
+    from fleetsignals.warehouse.engines import chosen_engine
+
+    assert chosen_engine(load(tmp_path, "{}")) == "duckdb"
+    spark = load(tmp_path, "warehouse: {engine: spark}")
+    assert chosen_engine(spark) == "spark"
+    assert chosen_engine(spark, "duckdb") == "duckdb"
+    with pytest.raises(FleetsignalsError, match="warehouse.engine must be one of duckdb, spark"):
+        chosen_engine(load(tmp_path, "warehouse: {engine: snowflake}"))

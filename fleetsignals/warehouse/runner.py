@@ -30,6 +30,7 @@ from fleetsignals.ingest.vocabulary import dimension_var
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
+from fleetsignals.warehouse.engines import TARGETS, chosen_engine, spark_vars
 from fleetsignals.warehouse.publish import publish_snapshot
 from fleetsignals.sqltext import quote_identifier
 
@@ -47,7 +48,8 @@ class BuildSummary:
     tests: int
     runs: int
     unpriced_models: int
-    snapshot: Path
+    # None after a Spark build: its tables are not published to readers yet.
+    snapshot: Path | None
     full_refresh: bool
     dbt_seconds: float = 0.0
     publish_seconds: float = 0.0
@@ -196,6 +198,8 @@ def _run_dbt(
     full_refresh: bool,
     run_tests: bool,
     progress: _Progress,
+    engine: str = "duckdb",
+    select: tuple[str, ...] = (),
 ) -> None:
     from dbt.cli.main import dbtRunner
 
@@ -203,12 +207,13 @@ def _run_dbt(
     common = [
         "--project-dir", str(PROJECT),
         "--profiles-dir", str(PROJECT),
+        "--target", TARGETS[engine],
         "--target-path", str(target),
         "--log-path", str(home.logs),
         # Not sort_keys: the macros iterate var `dimensions` in its (contract) order.
         "--vars", json.dumps(variables),
     ]  # fmt: skip
-    key = json.dumps([str(home.root), variables, _fingerprint()], sort_keys=True)
+    key = json.dumps([str(home.root), engine, variables, _fingerprint()], sort_keys=True)
     manifest = _manifest_cache.get(key)
     if manifest is None:
         parsed = dbtRunner().invoke(["parse", *common, "--log-level", "none"])
@@ -221,6 +226,8 @@ def _run_dbt(
     args = ["build", *common, "--log-level", "none"]
     if full_refresh:
         args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
     if not run_tests:
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     try:
@@ -263,8 +270,12 @@ def build(
     full_refresh: bool = False,
     progress: bool = False,
     run_tests: bool | None = None,
+    engine: str | None = None,
 ) -> BuildSummary:
     """Build the warehouse from the lake and publish a read-only snapshot.
+
+    ``engine``: duckdb or spark, else the config's ``warehouse.engine`` (see
+    ``build_on_spark`` for what a Spark build does today).
 
     ``run_tests``: run dbt's data and unit tests too; by default only on a full
     refresh (uniqueness tests scan whole tables, which a five-minute incremental
@@ -279,6 +290,8 @@ def build(
         raise FleetsignalsError(
             f"the lake under {home.lake} has no spans yet: run `fleetsignals ingest PATH` first"
         )
+    if chosen_engine(config, engine) == "spark":
+        return build_on_spark(home, config, progress=progress, run_tests=bool(run_tests))
     variables = dbt_vars(home, config)
     grace = parse_duration(config["warehouse"]["snapshot_grace"]).total_seconds()
     meter = _Progress(progress)
@@ -315,4 +328,57 @@ def build(
         dbt_seconds=dbt_done - started,
         publish_seconds=finished - dbt_done,
         warnings=warnings,
+    )
+
+
+# The models that build on Spark so far, with everything upstream of them (dbt selectors);
+# docs/scale-out.md lists what is still DuckDB only.
+SPARK_SELECTION = ("+fct_llm_calls", "+fct_tool_calls")
+_spark_home: list[Path] = []
+
+
+def build_on_spark(
+    home: Home, config: Config, progress: bool = False, run_tests: bool = False
+) -> BuildSummary:
+    """Build the models of SPARK_SELECTION on Spark (the profile's `spark` target).
+
+    Always a full refresh: Parquet tables on Spark take no delete+insert, and the
+    partition overwrite an incremental Spark build needs is not written yet. The tables
+    are Parquet under HOME/spark/warehouse; no snapshot is published from them yet, so
+    readers keep the last DuckDB snapshot. The in-process Spark (dbt-spark's session
+    method) lives as long as the process and keeps the home it started with: a second
+    home in the same process is refused rather than written into the first one's tables.
+    """
+    started = time.monotonic()
+    home.ensure()
+    if not lake_has_spans(home):
+        raise FleetsignalsError(
+            f"the lake under {home.lake} has no spans yet: run `fleetsignals ingest PATH` first"
+        )
+    if _spark_home and _spark_home[0] != home.root:
+        raise FleetsignalsError(
+            f"this process already runs Spark for {_spark_home[0]}; build {home.root} "
+            "on Spark from a new process"
+        )
+    variables = dbt_vars(home, config)
+    variables.update(spark_vars(home, variables))
+    meter = _Progress(progress)
+    with _build_lock(home), _home_env(home):
+        _spark_home[:] = [home.root]
+        _run_dbt(home, variables, True, run_tests, meter, "spark", SPARK_SELECTION)
+    seconds = time.monotonic() - started
+    return BuildSummary(
+        seconds=seconds,
+        models=meter.models,
+        tests=meter.tests,
+        runs=0,
+        unpriced_models=0,
+        snapshot=None,
+        full_refresh=True,
+        dbt_seconds=seconds,
+        warnings=[
+            "a Spark build writes Parquet tables under HOME/spark/warehouse and publishes no "
+            "snapshot yet: `sql`, `evaluate` and the report still read the last DuckDB build "
+            "(docs/scale-out.md)"
+        ],
     )

@@ -44,7 +44,7 @@ final as (
     select
         '{{ this_build_id() }}' as build_id,
         {{ previous[0] + 1 if previous is not none else 1 }} as build_seq,
-        cast(timezone('UTC', now()) as timestamp) as built_at,
+        {{ utc_now() }} as built_at,
         {{ 'false' if previous is not none else 'true' }} as is_full_refresh,
         coalesce(max(counted_end_at), {{ ts_literal(previous[1] if previous is not none else none) }}) as watermark_at,
         coalesce(max(landed_at), {{ ts_literal(previous[2] if previous is not none else none) }}) as landed_through_at,

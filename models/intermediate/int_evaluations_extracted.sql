@@ -102,11 +102,11 @@ final as (
         lower(trim(json_extract_string(attrs, '$."gen_ai.evaluation.score.label"'))) as label,
         'evaluation' as source,
         given_at,
-        cast(null as varchar) as annotator,
+        cast(null as string) as annotator,
         json_extract_string(attrs, '$."gen_ai.evaluation.explanation"') as comment,
         landed_at,
         'otel_evaluation' as origin,
-        cast(null as varchar) as source_sha256
+        cast(null as string) as source_sha256
     from results
     where json_extract_string(attrs, '$."gen_ai.evaluation.name"') is not null
 

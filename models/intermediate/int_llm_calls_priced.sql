@@ -34,7 +34,7 @@ llm_ancestors as (
         parent_span_id as span_id
     from lake_spans
     where operation = 'llm' and parent_span_id is not null
-    union
+    {{ recursive_union() }}
     select
         lake_spans.run_id,
         llm_ancestors.llm_span_id,
@@ -200,7 +200,7 @@ matched as (
     from call_models
     inner join prices
         on
-            regexp_full_match(call_models.model_key, prices.model_pattern)
+            {{ regex_full_match("call_models.model_key", "prices.model_pattern") }}
             and call_models.called_on >= prices.valid_from
 
 ),

@@ -44,20 +44,22 @@ lake_runs as (
         run_id,
         {%- for dimension in dimensions %}
             coalesce(
-                arg_min({{ dimension }}, start_at) filter (where is_root and {{ dimension }} is not null),
-                arg_min({{ dimension }}, start_at) filter (where {{ dimension }} is not null),
-                arg_min(resource_{{ dimension }}, start_at) filter (
+                {{ value_at_min(dimension, "start_at") }} filter (where is_root and {{ dimension }} is not null),
+                {{ value_at_min(dimension, "start_at") }} filter (where {{ dimension }} is not null),
+                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
                     where is_root and resource_{{ dimension }} is not null
                 ),
-                arg_min(resource_{{ dimension }}, start_at) filter (where resource_{{ dimension }} is not null)
+                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
+                    where resource_{{ dimension }} is not null
+                )
             ) as {{ dimension }},
         {%- endfor %}
         min(start_at) as started_at,
         max(end_at) as last_span_at,
         max(end_at) filter (where is_root) as root_ended_at,
         coalesce(bool_or(is_root), false) as has_root,
-        arg_min(status_code, start_at) filter (where is_root) as root_status_code,
-        arg_min(status_message, start_at) filter (where is_root) as root_status_message,
+        {{ value_at_min("status_code", "start_at") }} filter (where is_root) as root_status_code,
+        {{ value_at_min("status_message", "start_at") }} filter (where is_root) as root_status_message,
         count(*) as span_count,
         max(landed_at) as last_landed_at
     from spans

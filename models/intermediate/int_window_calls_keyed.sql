@@ -38,7 +38,7 @@ ended_calls as (
         input_tokens,
         output_tokens,
         model,
-        cast(null as varchar) as tool_name
+        cast(null as string) as tool_name
     from llm_calls
     where ended_at > (select min(window_ends.window_end_at) from window_ends) - interval 60 minute
     union all
@@ -51,7 +51,7 @@ ended_calls as (
         is_error,
         0 as input_tokens,
         0 as output_tokens,
-        cast(null as varchar) as model,
+        cast(null as string) as model,
         tool_name
     from tool_calls
     where ended_at > (select min(window_ends.window_end_at) from window_ends) - interval 60 minute
@@ -62,7 +62,7 @@ final as (
 
     select
         'fleet' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         'all' as dimension_value,
         {{ measures }}
     from ended_calls
@@ -78,7 +78,7 @@ final as (
     union all
     select
         'model' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         coalesce(model, '(none)') as dimension_value,
         {{ measures }}
     from ended_calls
@@ -86,7 +86,7 @@ final as (
     union all
     select
         'tool_name' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         tool_name as dimension_value,
         {{ measures }}
     from ended_calls

@@ -65,7 +65,7 @@ final as (
 
     select
         'fleet' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         'all' as dimension_value,
         {{ measures }}
     from ended_runs
@@ -81,7 +81,7 @@ final as (
     union all
     select
         'tool_name' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         called_tool as dimension_value,
         {{ measures }}
     from runs_by_tool

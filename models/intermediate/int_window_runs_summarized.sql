@@ -45,9 +45,9 @@ final as (
         count(*) filter (where status = 'timeout') as timeout_run_count,
         count(*) filter (where cost_usd is null) as unpriced_run_count,
         sum(cost_usd) as cost_usd,
-        quantile_cont(cost_usd, [0.5, 0.95, 0.99]) as cost_usd_quantiles,
-        quantile_cont(step_count, [0.5, 0.95, 0.99]) as step_count_quantiles,
-        quantile_cont(duration_ms, [0.5, 0.95, 0.99]) as duration_ms_quantiles
+        {{ percentiles_cont("cost_usd", [0.5, 0.95, 0.99]) }} as cost_usd_quantiles,
+        {{ percentiles_cont("step_count", [0.5, 0.95, 0.99]) }} as step_count_quantiles,
+        {{ percentiles_cont("duration_ms", [0.5, 0.95, 0.99]) }} as duration_ms_quantiles
     from run_windows
     group by window_end_at, dimension, agent_name, dimension_value
 

@@ -10,7 +10,7 @@ prices as (
 final as (
 
     select
-        price_source || ':' || host || ':' || model_pattern || ':' || cast(valid_from as varchar) as price_id,
+        price_source || ':' || host || ':' || model_pattern || ':' || cast(valid_from as string) as price_id,
         *
     from prices
 

@@ -96,11 +96,10 @@ final as (
         end as timed_out_at,
         case
             when judged.status != 'running'
-                then date_diff(
-                        'microsecond',
-                        judged.started_at,
-                        coalesce(judged.root_ended_at, judged.last_span_at)
-                    ) / 1000.0
+                then {{ microseconds_between(
+                        'judged.started_at',
+                        'coalesce(judged.root_ended_at, judged.last_span_at)'
+                    ) }} / 1000.0
         end as duration_ms,
         retention.decided_at as retention_decided_at,
         judged.is_archived,

@@ -47,7 +47,7 @@ keys as (
     select
         window_end_at,
         'fleet' as dimension,
-        cast(null as varchar) as agent_name,
+        cast(null as string) as agent_name,
         'all' as dimension_value
     from window_ends
 

@@ -142,3 +142,31 @@ def test_settings_come_from_the_model_meta() -> None:
     assert settings_from(None) == Settings()
     with pytest.raises(ValueError, match="unknown setting 'alpah'"):
         settings_from({"fingerprint": {"alpah": 0.01}})
+
+
+def test_split_tests_are_calibrated_and_see_a_tool_mix_shift_past_many_scalars() -> None:
+    """With the scalars tested apart, a tool-mix shift is not diluted by their dimensions;
+    on healthy pairs the two tests together stay within alpha (Bonferroni over both)."""
+    rng = np.random.default_rng(10)
+    split = replace(SETTINGS, split_tests=True, alpha=0.05)
+    joint = replace(SETTINGS, alpha=0.05)
+
+    def with_noise(p: PairRuns) -> PairRuns:  # eight more behaviour scalars, pure noise
+        noise = rng.normal(0.0, 1.0, (len(p.ended_us), 8))
+        p.scalars = np.column_stack([p.scalars, noise])
+        return p
+
+    healthy = [with_noise(pair(rng, 4, 150)) for _ in range(60)]
+    false = [compare_window(p, 4 * HOUR, split).is_alert for p in healthy]
+    assert np.mean(false) <= 0.1  # 60 trials at 0.05: above 0.1 is 2.4 SDs out
+    p_split, p_joint = [], []
+    for _ in range(30):
+        p = with_noise(pair(rng, 4, 80, drift=(3, 4)))
+        p_split.append(compare_window(p, 4 * HOUR, split).p_value)
+        p_joint.append(compare_window(p, 4 * HOUR, joint).p_value)
+    assert np.median(p_split) < np.median(p_joint) / 2
+    assert compare_window(p, 4 * HOUR, split).dimensions <= 3  # the tool-mix test reports
+
+
+def test_split_tests_come_from_the_model_meta() -> None:
+    assert settings_from({"fingerprint": {"split_tests": True}}).split_tests

@@ -18,7 +18,7 @@ from fleetsignals.ingest.lake import LakeWriter
 
 
 def install(flag: Path) -> None:
-    def held_commit(self: LakeWriter) -> list[str]:
+    def held_commit(self: LakeWriter, sync_dirs: bool = True) -> list[str]:
         for key in list(self.buffers):
             self._flush(key)  # opens the temporary file of every partition
         flag.touch()

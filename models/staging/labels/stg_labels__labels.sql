@@ -10,17 +10,17 @@ source as (
 
     -- No label file yet: {{ source('labels', 'labels') }} would fail on an empty glob.
     select
-        cast(null as varchar) as label_id,
-        cast(null as varchar) as run_id,
-        cast(null as varchar) as span_id,
-        cast(null as varchar) as name,
+        cast(null as string) as label_id,
+        cast(null as string) as run_id,
+        cast(null as string) as span_id,
+        cast(null as string) as name,
         cast(null as double) as score,
-        cast(null as varchar) as label,
-        cast(null as varchar) as source,
+        cast(null as string) as label,
+        cast(null as string) as source,
         cast(null as timestamp) as given_at,
-        cast(null as varchar) as annotator,
-        cast(null as varchar) as comment,
-        cast(null as varchar) as source_sha256,
+        cast(null as string) as annotator,
+        cast(null as string) as comment,
+        cast(null as string) as source_sha256,
         cast(null as bigint) as line,
         cast(null as timestamp) as landed_at
     where false

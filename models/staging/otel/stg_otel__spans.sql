@@ -22,6 +22,18 @@ deduplicated as (
 
 ),
 
+parsed as (
+
+    -- Each attribute JSON parsed once into the values the dimensions read (a
+    -- json_extract_string per key would parse it again for every key).
+    select
+        *,
+        {{ parsed_attribute_values('attributes') }} as attributes_values,
+        {{ parsed_attribute_values('resource_attributes') }} as resource_attributes_values
+    from deduplicated
+
+),
+
 renamed as (
 
     select
@@ -46,7 +58,7 @@ renamed as (
         tool_name,
         tool_call_id,
         tool_args_hash,
-        coalesce({{ dimension_value('model') }}, model) as model,
+        coalesce({{ dimension_value('model', parsed=true) }}, model) as model,
         provider,
         input_tokens,
         output_tokens,
@@ -55,8 +67,8 @@ renamed as (
         reasoning_tokens,
         cost_usd as reported_cost_usd,
         {%- for dimension in run_dimensions() %}
-            {{ dimension_value(dimension) }} as {{ dimension }},
-            {{ dimension_value(dimension, resource=true) }} as resource_{{ dimension }},
+            {{ dimension_value(dimension, parsed=true) }} as {{ dimension }},
+            {{ dimension_value(dimension, resource=true, parsed=true) }} as resource_{{ dimension }},
         {%- endfor %}
         attributes,
         resource_attributes,
@@ -67,7 +79,7 @@ renamed as (
         landed_at,
         dt,
         hr
-    from deduplicated
+    from parsed
 
 )
 

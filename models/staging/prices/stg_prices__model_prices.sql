@@ -39,15 +39,15 @@ user_rows as (
     {%- else %}
     -- No user file: {{ source('user_prices', 'model_prices') }} would fail on an empty glob.
         select
-            cast(null as varchar) as provider,
-            cast(null as varchar) as model_pattern,
-            cast(null as varchar) as host,
+            cast(null as string) as provider,
+            cast(null as string) as model_pattern,
+            cast(null as string) as host,
             cast(null as date) as valid_from,
             cast(null as double) as input_usd_per_mtok,
             cast(null as double) as output_usd_per_mtok,
             cast(null as double) as cache_read_usd_per_mtok,
             cast(null as double) as cache_write_usd_per_mtok,
-            cast(null as varchar) as source_url,
+            cast(null as string) as source_url,
             'user' as price_source,
             1 as priority
         where false
