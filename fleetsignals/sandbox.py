@@ -17,6 +17,11 @@ to reading the warehouse, in a bounded time:
   directories (a FIFO, ``/dev/stdin``) cannot be opened at all.
 
 Operator code that must write (the facts archive) keeps ``snapshot.connect_snapshot``.
+
+An evaluation connection (``connect_sandbox(..., as_of=True)``) also shows the warehouse
+as of the evaluation time: ``set_eval_at`` sets it, and temporary views named like the
+marts (``AS_OF_VIEWS``) shadow them, keeping only the rows known by then (ended and
+landed by ``$eval_at``). A signal cannot read what landed later, whether it filters or not.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,7 +40,7 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.snapshot import current_snapshot
-from fleetsignals.sqltext import quote_literal
+from fleetsignals.sqltext import quote_identifier, quote_literal
 
 # Functions that would show the host's configuration (paths under HOME, the sandbox's own
 # settings), its secrets or its environment. Most fail under the sandbox anyway; refusing
@@ -53,6 +59,36 @@ REFUSED_FUNCTIONS = frozenset(
         "getenv",
     }
 )
+# The evaluation time of an as-of connection (set_eval_at); unset, the as-of views are empty.
+EVAL_AT_VARIABLE = "fleetsignals_eval_at"
+_EVAL_AT = f"getvariable('{EVAL_AT_VARIABLE}')"
+_KNOWN = f"<= {_EVAL_AT}"
+# Each mart as of $eval_at: its rows known by then. A span (and a call, one span) is known
+# once it has ended and landed; archived calls from before landed_at was kept count from
+# their end. A label counts from landing, and one superseded after $eval_at was current.
+# Windows are built from what had ended by their end (models/marts). Relation -> select
+# over the snapshot's relation {source}.
+AS_OF_VIEWS = {
+    "spans": f"select * from {{source}} where end_at {_KNOWN} and landed_at {_KNOWN}",
+    "stg_otel__spans": f"select * from {{source}} where end_at {_KNOWN} and landed_at {_KNOWN}",
+    "fct_llm_calls": (
+        f"select * from {{source}} where ended_at {_KNOWN}"
+        f" and coalesce(landed_at, ended_at) {_KNOWN}"
+    ),
+    "fct_tool_calls": (
+        f"select * from {{source}} where ended_at {_KNOWN}"
+        f" and coalesce(landed_at, ended_at) {_KNOWN}"
+    ),
+    "fct_runs": f"select * from {{source}} where started_at {_KNOWN}",
+    "fct_labels": (
+        "select * replace (case when superseded_at"
+        f" {_KNOWN} then superseded_at end as superseded_at)"
+        f" from {{source}} where landed_at {_KNOWN}"
+    ),
+    "fct_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
+    "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
+    "fct_fingerprint_windows": f"select * from {{source}} where window_end_at {_KNOWN}",
+}
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
 
 
@@ -73,12 +109,47 @@ def allowed_directories(home: Home, config: Config, snapshot: Path) -> list[str]
     return [str(d.resolve()).rstrip("/") + "/" for d in dirs]
 
 
-def connect_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the newest snapshot for untrusted SQL (see the module doc)."""
+def connect_sandbox(
+    home: Home, config: Config, as_of: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the newest snapshot for untrusted SQL (see the module doc);
+    ``as_of``: the marts as of the time ``set_eval_at`` sets (for signal evaluation)."""
     snapshot = current_snapshot(home)
     con = duckdb.connect(str(snapshot), read_only=True)
     _lock_down(con, allowed_directories(home, config, snapshot), config)
+    if as_of:
+        try:
+            _create_as_of_views(con)
+        except BaseException:
+            con.close()
+            raise
     return con
+
+
+def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Shadow each mart of AS_OF_VIEWS with a temporary view of its rows known at $eval_at.
+    Unqualified names (and ``main.``) resolve to the temporary view first."""
+    database = con.execute("select current_database()").fetchone()[0]
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables"
+            " where table_catalog = ? and table_schema = 'main'",
+            [database],
+        ).fetchall()
+    }
+    for name, select in AS_OF_VIEWS.items():
+        if name in present:
+            source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
+            con.execute(
+                f"create temporary view {quote_identifier(name)} as "
+                + select.format(source=source)
+            )
+
+
+def set_eval_at(con: duckdb.DuckDBPyConnection, eval_at: datetime) -> None:
+    """The evaluation time the as-of views of ``con`` show the warehouse at."""
+    con.execute(f"set variable {EVAL_AT_VARIABLE} = cast(? as timestamp)", [eval_at])
 
 
 def connect_lake_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:

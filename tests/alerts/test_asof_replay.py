@@ -37,11 +37,6 @@ def instances(records: list[dict]) -> list[tuple]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 1 open: the marts are not as of $eval_at; on this fleet the "
-    "backtest's stuck_agent counts a tool call that ended by $eval_at but landed after it",
-)
 def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(REPO)  # the dbt project and the shipped signals live at the repo root
     fleet = tmp_path / "fleet"
