@@ -63,27 +63,21 @@ REFUSED_FUNCTIONS = frozenset(
 EVAL_AT_VARIABLE = "fleetsignals_eval_at"
 _EVAL_AT = f"getvariable('{EVAL_AT_VARIABLE}')"
 _KNOWN = f"<= {_EVAL_AT}"
-# Each mart as of $eval_at: its rows known by then. A span (and a call, one span) is known
-# once it has ended and landed; archived calls from before landed_at was kept count from
-# their end. A label counts from landing, and one superseded after $eval_at was current.
+# Each mart as of $eval_at: its rows known by then. A span (a call is one span) is known
+# once it has ended and landed; a row without landed_at (calls archived before it was kept)
+# from its end. A label counts from landing, and one superseded after $eval_at was current.
 # Windows are built from what had ended by their end (models/marts). Relation -> select
 # over the snapshot's relation {source}.
+_ENDED = "select * from {{source}} where {end} {known} and coalesce(landed_at, {end}) {known}"
 AS_OF_VIEWS = {
-    "spans": f"select * from {{source}} where end_at {_KNOWN} and landed_at {_KNOWN}",
-    "stg_otel__spans": f"select * from {{source}} where end_at {_KNOWN} and landed_at {_KNOWN}",
-    "fct_llm_calls": (
-        f"select * from {{source}} where ended_at {_KNOWN}"
-        f" and coalesce(landed_at, ended_at) {_KNOWN}"
-    ),
-    "fct_tool_calls": (
-        f"select * from {{source}} where ended_at {_KNOWN}"
-        f" and coalesce(landed_at, ended_at) {_KNOWN}"
-    ),
+    "spans": _ENDED.format(end="end_at", known=_KNOWN),
+    "stg_otel__spans": _ENDED.format(end="end_at", known=_KNOWN),
+    "fct_llm_calls": _ENDED.format(end="ended_at", known=_KNOWN),
+    "fct_tool_calls": _ENDED.format(end="ended_at", known=_KNOWN),
     "fct_runs": f"select * from {{source}} where started_at {_KNOWN}",
     "fct_labels": (
-        "select * replace (case when superseded_at"
-        f" {_KNOWN} then superseded_at end as superseded_at)"
-        f" from {{source}} where landed_at {_KNOWN}"
+        f"select * replace (case when superseded_at {_KNOWN} then superseded_at end"
+        f" as superseded_at) from {{source}} where landed_at {_KNOWN}"
     ),
     "fct_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
     "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
