@@ -39,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import fleetsignals.ingest.land  # noqa: E402
 import fleetsignals.alerts.engine  # noqa: E402
+import fleetsignals.ingest.land  # noqa: E402
 from fleetsignals.alerts.engine import evaluate_live  # noqa: E402
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.generate import generate_fleet  # noqa: E402

@@ -63,7 +63,14 @@ def test_each_evaluation_time_sees_its_own_rows(home: Home) -> None:
         parameter_names=frozenset(),
     )
     with connect_sandbox(home, load_config(None), as_of=True) as con:
-        seen = [
-            evaluate_signal(con, signal, T0 + k * MINUTE).samples[0].value for k in (-5, 0, 3)
-        ]
+        seen = [evaluate_signal(con, signal, T0 + k * MINUTE).samples[0].value for k in (-5, 0, 3)]
     assert seen == [0, 2, 4]
+
+
+def test_before_the_first_landing_spans_count_from_their_end(home: Home) -> None:
+    # History ingested after the fact: at T0 nothing had landed yet (the home's first landing
+    # is T0 + 1 min), so a backtest at T0 replays what had ended by then.
+    clock = f"create table dim_data_clock as select timestamp '{T0 + MINUTE}' as first_landed_at;"
+    publish_snapshot(home, extra_sql=CALLS + clock)
+    calls = "select count(*) as value from fct_tool_calls where run_id = 'r1'"
+    assert count(home, calls, as_of=True) == 3  # a, b and d ended by T0; c after it
