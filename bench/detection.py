@@ -160,11 +160,14 @@ def raw_rows(home: Home, start: datetime, end: datetime) -> dict[tuple[str, str]
     return counts
 
 
-def firing_instances(records: list[dict]) -> dict[tuple, datetime]:
-    """(signal, labels) -> first time it was firing."""
+def firing_instances(
+    records: list[dict], states: tuple[str, ...] = ("firing",)
+) -> dict[tuple, datetime]:
+    """(signal, labels) -> first time it was in one of STATES (firing; with "pending" too,
+    the first evaluation that returned its row, before `for`)."""
     first: dict[tuple, datetime] = {}
     for rec in records:
-        if rec["state"] == "firing":
+        if rec["state"] in states:
             key = (rec["signal"], tuple(sorted(rec["labels"].items())))
             first.setdefault(key, rec["eval_at"])
     return first
@@ -280,6 +283,7 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             start, end = parse_time(truth["start"]), parse_time(truth["end"])
             records, _, _ = backtest_fleet(home, start, end)
             firing = firing_instances(records)
+            rows = firing_instances(records, ("pending", "firing"))
             inc = truth["incidents"][0]
             inc_start, inc_end = parse_time(inc["start"]), parse_time(inc["end"])
             share, per_hour = _group_share(root, inc["labels"])
@@ -294,6 +298,17 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
                 and dict(labels).get("agent_name") == inc["labels"]["agent_name"]
             })  # fmt: skip
             delay = f"{(min(hits) - inc_start).total_seconds() / 60:.0f} min" if hits else "missed"
+            # The first evaluation returning the group's row (before `for`), and rows
+            # outside the incident that `for` kept from firing: what `for` costs and buys.
+            seen = [at for (sig, labels), at in rows.items()
+                    if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
+                    and matches(inc, dict(labels))]  # fmt: skip
+            first_row = (
+                f"{(min(seen) - inc_start).total_seconds() / 60:.0f} min" if seen else "none"
+            )
+            held = sum(1 for (sig, labels), at in rows.items()
+                       if (sig, labels) not in firing and at >= start + warm
+                       and not inc_start <= at <= inc_end + grace)  # fmt: skip
             false = defaultdict(list)
             for (sig, labels), at in firing.items():
                 during = inc_start <= at <= inc_end + grace
@@ -306,9 +321,10 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             print(f"  seed {seed:>3} x{factor:g}: {truth['counts']['runs']} runs; {label} "
                   f"{inc['labels'][label]} of {inc['labels']['agent_name']} "
                   f"({share:.1%} of its runs, ~{per_hour:.0f} runs/h): p95_cost_jump on it after "
-                  f"{delay}; other alerts of the agent meanwhile: {others or 'none'}; false "
+                  f"{delay} (first row {first_row}); other alerts of the agent meanwhile: {others or 'none'}; false "
                   f"alerts in {healthy:.1f} healthy h: "
-                  + ", ".join(f"{sig} {len(false[sig])}" for sig in SIGNALS))  # fmt: skip
+                  + ", ".join(f"{sig} {len(false[sig])}" for sig in SIGNALS)
+                  + f"; rows held back by `for` outside it: {held}")  # fmt: skip
             for sig in SIGNALS:
                 for at, labels in false[sig]:
                     print(f"      {sig} {at:%H:%M} {labels}")
