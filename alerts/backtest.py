@@ -67,7 +67,7 @@ def run_backtest(
     """Replay every step; records hold the pending and firing instances at each step."""
     settings = AlertSettings.from_config(config)
     result = BacktestResult(step_times(start, end, every))
-    with connect_sandbox(home, config) as con:
+    with connect_sandbox(home, config, as_of=True) as con:
         loaded, result.problems = load_signals(
             config["signal_dirs"], con, signals, settings.query_timeout
         )

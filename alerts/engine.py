@@ -128,7 +128,7 @@ def _evaluate(
     scratch: Path | None,
 ) -> Outcome:
     outcome = Outcome(eval_at)
-    with connect_sandbox(home, config) as con:
+    with connect_sandbox(home, config, as_of=True) as con:
         signals, outcome.problems = load_signals(
             config["signal_dirs"], con, names, settings.query_timeout
         )

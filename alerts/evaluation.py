@@ -21,7 +21,7 @@ import duckdb
 
 from fleetsignals.alerts.definitions import Signal, is_numeric_type
 from fleetsignals.alerts.identity import check_identities
-from fleetsignals.sandbox import QueryGuard
+from fleetsignals.sandbox import QueryGuard, set_eval_at
 from fleetsignals.timeutil import format_time
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,9 @@ def evaluate_signal(
     cap = min(filter(None, (signal.limit, limit)), default=None)
     sql = signal.sql if cap is None else f"select * from (\n{signal.sql}\n) limit {cap + 1}"
     try:
+        # On an as-of connection (connect_sandbox(as_of=True)) the marts show what was
+        # known at eval_at; on any other, the variable is unused.
+        set_eval_at(con, eval_at)
         # A runaway query must not stall every other signal: interrupt it after `timeout`,
         # fetching included.
         with QueryGuard(con, timeout):

@@ -1,7 +1,7 @@
 """One scheduler cycle at fleet scale: ingest 5 minutes of dumps, build, evaluate.
 
     .venv/bin/python bench/cycle.py [--days 1 7] [--runs-per-minute 2300]
-        [--history-runs-per-minute 100] [--rounds 3]
+        [--history-runs-per-minute 100] [--rounds 3] [--compare-as-of]
 
 The current load is the realistic path: fleetsignals.generate writes OTLP/JSON minute
 files of a healthy fleet, once (``--runs-per-minute`` is the generator's nominal rate: it
@@ -19,11 +19,16 @@ a live scheduler on a 5-minute cycle would, however fast the bench runs. The his
 take turns cycle by cycle, so a burst of load on the shared machine hits each alike.
 Prints seconds per stage (median over the rounds), the total, and the ratio of the
 longest history's cycle to the shortest's (targets: total <= 30 s, ratio <= 1.3).
+
+``--compare-as-of`` also evaluates each cycle on a plain snapshot connection, without the
+as-of views that evaluation uses (fleetsignals.sandbox.AS_OF_VIEWS), in alternating order,
+and prints the ratio as-of / plain: what showing the marts as of $eval_at costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -35,11 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import fleetsignals.alerts.engine  # noqa: E402
 import fleetsignals.ingest.land  # noqa: E402
 from fleetsignals.alerts.engine import evaluate_live  # noqa: E402
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.generate import generate_fleet  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
+from fleetsignals.sandbox import connect_sandbox  # noqa: E402
 from fleetsignals.timeutil import parse_time  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
 from tests.fixtures.synthetic import write_synthetic_lake  # noqa: E402
@@ -47,6 +54,18 @@ from tests.fixtures.synthetic import write_synthetic_lake  # noqa: E402
 T0 = datetime(2026, 11, 20)  # the first cycle that counts; history ends here
 CYCLE = timedelta(minutes=5)
 STAGES = ("ingest", "build", "evaluate")
+
+
+@contextlib.contextmanager
+def plain_evaluation():
+    """evaluate_live on a snapshot connection without the as-of views (the baseline)."""
+    engine = fleetsignals.alerts.engine
+    original = engine.connect_sandbox
+    engine.connect_sandbox = lambda home, config, as_of=False: connect_sandbox(home, config)
+    try:
+        yield
+    finally:
+        engine.connect_sandbox = original
 
 
 class Clock:
@@ -113,7 +132,7 @@ class History:
         self.spans_landed: list[int] = []
         self.signals = 0
 
-    def cycle(self, dumps: Path, at: datetime, record: bool) -> None:
+    def cycle(self, dumps: Path, at: datetime, record: bool, compare: bool = False) -> None:
         """Land one cycle's dumps as of ``at``, build incrementally, evaluate at ``at``."""
         CLOCK.now = at
         row = {}
@@ -125,9 +144,13 @@ class History:
         t0 = time.monotonic()
         build(self.home, self.config)
         row["build"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        outcome = evaluate_live(self.home, self.config, at=at, notify=False)
-        row["evaluate"] = time.monotonic() - t0
+        # Alternate which goes first, so a warm cache favours neither.
+        order = ("evaluate", "plain") if at.minute % 10 else ("plain", "evaluate")
+        for stage in order if compare else ("evaluate",):
+            t0 = time.monotonic()
+            with plain_evaluation() if stage == "plain" else contextlib.nullcontext():
+                outcome = evaluate_live(self.home, self.config, at=at, notify=False)
+            row[stage] = time.monotonic() - t0
         if outcome.problems:
             raise SystemExit(f"signal problems: {outcome.problems}")
         self.signals = len(outcome.evaluated)
@@ -140,7 +163,7 @@ class History:
         return statistics.median(row[stage] for row in self.rows)
 
     def total(self) -> float:
-        return statistics.median(sum(row.values()) for row in self.rows)
+        return statistics.median(sum(row[s] for s in STAGES) for row in self.rows)
 
 
 def main() -> None:
@@ -153,6 +176,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="recorded cycles per history")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--models", type=int, default=8, help="slowest models listed")
+    parser.add_argument(
+        "--compare-as-of",
+        action="store_true",
+        help="also evaluate without the as-of views and print the ratio",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp:
         root = Path(tmp)
@@ -186,7 +214,7 @@ def main() -> None:
         # histories take turns.
         for k, dumps in enumerate(dirs):
             for h in histories:
-                h.cycle(dumps, T0 + k * CYCLE, record=k > 0)
+                h.cycle(dumps, T0 + k * CYCLE, record=k > 0, compare=args.compare_as_of)
         print(
             f"cycle: ingest 5 min of dumps ({statistics.median(histories[0].spans_landed):,.0f}"
             f" spans at {args.runs_per_minute:,} runs/min), incremental build, evaluate "
@@ -200,6 +228,13 @@ def main() -> None:
             top = sorted(seconds.items(), key=lambda kv: -kv[1])[: args.models]
             listed = ", ".join(f"{m} {s:.2f}" for m, s in top)
             print(f"{h.days:>2} day(s), slowest models (s, median, overlapping): {listed}")
+            if args.compare_as_of:
+                ratios = [row["evaluate"] / row["plain"] for row in h.rows]
+                print(
+                    f"{h.days:>2} day(s): evaluate as of $eval_at {h.median('evaluate'):.2f}s vs "
+                    f"plain {h.median('plain'):.2f}s, ratio {statistics.median(ratios):.2f}"
+                    f" (median of per-cycle ratios)"
+                )
         shortest, longest = histories[0], histories[-1]
         # The generator's runs/min is nominal (it follows a daily curve, runs have ~12
         # spans) and synthetic runs are smaller: compare span rates instead.

@@ -17,6 +17,11 @@ to reading the warehouse, in a bounded time:
   directories (a FIFO, ``/dev/stdin``) cannot be opened at all.
 
 Operator code that must write (the facts archive) keeps ``snapshot.connect_snapshot``.
+
+An evaluation connection (``connect_sandbox(..., as_of=True)``) also shows the warehouse
+as of the evaluation time: ``set_eval_at`` sets it, and temporary views named like the
+marts (``AS_OF_VIEWS``) shadow them, keeping only the rows known by then (ended and
+landed by ``$eval_at``). A signal cannot read what landed later, whether it filters or not.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,7 +40,7 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
 from fleetsignals.snapshot import current_snapshot
-from fleetsignals.sqltext import quote_literal
+from fleetsignals.sqltext import quote_identifier, quote_literal
 
 # Functions that would show the host's configuration (paths under HOME, the sandbox's own
 # settings), its secrets or its environment. Most fail under the sandbox anyway; refusing
@@ -53,6 +59,38 @@ REFUSED_FUNCTIONS = frozenset(
         "getenv",
     }
 )
+# The evaluation time of an as-of connection (set_eval_at); unset, the as-of views are empty.
+EVAL_AT_VARIABLE = "fleetsignals_eval_at"
+# The home's first landing (dim_data_clock.first_landed_at), set when the connection opens.
+FIRST_LANDED_VARIABLE = "fleetsignals_first_landed_at"
+_EVAL_AT = f"getvariable('{EVAL_AT_VARIABLE}')"
+_KNOWN = f"<= {_EVAL_AT}"
+# Landing counts from the home's first landing on: before it nothing had landed (a backtest
+# of history ingested later), and what had ended by $eval_at is what there was to see.
+_LANDED_BY = (
+    f"<= case when {_EVAL_AT} < getvariable('{FIRST_LANDED_VARIABLE}')"
+    f" then timestamp 'infinity' else {_EVAL_AT} end"
+)
+# Each mart as of $eval_at: its rows known by then. A span (a call is one span) is known
+# once it has ended and landed; a row without landed_at (calls archived before it was kept)
+# from its end. A label counts from landing, and one superseded after $eval_at was current.
+# Windows are built from what had ended by their end (models/marts). Relation -> select
+# over the snapshot's relation {source}.
+_ENDED = "select * from {{source}} where {end} {known} and coalesce(landed_at, {end}) {landed}"
+AS_OF_VIEWS = {
+    "spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
+    "stg_otel__spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
+    "fct_llm_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
+    "fct_tool_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
+    "fct_runs": f"select * from {{source}} where started_at {_KNOWN}",
+    "fct_labels": (
+        f"select * replace (case when superseded_at {_LANDED_BY} then superseded_at end"
+        f" as superseded_at) from {{source}} where landed_at {_LANDED_BY}"
+    ),
+    "fct_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
+    "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
+    "fct_fingerprint_windows": f"select * from {{source}} where window_end_at {_KNOWN}",
+}
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
 
 
@@ -73,12 +111,56 @@ def allowed_directories(home: Home, config: Config, snapshot: Path) -> list[str]
     return [str(d.resolve()).rstrip("/") + "/" for d in dirs]
 
 
-def connect_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the newest snapshot for untrusted SQL (see the module doc)."""
+def connect_sandbox(home: Home, config: Config, as_of: bool = False) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the newest snapshot for untrusted SQL (see the module doc);
+    ``as_of``: the marts as of the time ``set_eval_at`` sets (for signal evaluation)."""
     snapshot = current_snapshot(home)
     con = duckdb.connect(str(snapshot), read_only=True)
     _lock_down(con, allowed_directories(home, config, snapshot), config)
+    if as_of:
+        try:
+            _create_as_of_views(con)
+        except BaseException:
+            con.close()
+            raise
     return con
+
+
+def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Shadow each mart of AS_OF_VIEWS with a temporary view of its rows known at $eval_at.
+    Unqualified names (and ``main.``) resolve to the temporary view first. Reads the home's
+    first landing from dim_data_clock (none: landing counts at every $eval_at)."""
+    database = con.execute("select current_database()").fetchone()[0]
+    columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns"
+        " where table_catalog = ? and table_schema = 'main'",
+        [database],
+    ).fetchall():
+        columns.setdefault(table, set()).add(column)
+    first_landed = None
+    if "first_landed_at" in columns.get("dim_data_clock", ()):
+        row = con.execute(
+            f"select first_landed_at from {quote_identifier(database)}.main.dim_data_clock"
+        ).fetchone()
+        first_landed = row[0] if row else None
+    con.execute(f"set variable {FIRST_LANDED_VARIABLE} = cast(? as timestamp)", [first_landed])
+    for name, select in AS_OF_VIEWS.items():
+        if name in columns:
+            if "landed_at" in select and "landed_at" not in columns[name]:
+                raise FleetsignalsError(
+                    f"the snapshot's {name} has no landed_at (built by an older release):"
+                    " run `fleetsignals build` once"
+                )
+            source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
+            con.execute(
+                f"create temporary view {quote_identifier(name)} as " + select.format(source=source)
+            )
+
+
+def set_eval_at(con: duckdb.DuckDBPyConnection, eval_at: datetime) -> None:
+    """The evaluation time the as-of views of ``con`` show the warehouse at."""
+    con.execute(f"set variable {EVAL_AT_VARIABLE} = cast(? as timestamp)", [eval_at])
 
 
 def connect_lake_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:

@@ -7,13 +7,20 @@
 -- of a wrong clock). So no span can move the watermark, or the scan window derived from
 -- it, past the landing clock: one span from year 2200 would otherwise freeze every
 -- later increment (its window starting in 2200) and judge every rootless run timed out.
+-- first_landed_at, the earliest landing the home has seen, is carried from build to build:
+-- before it nothing had landed, so signals evaluated then see spans from their end
+-- (fleetsignals.sandbox, "as of $eval_at").
 {{ config(unique_key='build_id') }}
 
 {%- set previous = none -%}
 {%- if is_incremental() and execute -%}
+    {#- A table from before first_landed_at gains the column (on_schema_change), null. -#}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set rows = run_query(
-        "select (select max(build_seq) from " ~ this ~ "), watermark_at, landed_through_at from "
-        ~ this ~ " where is_complete order by build_seq desc limit 1"
+        "select (select max(build_seq) from " ~ this ~ "), watermark_at, landed_through_at, "
+        ~ ("(select min(first_landed_at) from " ~ this ~ ")" if 'first_landed_at' in columns
+            else "cast(null as timestamp)")
+        ~ " from " ~ this ~ " where is_complete order by build_seq desc limit 1"
     ) -%}
     {%- if rows | length > 0 and rows[0][1] is not none -%}
         {%- set previous = rows[0] -%}
@@ -48,6 +55,7 @@ final as (
         {{ 'false' if previous is not none else 'true' }} as is_full_refresh,
         coalesce(max(counted_end_at), {{ ts_literal(previous[1] if previous is not none else none) }}) as watermark_at,
         coalesce(max(landed_at), {{ ts_literal(previous[2] if previous is not none else none) }}) as landed_through_at,
+        least(min(landed_at), {{ ts_literal(previous[3] if previous is not none else none) }}) as first_landed_at,
         {{ ts_literal(scan_from) }} as scan_from_at,
         {{ ts_literal(landed_after) }} as landed_after_at,
         false as is_complete

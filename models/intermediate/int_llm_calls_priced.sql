@@ -75,7 +75,8 @@ lake_calls as (
         lake_spans.cache_write_tokens,
         lake_spans.reasoning_tokens,
         lake_spans.reported_cost_usd,
-        lake_spans.status_code = 'error' as is_error
+        lake_spans.status_code = 'error' as is_error,
+        lake_spans.landed_at
     from lake_spans
     -- An LLM span with an LLM span below it encloses that call: the inner one counts.
     left join enclosing_spans
@@ -102,7 +103,8 @@ archived_calls as (
         calls.cache_write_tokens,
         calls.reasoning_tokens,
         calls.reported_cost_usd,
-        calls.is_error
+        calls.is_error,
+        calls.landed_at
     from {{ ref('stg_facts__llm_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
 
@@ -254,7 +256,8 @@ priced as (
         usage_known.reported_cost_usd is not null
         or (best_price.model_pattern is not null and usage_known.is_usage_known) as is_priced,
         usage_known.has_usage,
-        usage_known.is_error
+        usage_known.is_error,
+        usage_known.landed_at
     from usage_known
     left join best_price
         on

@@ -26,7 +26,8 @@ lake_calls as (
         coalesce(tool_name, nullif(span_name, ''), '(unknown)') as tool_name,
         tool_call_id,
         tool_args_hash,
-        status_code = 'error' as is_error
+        status_code = 'error' as is_error,
+        landed_at
     from {{ ref('int_spans_touched') }}
     where operation = 'tool'
 
@@ -45,7 +46,8 @@ archived_calls as (
         calls.tool_name,
         calls.tool_call_id,
         calls.tool_args_hash,
-        calls.is_error
+        calls.is_error,
+        calls.landed_at
     from {{ ref('stg_facts__tool_calls') }} as calls
     inner join touched on calls.run_id = touched.run_id and touched.is_archived
 
@@ -93,6 +95,7 @@ final as (
         tool_call_id,
         tool_args_hash,
         is_error,
+        landed_at,
         call_index,
         row_number() over (
             partition by run_id, tool_name, streak_group order by started_at, span_id

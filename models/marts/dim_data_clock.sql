@@ -11,7 +11,8 @@ builds as (
         build_id,
         built_at,
         watermark_at,
-        landed_through_at
+        landed_through_at,
+        first_landed_at
     from {{ ref('int_build_watermarks_recorded') }}
     order by build_seq desc
     limit 1
@@ -24,6 +25,7 @@ final as (
         build_id,
         watermark_at,
         landed_through_at,
+        first_landed_at,
         built_at
     from builds
 
