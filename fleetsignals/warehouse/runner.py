@@ -333,7 +333,13 @@ def build(
 
 # The models that build on Spark so far, with everything upstream of them (dbt selectors);
 # docs/scale-out.md lists what is still DuckDB only.
-SPARK_SELECTION = ("+fct_llm_calls", "+fct_tool_calls", "+fct_runs")
+SPARK_SELECTION = (
+    "+fct_llm_calls",
+    "+fct_tool_calls",
+    "+fct_runs",
+    "+fct_windows_60m",
+    "+fct_quality_windows_60m",
+)
 _spark_home: list[Path] = []
 
 

@@ -3,7 +3,7 @@ seconds to start on two cores, and lives as long as the process)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,12 +65,14 @@ def land_quality(home: Home, root: Path, config) -> None:
     run3 = f"{3:032x}"
     labels.write_bytes(jsonl([
         {"run_id": run3, "name": "thumbs", "label": "thumbs_down", "source": "human",
-         "given_at": "2026-11-20T01:00:00Z"},
+         "given_at": "2026-11-20T00:38:00Z"},
         {"run_id": run3, "name": "thumbs", "label": "thumbs_up", "source": "human",
-         "given_at": "2026-11-20T01:30:00Z"},
+         "given_at": "2026-11-20T00:42:00Z"},
         {"run_id": f"{9:032x}", "name": "thumbs", "label": "bad", "source": "human"},
     ]))  # fmt: skip
-    land_label_paths([labels], home, config)
+    # Landed while the fleet runs, 15 minutes after run 3 ended: the quality windows'
+    # label coverage then counts ended runs with and without a label.
+    land_label_paths([labels], home, config, landed_at=START + timedelta(minutes=50))
 
 
 @pytest.fixture(scope="session")
