@@ -3,6 +3,7 @@ within 1e-9 relative. The Spark side is read from the Parquet files Spark wrote.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,12 +12,12 @@ import pytest
 
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from fleetsignals.warehouse.engines import spark_tables
-from fleetsignals.warehouse.runner import build_on_spark
+from fleetsignals.warehouse.engines import spark_tables, spark_view_exports
+from fleetsignals.warehouse.runner import SPARK_PUBLISHED_VIEWS, build_on_spark
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START, query
-from tests.spark.conftest import SPARK_VIEWS, exported
+from tests.spark.conftest import spark_snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -39,9 +40,10 @@ MIN_ROWS = {"fct_labels": 6, "fct_run_scores": 5, "int_window_ends_planned": 20}
 
 
 def spark_files(home: Home, table: str) -> Path:
-    """The Parquet files of `table` as Spark wrote it (a view: as exported by conftest)."""
-    if table in SPARK_VIEWS:
-        return exported(home) / table / "*.parquet"
+    """The Parquet files of `table` as Spark wrote it (a view: as the Spark build exported
+    it for publishing)."""
+    if table in SPARK_PUBLISHED_VIEWS:
+        return spark_view_exports(home) / table / "*.parquet"
     return spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
 
 
@@ -125,6 +127,33 @@ def test_the_comparison_sees_one_perturbed_value(built_on_both: Home, tmp_path: 
         con.execute(f"copy w to '{perturbed}' (format parquet)")
     differing = differences(built_on_both, "fct_windows_60m", perturbed)
     assert [(row[0], row[1]) for row in differing] == [(target, "cost_usd_p95")]
+
+
+def test_a_spark_build_publishes_the_tables_it_built(built_on_both: Home) -> None:
+    # What `fleetsignals sql` read right after `build --engine spark`: Spark's rows (its
+    # build_id included), the DuckDB build's tables absent, not mixed in.
+    snapshot = spark_snapshot(built_on_both)
+    manifest = json.loads(snapshot.with_name("manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "spark"
+    duckdb_build = query(built_on_both, "select distinct build_id from fct_windows_60m")
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        published = {
+            name
+            for (name,) in con.execute(
+                "select view_name from duckdb_views() where not internal"
+            ).fetchall()
+        }
+        assert set(TABLES) <= published
+        assert not published & {"spans", "dim_model_prices", "int_spans_touched"}
+        for table, key in TABLES.items():
+            order = ", ".join(key)
+            rows = con.execute(f"select * from {table} order by {order}").fetchall()
+            columns = [column[0] for column in con.description]
+            assert rows == spark_rows(spark_files(built_on_both, table), columns, key), table
+        spark_build = con.execute("select distinct build_id from fct_windows_60m").fetchall()
+        assert spark_build == [(manifest["build_id"],)] != duckdb_build
+        runs = con.execute("select count(*) from fct_runs").fetchone()[0]
+    assert runs == query(built_on_both, "select count(*) from fct_runs")[0][0] > 300
 
 
 def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
