@@ -28,15 +28,19 @@ def command(env: Env, full_refresh: bool, engine: str | None) -> None:
     archived facts of pruned runs; run it after changing `dimensions:` or price rows.
     Readers (`sql`, `evaluate`, the report) keep using the previous snapshot meanwhile.
     `--engine spark` builds the models ported to Spark so far, always in full, and
-    publishes no snapshot yet (docs/scale-out.md).
+    publishes a snapshot of those tables only (docs/scale-out.md).
     """
     from fleetsignals.warehouse import build
 
     summary = build(env.home, env.config, full_refresh=full_refresh, progress=True, engine=engine)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if summary.snapshot is None:
-        click.echo(f"spark build: {summary.models} models in {summary.seconds:.1f}s")
+    if summary.engine == "spark":
+        click.echo(
+            f"spark build: {summary.models} models, {summary.runs} runs in "
+            f"{summary.seconds:.1f}s (dbt {summary.dbt_seconds:.1f}s, publish "
+            f"{summary.publish_seconds:.1f}s); snapshot {summary.snapshot}"
+        )
         return
     kind = "full refresh" if full_refresh else "incremental build"
     click.echo(

@@ -51,3 +51,13 @@ def spark_vars(home: Home, variables: dict[str, Any]) -> dict[str, Any]:
 def spark_tables(home: Home) -> Path:
     """Where the local Spark of the `spark` target writes its tables (profiles.yml)."""
     return home.root / "spark" / "warehouse"
+
+
+def spark_table_files(home: Home, table: str) -> list[Path]:
+    """The Parquet files of a table the local Spark wrote (none if it has not)."""
+    return sorted((spark_tables(home) / "fleetsignals.db" / table).glob("*.parquet"))
+
+
+def spark_view_exports(home: Home) -> Path:
+    """Where a Spark build writes the rows of the views it publishes (one directory each)."""
+    return home.root / "spark" / "views"

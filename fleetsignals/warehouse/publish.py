@@ -280,3 +280,62 @@ def collect_garbage(home: Home, grace_seconds: float, now: float | None = None) 
                 if not any(version_dir.iterdir()):
                     version_dir.rmdir()
     return removed
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link costs nothing and keeps the content when Spark replaces the table's
+    # files on its next build; across file systems, a copy.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def publish_spark_snapshot(
+    home: Home, build_id: str, tables: dict[str, list[Path]], grace_seconds: float
+) -> Path:
+    """Publish the Parquet files a Spark build wrote as a new snapshot and point CURRENT
+    at it; returns its path. ``tables``: each published table's Parquet files.
+
+    Each table's files are linked (or copied) into the snapshot's data directory, since
+    Spark rewrites a table's directory on its next build while queries may still read
+    this snapshot, and the snapshot holds a view over them. Every Spark build is full, so
+    every table is published whole; the manifest's epoch is the Spark build, so the next
+    DuckDB build publishes all of its tables again. Only the tables given are in the
+    snapshot: the last DuckDB build's other tables are not mixed in.
+    """
+    version = _version()
+    home.snapshots.mkdir(parents=True, exist_ok=True)
+    data_root = home.snapshots / "data"
+    staging = home.snapshots / f".{version}.tmp"
+    staging.mkdir(parents=True)
+    manifest: dict = {
+        "version": version,
+        "build_id": build_id,
+        "engine": "spark",
+        "epoch": build_id,
+        "build_seq": None,
+        "tables": {},
+    }
+    with duckdb.connect(str(staging / "warehouse.duckdb")) as con:
+        for table, sources in sorted(tables.items()):
+            if not _published(table) or not sources:
+                continue
+            out = data_root / table / version
+            out.mkdir(parents=True, exist_ok=True)
+            files = {}
+            for source in sorted(sources):
+                target = out / source.name
+                _link_or_copy(source, target)
+                files[source.name] = str(target)
+            manifest["tables"][table] = files
+            listing = ", ".join(quote_literal(p) for p in sorted(files.values()))
+            con.execute(
+                f"create view main.{quote_identifier(table)} as select * from read_parquet([{listing}])"
+            )
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    final = home.snapshots / version
+    os.replace(staging, final)
+    write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
+    collect_garbage(home, grace_seconds)
+    return final / "warehouse.duckdb"

@@ -30,8 +30,14 @@ from fleetsignals.ingest.vocabulary import dimension_var
 from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
-from fleetsignals.warehouse.engines import TARGETS, chosen_engine, spark_vars
-from fleetsignals.warehouse.publish import publish_snapshot
+from fleetsignals.warehouse.engines import (
+    TARGETS,
+    chosen_engine,
+    spark_table_files,
+    spark_vars,
+    spark_view_exports,
+)
+from fleetsignals.warehouse.publish import publish_snapshot, publish_spark_snapshot
 from fleetsignals.sqltext import quote_identifier
 
 PROJECT = project_dir()
@@ -48,12 +54,12 @@ class BuildSummary:
     tests: int
     runs: int
     unpriced_models: int
-    # None after a Spark build: its tables are not published to readers yet.
-    snapshot: Path | None
+    snapshot: Path
     full_refresh: bool
     dbt_seconds: float = 0.0
     publish_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    engine: str = "duckdb"
 
 
 def dbt_vars(home: Home, config: Config) -> dict[str, Any]:
@@ -140,6 +146,8 @@ class _Progress:
         self.models = 0
         self.tests = 0
         self.failures: list[str] = []
+        # (relation name, materialization) of each model and seed built.
+        self.built: list[tuple[str, str]] = []
 
     def __call__(self, event: Any) -> None:
         name = event.info.name
@@ -152,6 +160,8 @@ class _Progress:
             status = str(node.node_status)
             if kind == "model" and status in ("success", "pass"):
                 self.models += 1
+            if kind in ("model", "seed") and status in ("success", "pass"):
+                self.built.append((node.node_relation.alias, node.materialized))
             if kind in ("test", "unit_test"):
                 self.tests += 1
             if self.show:
@@ -333,21 +343,33 @@ def build(
 
 # The models that build on Spark so far, with everything upstream of them (dbt selectors);
 # docs/scale-out.md lists what is still DuckDB only.
-SPARK_SELECTION = ("+fct_llm_calls", "+fct_tool_calls", "+fct_runs")
+SPARK_SELECTION = (
+    "+fct_llm_calls",
+    "+fct_tool_calls",
+    "+fct_runs",
+    "+fct_windows_60m",
+    "+fct_quality_windows_60m",
+)
+# Views of SPARK_SELECTION that readers query: a Spark view's SQL cannot go into a DuckDB
+# snapshot, so its rows are written out after the build (fct_runs judges statuses at the
+# last build's watermark, which stays fixed until the next build publishes again).
+SPARK_PUBLISHED_VIEWS = ("fct_runs",)
 _spark_home: list[Path] = []
 
 
 def build_on_spark(
     home: Home, config: Config, progress: bool = False, run_tests: bool = False
 ) -> BuildSummary:
-    """Build the models of SPARK_SELECTION on Spark (the profile's `spark` target).
+    """Build the models of SPARK_SELECTION on Spark (the profile's `spark` target) and
+    publish them as a read-only snapshot.
 
     Always a full refresh: Parquet tables on Spark take no delete+insert, and the
     partition overwrite an incremental Spark build needs is not written yet. The tables
-    are Parquet under HOME/spark/warehouse; no snapshot is published from them yet, so
-    readers keep the last DuckDB snapshot. The in-process Spark (dbt-spark's session
-    method) lives as long as the process and keeps the home it started with: a second
-    home in the same process is refused rather than written into the first one's tables.
+    are Parquet under HOME/spark/warehouse; the snapshot holds the tables built (and
+    SPARK_PUBLISHED_VIEWS' rows) over those files, nothing from an earlier DuckDB build.
+    The in-process Spark (dbt-spark's session method) lives as long as the process and
+    keeps the home it started with: a second home in the same process is refused rather
+    than written into the first one's tables.
     """
     started = time.monotonic()
     home.ensure()
@@ -362,23 +384,50 @@ def build_on_spark(
         )
     variables = dbt_vars(home, config)
     variables.update(spark_vars(home, variables))
+    grace = parse_duration(config["warehouse"]["snapshot_grace"]).total_seconds()
     meter = _Progress(progress)
     with _build_lock(home), _home_env(home):
         _spark_home[:] = [home.root]
         _run_dbt(home, variables, True, run_tests, meter, "spark", SPARK_SELECTION)
-    seconds = time.monotonic() - started
+        dbt_done = time.monotonic()
+        snapshot = _publish_spark(home, meter.built, grace)
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        runs = con.execute("select count(*) from int_runs_assembled").fetchone()[0]
+    finished = time.monotonic()
     return BuildSummary(
-        seconds=seconds,
+        seconds=finished - started,
         models=meter.models,
         tests=meter.tests,
-        runs=0,
+        runs=runs,
         unpriced_models=0,
-        snapshot=None,
+        snapshot=snapshot,
         full_refresh=True,
-        dbt_seconds=seconds,
+        dbt_seconds=dbt_done - started,
+        publish_seconds=finished - dbt_done,
         warnings=[
-            "a Spark build writes Parquet tables under HOME/spark/warehouse and publishes no "
-            "snapshot yet: `sql`, `evaluate` and the report still read the last DuckDB build "
-            "(docs/scale-out.md)"
+            "a Spark build publishes only the tables it builds: the snapshot has no spans, "
+            "dim_* or fingerprint tables (docs/scale-out.md)"
         ],
+        engine="spark",
     )
+
+
+def _publish_spark(home: Home, built: list[tuple[str, str]], grace_seconds: float) -> Path:
+    # The session dbt-spark's `session` method started in this process.
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()
+    tables = {
+        name: spark_table_files(home, name)
+        for name, materialized in built
+        if materialized in ("table", "incremental", "seed")
+    }
+    for view in SPARK_PUBLISHED_VIEWS:
+        out = spark_view_exports(home) / view
+        spark.table(f"fleetsignals.{view}").write.mode("overwrite").parquet(str(out))
+        tables[view] = sorted(out.glob("*.parquet"))
+    build_id = spark.sql(
+        "select build_id from fleetsignals.int_build_watermarks_recorded"
+        " order by build_seq desc limit 1"
+    ).first()[0]
+    return publish_spark_snapshot(home, build_id, tables, grace_seconds)

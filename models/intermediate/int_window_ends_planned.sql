@@ -20,34 +20,39 @@ assembled as (
 
 ),
 
-bounds as (
+recomputed as (
 
-    -- The window ends this build (re)computes, on the 5-minute grid:
-    -- - last: the watermark floored (a later window would be incomplete);
-    -- - first: the earliest of the windows after the previous complete build's watermark
-    --   (runs may have entered them by timing out) and the windows at or after the start
-    --   of any run this build recomputed (its old and new ends lie after it). A full build
-    --   has no previous build (its watermark row is rebuilt too) and recomputes every run,
-    --   so `least`, which skips a null, gives the first window after the earliest start.
+    -- What this build's windows must cover: up to the watermark, and from the earliest of
+    -- the previous complete build's watermark (runs may have entered later windows by
+    -- timing out) and the start of any run this build recomputed (its old and new ends lie
+    -- after it). A full build has no previous build (its watermark row is rebuilt too) and
+    -- recomputes every run, so `least`, which skips a null, gives the earliest start.
     select
-        time_bucket(interval 5 minute, this_build.watermark_at) as last_end,
-        -- Rounded up to the grid (an end exactly on it is its own first window).
-        time_bucket(
-            interval 5 minute,
-            least(
-                (
-                    select max(previous.watermark_at) from builds as previous
-                    where previous.build_seq < this_build.build_seq and previous.is_complete
-                ),
-                (
-                    select min(assembled.started_at) from assembled
-                    where assembled.build_id = '{{ this_build_id() }}'
-                )
+        this_build.watermark_at,
+        least(
+            (
+                select max(previous.watermark_at) from builds as previous
+                where previous.build_seq < this_build.build_seq and previous.is_complete
+            ),
+            (
+                select min(assembled.started_at) from assembled
+                where assembled.build_id = '{{ this_build_id() }}'
             )
-            - interval 1 microsecond
-        ) + interval 5 minute as first_end
+        ) as recomputed_after
     from builds as this_build
     where this_build.build_id = '{{ this_build_id() }}'
+
+),
+
+bounds as (
+
+    -- The window ends this build (re)computes, on the 5-minute grid: the last is the
+    -- watermark floored (a later window would be incomplete); the first is recomputed_after
+    -- rounded up (an instant exactly on the grid ends its own first window).
+    select
+        {{ timestamp_floor('watermark_at', 5) }} as last_end,
+        {{ timestamp_floor('recomputed_after - interval 1 microsecond', 5) }} + interval 5 minute as first_end
+    from recomputed
 
 ),
 
@@ -109,11 +114,11 @@ final as (
 
     -- 5-minute steps of each island (rounded up to the grid), within this build's bounds.
     select distinct
-        unnest(generate_series(
-            time_bucket(interval 5 minute, span_from - interval 1 microsecond) + interval 5 minute,
-            span_to,
-            interval 5 minute
-        )) as window_end_at
+        {{ timestamp_series(
+            timestamp_floor('span_from - interval 1 microsecond', 5) ~ ' + interval 5 minute',
+            'span_to',
+            5
+        ) }} as window_end_at
     from island_spans
     where span_from <= span_to
 

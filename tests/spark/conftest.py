@@ -3,7 +3,7 @@ seconds to start on two cores, and lives as long as the process)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,6 @@ from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START
 
 MINUTE = 60 * 10**9
-# Views hold no Parquet of their own: the Spark side of each is exported for comparison.
-SPARK_VIEWS = ("fct_runs",)
-
-
-def exported(home: Home) -> Path:
-    """Where the views' rows as Spark computes them are written (Parquet)."""
-    return home.root / "spark" / "exported"
 
 
 def evaluation(name: str, at_ns: int, score: float | None = None, label: str | None = None):
@@ -65,30 +58,39 @@ def land_quality(home: Home, root: Path, config) -> None:
     run3 = f"{3:032x}"
     labels.write_bytes(jsonl([
         {"run_id": run3, "name": "thumbs", "label": "thumbs_down", "source": "human",
-         "given_at": "2026-11-20T01:00:00Z"},
+         "given_at": "2026-11-20T00:38:00Z"},
         {"run_id": run3, "name": "thumbs", "label": "thumbs_up", "source": "human",
-         "given_at": "2026-11-20T01:30:00Z"},
+         "given_at": "2026-11-20T00:42:00Z"},
         {"run_id": f"{9:032x}", "name": "thumbs", "label": "bad", "source": "human"},
     ]))  # fmt: skip
-    land_label_paths([labels], home, config)
+    # Landed while the fleet runs, 15 minutes after run 3 ended: the quality windows'
+    # label coverage then counts ended runs with and without a label.
+    land_label_paths([labels], home, config, landed_at=START + timedelta(minutes=50))
+
+
+def spark_snapshot(home: Home) -> Path:
+    """The snapshot the Spark build published: what `fleetsignals sql` read right after it
+    (the DuckDB build that followed published the current one)."""
+    return home.snapshots / (home.root / "spark" / "CURRENT").read_text(encoding="utf-8").strip()
 
 
 @pytest.fixture(scope="session")
 def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
     """A home whose lake (two hours, about 3 % failed runs, 5 % failed tool calls, a few
-    judged and labelled runs) is built on DuckDB (the snapshot) and on Spark (Parquet under
-    HOME/spark/warehouse, the views exported beside it)."""
+    judged and labelled runs) is built on Spark (Parquet under HOME/spark/warehouse, the
+    views exported beside it, a snapshot of them: spark_snapshot) and then on DuckDB (the
+    current snapshot)."""
     root: Path = tmp_path_factory.mktemp("spark-parity")
     home = Home(root / "home").ensure()
     write_synthetic_lake(home.lake, start=START, hours=2, runs_per_minute=3, seed=7)
-    config = config_with(root, "labels:\n  bad_score_below: {relevance: 0.5}\n")
+    # A day's grace: the DuckDB build's publishing must not collect the Spark snapshot.
+    config = config_with(
+        root, "labels:\n  bad_score_below: {relevance: 0.5}\nwarehouse:\n  snapshot_grace: 24h\n"
+    )
     land_quality(home, root, config)
-    build(home, config, full_refresh=True, run_tests=False)
     build(home, config, engine="spark")
-    from pyspark.sql import SparkSession  # the build's in-process session
-
-    spark = SparkSession.builder.getOrCreate()
-    for view in SPARK_VIEWS:
-        spark.table(f"fleetsignals.{view}").write.parquet(str(exported(home) / view))
+    pointer = (home.snapshots / "CURRENT").read_text(encoding="utf-8")
+    (home.root / "spark" / "CURRENT").write_text(pointer, encoding="utf-8")
+    build(home, config, full_refresh=True, run_tests=False)
     assert spark_tables(home).is_dir()
     return home

@@ -3,6 +3,7 @@ within 1e-9 relative. The Spark side is read from the Parquet files Spark wrote.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,12 +12,12 @@ import pytest
 
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from fleetsignals.warehouse.engines import spark_tables
-from fleetsignals.warehouse.runner import build_on_spark
+from fleetsignals.warehouse.engines import spark_tables, spark_view_exports
+from fleetsignals.warehouse.runner import SPARK_PUBLISHED_VIEWS, build_on_spark
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START, query
-from tests.spark.conftest import SPARK_VIEWS, exported
+from tests.spark.conftest import spark_snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -28,16 +29,25 @@ TABLES = {
     "fct_runs": ("run_id",),
     "fct_labels": ("label_id",),
     "fct_run_scores": ("run_id", "name", "source"),
+    "int_window_ends_planned": ("window_end_at",),
+    # agent_name is null on groups that pool agents: both sides sort nulls last (DuckDB).
+    "fct_windows_60m": ("window_end_at", "dimension", "agent_name", "dimension_value"),
+    "fct_quality_windows_60m": ("window_end_at", "dimension", "dimension_value", "name", "source"),
 }
 PER_BUILD = {"build_id"}
-MIN_ROWS = {"fct_labels": 6, "fct_run_scores": 5}  # the judged runs (conftest.land_quality)
+# The judged runs (conftest.land_quality); the window ends of two hours, 5 minutes apart.
+MIN_ROWS = {"fct_labels": 6, "fct_run_scores": 5, "int_window_ends_planned": 20}
 
 
-def spark_rows(home: Home, table: str, columns: list[str], key: tuple[str, ...]) -> list[tuple]:
-    if table in SPARK_VIEWS:
-        files = exported(home) / table / "*.parquet"
-    else:
-        files = spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
+def spark_files(home: Home, table: str) -> Path:
+    """The Parquet files of `table` as Spark wrote it (a view: as the Spark build exported
+    it for publishing)."""
+    if table in SPARK_PUBLISHED_VIEWS:
+        return spark_view_exports(home) / table / "*.parquet"
+    return spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
+
+
+def spark_rows(files: Path, columns: list[str], key: tuple[str, ...]) -> list[tuple]:
     listed = ", ".join(f'"{c}"' for c in columns)
     order = ", ".join(key)
     with duckdb.connect() as con:
@@ -57,13 +67,11 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("table", sorted(TABLES))
-def test_table_is_the_same_on_both_engines(built_on_both: Home, table: str) -> None:
-    key = TABLES[table]
+def compared_columns(home: Home, table: str) -> list[str]:
     columns = [
         name
         for (name,) in query(
-            built_on_both,
+            home,
             "select column_name from information_schema.columns where table_name = ?"
             " order by ordinal_position",
             [table],
@@ -71,15 +79,81 @@ def test_table_is_the_same_on_both_engines(built_on_both: Home, table: str) -> N
         if name not in PER_BUILD
     ]
     assert columns, f"{table} is not in the DuckDB snapshot"
-    on_duckdb = duckdb_rows(built_on_both, table, columns, key)
-    on_spark = spark_rows(built_on_both, table, columns, key)
+    return columns
+
+
+def differences(home: Home, table: str, files: Path) -> list[tuple]:
+    """(key, column, DuckDB's value, Spark's value) of every value that differs between
+    DuckDB's `table` and Spark's rows in `files`, row by row in key order."""
+    key = TABLES[table]
+    columns = compared_columns(home, table)
+    on_duckdb = duckdb_rows(home, table, columns, key)
+    on_spark = spark_rows(files, columns, key)
     assert len(on_duckdb) >= MIN_ROWS.get(table, 50)
-    assert len(on_spark) == len(on_duckdb)
-    for left, right in zip(on_duckdb, on_spark, strict=True):
-        differing = [
-            (name, a, b) for name, a, b in zip(columns, left, right, strict=True) if not same(a, b)
-        ]
-        assert not differing, f"{table} row {left[: len(key)]}: {differing}"
+    assert len(on_spark) == len(on_duckdb), f"{table}: {len(on_spark)} rows on Spark"
+    at = [columns.index(name) for name in key]
+    return [
+        (tuple(left[i] for i in at), name, a, b)
+        for left, right in zip(on_duckdb, on_spark, strict=True)
+        for name, a, b in zip(columns, left, right, strict=True)
+        if not same(a, b)
+    ]
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_table_is_the_same_on_both_engines(built_on_both: Home, table: str) -> None:
+    differing = differences(built_on_both, table, spark_files(built_on_both, table))
+    assert not differing, f"{table}: {differing[:5]}"
+
+
+def test_the_comparison_sees_one_perturbed_value(built_on_both: Home, tmp_path: Path) -> None:
+    # Spark's windows with one percentile moved by a millionth (far above the tolerance):
+    # the row-by-row comparison reports exactly that value.
+    perturbed = tmp_path / "fct_windows_60m.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            "create table w as select * from read_parquet(?)",
+            [str(spark_files(built_on_both, "fct_windows_60m"))],
+        )
+        target = con.execute(
+            "select window_end_at, dimension, agent_name, dimension_value from w"
+            " where cost_usd_p95 > 0 order by all limit 1"
+        ).fetchone()
+        con.execute(
+            "update w set cost_usd_p95 = cost_usd_p95 * (1 + 1e-6) where window_end_at = ?"
+            " and dimension = ? and agent_name is not distinct from ? and dimension_value = ?",
+            list(target),
+        )
+        con.execute(f"copy w to '{perturbed}' (format parquet)")
+    differing = differences(built_on_both, "fct_windows_60m", perturbed)
+    assert [(row[0], row[1]) for row in differing] == [(target, "cost_usd_p95")]
+
+
+def test_a_spark_build_publishes_the_tables_it_built(built_on_both: Home) -> None:
+    # What `fleetsignals sql` read right after `build --engine spark`: Spark's rows (its
+    # build_id included), the DuckDB build's tables absent, not mixed in.
+    snapshot = spark_snapshot(built_on_both)
+    manifest = json.loads(snapshot.with_name("manifest.json").read_text(encoding="utf-8"))
+    assert manifest["engine"] == "spark"
+    duckdb_build = query(built_on_both, "select distinct build_id from fct_windows_60m")
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        published = {
+            name
+            for (name,) in con.execute(
+                "select view_name from duckdb_views() where not internal"
+            ).fetchall()
+        }
+        assert set(TABLES) <= published
+        assert not published & {"spans", "dim_model_prices", "int_spans_touched"}
+        for table, key in TABLES.items():
+            order = ", ".join(key)
+            rows = con.execute(f"select * from {table} order by {order}").fetchall()
+            columns = [column[0] for column in con.description]
+            assert rows == spark_rows(spark_files(built_on_both, table), columns, key), table
+        spark_build = con.execute("select distinct build_id from fct_windows_60m").fetchall()
+        assert spark_build == [(manifest["build_id"],)] != duckdb_build
+        runs = con.execute("select count(*) from fct_runs").fetchone()[0]
+    assert runs == query(built_on_both, "select count(*) from fct_runs")[0][0] > 300
 
 
 def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
@@ -105,6 +179,31 @@ def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
     assert origins == [("label_file", 3, 2, 1, 1), ("otel_evaluation", 3, 2, 0, 0)]
     statuses = {s for (s,) in query(built_on_both, "select distinct status from fct_runs")}
     assert {"ok", "error"} <= statuses
+    # Windows of every kind of group (fleet, pooled and per-agent dimensions, models, tools)
+    # with several runs each (percentiles interpolate), and windows with unpriced runs.
+    groups = query(
+        built_on_both,
+        "select dimension, count(*) filter (where agent_name is null),"
+        " count(*) filter (where agent_name is not null), max(run_count),"
+        " count(*) filter (where unpriced_run_count > 0)"
+        " from fct_windows_60m group by dimension order by dimension",
+    )
+    by_dimension = {row[0]: row[1:] for row in groups}
+    assert {"fleet", "agent_name", "prompt_variant", "model", "tool_name"} <= set(by_dimension)
+    assert by_dimension["prompt_variant"][1] > 0 and by_dimension["model"][0] > 0
+    assert min(row[2] for row in by_dimension.values()) > 2
+    assert by_dimension["fleet"][3] > 0
+    # Quality windows with labels (scored, bad and not bad) and with a label coverage
+    # strictly between none and all of the ended runs.
+    covered = query(
+        built_on_both,
+        "select count(*) filter (where mean_score is not null),"
+        " count(*) filter (where bad_label_count > 0),"
+        " count(*) filter (where label_count > bad_label_count),"
+        " count(*) filter (where labelled_run_count > 0 and labelled_run_count < ended_run_count)"
+        " from fct_quality_windows_60m",
+    )[0]
+    assert min(covered) > 0, covered
 
 
 def test_a_second_home_is_refused_in_the_same_process(built_on_both: Home, tmp_path: Path) -> None:

@@ -23,11 +23,11 @@ runs as (
 grid as (
 
     select
-        unnest(generate_series(
-            time_bucket(interval 5 minute, min(landed_at) - interval 1 microsecond) + interval 5 minute,
-            time_bucket(interval 5 minute, max(landed_at)) + interval 60 minute,
-            interval 5 minute
-        )) as window_end_at
+        {{ timestamp_series(
+            timestamp_floor('min(landed_at) - interval 1 microsecond', 5) ~ ' + interval 5 minute',
+            timestamp_floor('max(landed_at)', 5) ~ ' + interval 60 minute',
+            5
+        ) }} as window_end_at
     from labels
 
 ),
@@ -78,9 +78,8 @@ label_stats as (
         count(score) as scored_label_count,
         avg(score) as mean_score,
         count(*) filter (where is_bad) as bad_label_count,
-        count(*) filter (where is_bad) * 1.0 / count(*) as bad_label_share,
-        quantile_cont(label_delay_ms, 0.5) as label_delay_ms_p50,
-        quantile_cont(label_delay_ms, 0.95) as label_delay_ms_p95
+        cast(count(*) filter (where is_bad) as double) / count(*) as bad_label_share,
+        {{ percentiles_cont('label_delay_ms', [0.5, 0.95]) }} as label_delay_ms_quantiles
     from label_windows
     group by window_end_at, dimension, dimension_value, name, source
 
@@ -186,9 +185,9 @@ final as (
         label_stats.bad_label_share,
         coalesce(coverage.ended_run_count, 0) as ended_run_count,
         coalesce(coverage.labelled_run_count, 0) as labelled_run_count,
-        coverage.labelled_run_count * 1.0 / nullif(coverage.ended_run_count, 0) as label_coverage,
-        label_stats.label_delay_ms_p50,
-        label_stats.label_delay_ms_p95
+        cast(coverage.labelled_run_count as double) / nullif(coverage.ended_run_count, 0) as label_coverage,
+        {{ list_item('label_stats.label_delay_ms_quantiles', 1) }} as label_delay_ms_p50,
+        {{ list_item('label_stats.label_delay_ms_quantiles', 2) }} as label_delay_ms_p95
     from label_stats
     full outer join coverage
         on
