@@ -82,6 +82,7 @@ AS_OF_VIEWS = {
     "stg_otel__spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_llm_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_tool_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
+    # Replaced by the build's rendered view (RENDERED_VIEWS); this filter only names it.
     "fct_runs": f"select * from {{source}} where started_at {_KNOWN}",
     "fct_labels": (
         f"select * replace (case when superseded_at {_LANDED_BY} then superseded_at end"
@@ -91,6 +92,20 @@ AS_OF_VIEWS = {
     "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
     "fct_fingerprint_windows": f"select * from {{source}} where window_end_at {_KNOWN}",
 }
+# Views whose SQL the build renders from the models' rules (int_as_of_views_rendered, see
+# macros/runs_as_of_select.sql), so they re-derive a run as the models do. fct_runs: a run
+# is open at $eval_at while a span of it had not ended and landed by then (last_known_at;
+# before the first landing, from its last end); the open runs' earliest start bounds the
+# lake partitions the view reads (set_eval_at sets it).
+RENDERED_VIEWS = "int_as_of_views_rendered"
+OPEN_SINCE_VARIABLE = "fleetsignals_open_since"
+OPEN_RUNS_VIEW = "fleetsignals_runs_open"
+_RUN_OPEN = (
+    f"select run_id, started_at from {{source}} where started_at {_KNOWN} and case"
+    f" when {_EVAL_AT} < getvariable('{FIRST_LANDED_VARIABLE}') then last_span_at"
+    f" else last_known_at end > {_EVAL_AT}"
+)
+_SPAN_KNOWN = f"end_at {_KNOWN} and coalesce(landed_at, end_at) {_LANDED_BY}"
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
 
 
@@ -145,6 +160,7 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchone()
         first_landed = row[0] if row else None
     con.execute(f"set variable {FIRST_LANDED_VARIABLE} = cast(? as timestamp)", [first_landed])
+    rendered = _rendered_views(con, database, columns)
     for name, select in AS_OF_VIEWS.items():
         if name in columns:
             if "landed_at" in select and "landed_at" not in columns[name]:
@@ -153,14 +169,58 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
                     " run `fleetsignals build` once"
                 )
             source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
+            if name == "fct_runs":
+                select = _runs_as_of(con, rendered, source)
             con.execute(
                 f"create temporary view {quote_identifier(name)} as " + select.format(source=source)
             )
 
 
+def _rendered_views(
+    con: duckdb.DuckDBPyConnection, database: str, columns: dict[str, set[str]]
+) -> dict[str, str]:
+    """Relation -> select the build rendered (RENDERED_VIEWS); an error when the snapshot
+    has fct_runs but not its rendered view (built by an older release)."""
+    if RENDERED_VIEWS not in columns:
+        if "fct_runs" in columns:
+            raise FleetsignalsError(
+                "the snapshot has no as-of view of fct_runs (built by an older release):"
+                " run `fleetsignals build` once"
+            )
+        return {}
+    table = f"{quote_identifier(database)}.main.{quote_identifier(RENDERED_VIEWS)}"
+    return dict(con.execute(f"select relation_name, select_sql from {table}").fetchall())
+
+
+def _runs_as_of(con: duckdb.DuckDBPyConnection, rendered: dict[str, str], source: str) -> str:
+    """fct_runs as of $eval_at (macros/runs_as_of_select.sql), with its placeholders filled
+    in; creates the view of the runs open at $eval_at it reads. Braces doubled: the result
+    is formatted with {source} like AS_OF_VIEWS."""
+    con.execute(f"create temporary view {OPEN_RUNS_VIEW} as " + _RUN_OPEN.format(source=source))
+    fills = {
+        "__SOURCE__": source,
+        "__OPEN_RUNS__": OPEN_RUNS_VIEW,
+        "__OPEN_SINCE__": f"cast(getvariable('{OPEN_SINCE_VARIABLE}') as timestamp)",
+        "__SPAN_KNOWN__": f"({_SPAN_KNOWN})",
+        "__EVAL_AT__": f"cast({_EVAL_AT} as timestamp)",
+    }
+    select = rendered["fct_runs"]
+    for placeholder, value in fills.items():
+        select = select.replace(placeholder, value)
+    return select.replace("{", "{{").replace("}", "}}")
+
+
 def set_eval_at(con: duckdb.DuckDBPyConnection, eval_at: datetime) -> None:
     """The evaluation time the as-of views of ``con`` show the warehouse at."""
     con.execute(f"set variable {EVAL_AT_VARIABLE} = cast(? as timestamp)", [eval_at])
+    opened = con.execute(
+        "select count(*) from duckdb_views() where temporary and view_name = ?", [OPEN_RUNS_VIEW]
+    ).fetchone()[0]
+    if opened:
+        # A constant by the time the view is planned: DuckDB prunes the lake's partitions.
+        con.execute(
+            f"set variable {OPEN_SINCE_VARIABLE} = (select min(started_at) from {OPEN_RUNS_VIEW})"
+        )
 
 
 def connect_lake_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:
