@@ -1,36 +1,30 @@
 {#-
-    The select of fct_runs as of $eval_at, the temporary view evaluation connections read
-    for fct_runs (fleetsignals.sandbox, "as of $eval_at"); rendered by the build into
-    int_as_of_views_rendered, so the view and the models share one text (macros/run_facts.sql)
-    and the build's dimension mapping. DuckDB SQL. The sandbox fills in the placeholders:
+    fct_runs as of $eval_at, for the temporary views evaluation connections read
+    (fleetsignals.sandbox, "as of $eval_at"); rendered by the build into
+    int_as_of_views_rendered, so the views and the models share one text
+    (macros/run_facts.sql) and the build's dimension mapping. DuckDB SQL, in two parts:
 
-    __SOURCE__       the snapshot's fct_runs
-    __EVAL_AT__      $eval_at
-    __OPEN_RUNS__    a relation (run_id, started_at) of the runs started but not fully known
-                     at $eval_at (a span of theirs ended or landed after it)
-    __OPEN_SINCE__   the earliest started_at of those (null: none)
-    __SPAN_KNOWN__   the condition on a span (end_at, landed_at) of being known at $eval_at
-    fct_llm_calls, fct_tool_calls  (unqualified) the calls as of $eval_at
+    runs_as_of_reassembled: the runs open at $eval_at (started, but a span of theirs ended
+    or landed after it), each re-derived from its spans and calls known at $eval_at by the
+    models' rules: dimensions, model, times, root and totals, as a build at $eval_at would
+    have given them (started_at null: no span known yet). The sandbox stores it once per
+    $eval_at (every signal of a cycle reads it).
+    runs_as_of_select: fct_runs as of $eval_at: a run fully known keeps its row, an open
+    one takes its re-derived columns, one with no span known is left out; every run's
+    status is judged at $eval_at (not at the last build's watermark). Retention and label
+    columns stay as of the last build.
 
-    A run fully known at $eval_at keeps its row, with its status judged at $eval_at (not
-    at the last build's watermark). A run still open is re-derived from its spans and
-    calls known at $eval_at by the models' rules: its dimensions, model, times, root,
-    status and totals are what a build at $eval_at would have given. One with no span
-    known yet is left out. Retention and label columns stay as of the last build.
+    The sandbox fills in the placeholders:
+    __SOURCE__        the snapshot's fct_runs
+    __EVAL_AT__       $eval_at
+    __OPEN_RUNS__     a relation (run_id) of the runs open at $eval_at
+    __OPEN_SINCE__    the earliest started_at of those (null: none)
+    __SPAN_KNOWN__    the condition on a span (end_at, landed_at) of being known at $eval_at
+    __REASSEMBLED__   the stored rows of runs_as_of_reassembled
+    fct_llm_calls, fct_tool_calls (unqualified): the calls as of $eval_at
 -#}
-{% macro runs_as_of_select() -%}
-{%- set reassembled_columns = run_dimensions() + [
-    'model', 'started_at', 'last_span_at', 'has_root', 'span_count', 'step_count',
-    'llm_call_count', 'llm_error_count', 'tool_call_count', 'tool_error_count',
-    'max_tool_streak', 'input_tokens', 'output_tokens', 'cache_read_tokens',
-    'cache_write_tokens', 'reasoning_tokens', 'cost_usd', 'priced_cost_usd',
-    'unpriced_call_count', 'last_known_at'
-] -%}
+{% macro runs_as_of_reassembled() -%}
 with
-
-runs as (
-    select * from __SOURCE__ where started_at <= __EVAL_AT__
-),
 
 open_runs as (
     select run_id from __OPEN_RUNS__
@@ -77,16 +71,35 @@ tool_totals as (
     {{ run_tool_totals('tool_calls') }}
 ),
 
-reassembled as (
+final as (
     select
-        span_facts.*,
+        open_runs.run_id,
+        span_facts.* exclude (run_id),
         greatest(span_facts.last_span_at, span_facts.last_landed_at) as last_known_at,
         run_models.model,
         {{ run_totals('llm_totals', 'tool_totals') }}
-    from span_facts
-    left join run_models on span_facts.run_id = run_models.run_id
-    left join llm_totals on span_facts.run_id = llm_totals.run_id
-    left join tool_totals on span_facts.run_id = tool_totals.run_id
+    from open_runs
+    left join span_facts on open_runs.run_id = span_facts.run_id
+    left join run_models on open_runs.run_id = run_models.run_id
+    left join llm_totals on open_runs.run_id = llm_totals.run_id
+    left join tool_totals on open_runs.run_id = tool_totals.run_id
+)
+
+select * from final
+{%- endmacro %}
+
+{% macro runs_as_of_select() -%}
+{%- set reassembled_columns = run_dimensions() + [
+    'model', 'started_at', 'last_span_at', 'has_root', 'span_count', 'step_count',
+    'llm_call_count', 'llm_error_count', 'tool_call_count', 'tool_error_count',
+    'max_tool_streak', 'input_tokens', 'output_tokens', 'cache_read_tokens',
+    'cache_write_tokens', 'reasoning_tokens', 'cost_usd', 'priced_cost_usd',
+    'unpriced_call_count', 'last_known_at'
+] -%}
+with
+
+runs as (
+    select * from __SOURCE__ where started_at <= __EVAL_AT__
 ),
 
 merged as (
@@ -106,8 +119,9 @@ merged as (
         case when reassembled.run_id is null then runs.ended_at else reassembled.root_ended_at end
             as as_of_root_ended_at
     from runs
-    left join reassembled on runs.run_id = reassembled.run_id
-    where reassembled.run_id is not null or runs.run_id not in (select run_id from open_runs)
+    left join __REASSEMBLED__ as reassembled on runs.run_id = reassembled.run_id
+    -- An open run with no span known at $eval_at was not known at all.
+    where reassembled.run_id is null or reassembled.started_at is not null
 ),
 
 judged as (
