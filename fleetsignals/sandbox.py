@@ -106,10 +106,11 @@ REASSEMBLED_FOR_VARIABLE = "fleetsignals_reassembled_for"  # the $eval_at it was
 OPEN_RUNS_VIEW = "fleetsignals_runs_open"
 REASSEMBLING_VIEW = "fleetsignals_runs_reassembling"
 REASSEMBLED_TABLE = "fleetsignals_runs_reassembled"
+# A run whose spans retention pruned (is_archived) cannot be re-derived: it keeps its row.
 _RUN_OPEN = (
     f"select run_id, started_at from {{source}} where started_at {_KNOWN} and case"
     f" when {_EVAL_AT} < getvariable('{FIRST_LANDED_VARIABLE}') then last_span_at"
-    f" else last_known_at end > {_EVAL_AT}"
+    f" else last_known_at end > {_EVAL_AT} and not coalesce(is_archived, false)"
 )
 _SPAN_KNOWN = f"end_at {_KNOWN} and coalesce(landed_at, end_at) {_LANDED_BY}"
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
