@@ -116,12 +116,13 @@ def evaluate_signal(
     cap = min(filter(None, (signal.limit, limit)), default=None)
     sql = signal.sql if cap is None else f"select * from (\n{signal.sql}\n) limit {cap + 1}"
     try:
-        # On an as-of connection (connect_sandbox(as_of=True)) the marts show what was
-        # known at eval_at; on any other, the variable is unused.
-        set_eval_at(con, eval_at)
         # A runaway query must not stall every other signal: interrupt it after `timeout`,
         # fetching included.
         with QueryGuard(con, timeout):
+            # On an as-of connection (connect_sandbox(as_of=True)) the marts show what was
+            # known at eval_at (the first signal at it pays for re-deriving the runs in
+            # flight); on any other, the variable is unused.
+            set_eval_at(con, eval_at)
             result = con.execute(sql, signal.bind(eval_at))
             columns = [d[0] for d in result.description]
             types = [str(d[1]) for d in result.description]

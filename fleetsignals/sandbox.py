@@ -22,6 +22,8 @@ An evaluation connection (``connect_sandbox(..., as_of=True)``) also shows the w
 as of the evaluation time: ``set_eval_at`` sets it, and temporary views named like the
 marts (``AS_OF_VIEWS``) shadow them, keeping only the rows known by then (ended and
 landed by ``$eval_at``). A signal cannot read what landed later, whether it filters or not.
+fct_runs' view (RENDERED_VIEWS) also shows each run in flight at ``$eval_at`` as known
+then: its dimensions, model, status and totals re-derived by the build's own rules.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ AS_OF_VIEWS = {
     "stg_otel__spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_llm_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_tool_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
+    # Replaced by the build's rendered view (RENDERED_VIEWS); this filter only names it.
     "fct_runs": f"select * from {{source}} where started_at {_KNOWN}",
     "fct_labels": (
         f"select * replace (case when superseded_at {_LANDED_BY} then superseded_at end"
@@ -91,6 +94,25 @@ AS_OF_VIEWS = {
     "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
     "fct_fingerprint_windows": f"select * from {{source}} where window_end_at {_KNOWN}",
 }
+# Views whose SQL the build renders from the models' rules (int_as_of_views_rendered, see
+# macros/runs_as_of_select.sql), so they re-derive a run as the models do. fct_runs: a run
+# is open at $eval_at while a span of it had not ended and landed by then (last_known_at;
+# before the first landing, from its last end). set_eval_at re-derives the open runs once
+# per $eval_at into a temporary table (REASSEMBLED_TABLE), reading the lake's partitions
+# from their earliest start on (OPEN_SINCE_VARIABLE); fct_runs' view merges it in.
+RENDERED_VIEWS = "int_as_of_views_rendered"
+OPEN_SINCE_VARIABLE = "fleetsignals_open_since"
+REASSEMBLED_FOR_VARIABLE = "fleetsignals_reassembled_for"  # the $eval_at it was made for
+OPEN_RUNS_VIEW = "fleetsignals_runs_open"
+REASSEMBLING_VIEW = "fleetsignals_runs_reassembling"
+REASSEMBLED_TABLE = "fleetsignals_runs_reassembled"
+# A run whose spans retention pruned (is_archived) cannot be re-derived: it keeps its row.
+_RUN_OPEN = (
+    f"select run_id, started_at from {{source}} where started_at {_KNOWN} and case"
+    f" when {_EVAL_AT} < getvariable('{FIRST_LANDED_VARIABLE}') then last_span_at"
+    f" else last_known_at end > {_EVAL_AT} and not coalesce(is_archived, false)"
+)
+_SPAN_KNOWN = f"end_at {_KNOWN} and coalesce(landed_at, end_at) {_LANDED_BY}"
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
 
 
@@ -145,6 +167,7 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchone()
         first_landed = row[0] if row else None
     con.execute(f"set variable {FIRST_LANDED_VARIABLE} = cast(? as timestamp)", [first_landed])
+    rendered = _rendered_views(con, database, columns)
     for name, select in AS_OF_VIEWS.items():
         if name in columns:
             if "landed_at" in select and "landed_at" not in columns[name]:
@@ -153,14 +176,77 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
                     " run `fleetsignals build` once"
                 )
             source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
+            if name == "fct_runs":
+                select = _runs_as_of(con, rendered, source)
             con.execute(
                 f"create temporary view {quote_identifier(name)} as " + select.format(source=source)
             )
 
 
+def _rendered_views(
+    con: duckdb.DuckDBPyConnection, database: str, columns: dict[str, set[str]]
+) -> dict[str, str]:
+    """Relation -> select the build rendered (RENDERED_VIEWS); an error when the snapshot
+    has fct_runs but not its rendered view (built by an older release)."""
+    if RENDERED_VIEWS not in columns:
+        if "fct_runs" in columns:
+            raise FleetsignalsError(
+                "the snapshot has no as-of view of fct_runs (built by an older release):"
+                " run `fleetsignals build` once"
+            )
+        return {}
+    table = f"{quote_identifier(database)}.main.{quote_identifier(RENDERED_VIEWS)}"
+    return dict(con.execute(f"select relation_name, select_sql from {table}").fetchall())
+
+
+def _runs_as_of(con: duckdb.DuckDBPyConnection, rendered: dict[str, str], source: str) -> str:
+    """fct_runs as of $eval_at (macros/runs_as_of_select.sql), with its placeholders filled
+    in; creates the relations it reads (the open runs, their re-derivation and its table,
+    empty until set_eval_at). Braces doubled: the result is formatted like AS_OF_VIEWS."""
+    fills = {
+        "__SOURCE__": source,
+        "__OPEN_RUNS__": OPEN_RUNS_VIEW,
+        "__OPEN_SINCE__": f"cast(getvariable('{OPEN_SINCE_VARIABLE}') as timestamp)",
+        "__SPAN_KNOWN__": f"({_SPAN_KNOWN})",
+        "__REASSEMBLED__": REASSEMBLED_TABLE,
+        "__EVAL_AT__": f"cast({_EVAL_AT} as timestamp)",
+    }
+
+    def filled(relation: str) -> str:
+        select = rendered[relation]
+        for placeholder, value in fills.items():
+            select = select.replace(placeholder, value)
+        return select
+
+    con.execute(f"create temporary view {OPEN_RUNS_VIEW} as " + _RUN_OPEN.format(source=source))
+    con.execute(f"create temporary view {REASSEMBLING_VIEW} as " + filled("fct_runs_reassembled"))
+    con.execute(
+        f"create temporary table {REASSEMBLED_TABLE} as select * from {REASSEMBLING_VIEW} limit 0"
+    )
+    return filled("fct_runs").replace("{", "{{").replace("}", "}}")
+
+
 def set_eval_at(con: duckdb.DuckDBPyConnection, eval_at: datetime) -> None:
     """The evaluation time the as-of views of ``con`` show the warehouse at."""
     con.execute(f"set variable {EVAL_AT_VARIABLE} = cast(? as timestamp)", [eval_at])
+    # The runs in flight, re-derived once per evaluation time (every signal of a cycle
+    # reads them). Their earliest start is a constant by the time the re-derivation is
+    # planned, so DuckDB reads only the lake's partitions from then on.
+    if con.execute(f"select getvariable('{REASSEMBLED_FOR_VARIABLE}')").fetchone()[0] == eval_at:
+        return
+    reassembling = con.execute(
+        "select count(*) from duckdb_views() where temporary and view_name = ?",
+        [REASSEMBLING_VIEW],
+    ).fetchone()[0]
+    if reassembling:
+        con.execute(
+            f"set variable {OPEN_SINCE_VARIABLE} = (select min(started_at) from {OPEN_RUNS_VIEW})"
+        )
+        con.execute(
+            f"create or replace temporary table {REASSEMBLED_TABLE} as"
+            f" select * from {REASSEMBLING_VIEW}"
+        )
+        con.execute(f"set variable {REASSEMBLED_FOR_VARIABLE} = cast(? as timestamp)", [eval_at])
 
 
 def connect_lake_sandbox(home: Home, config: Config) -> duckdb.DuckDBPyConnection:

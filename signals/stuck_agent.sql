@@ -1,10 +1,13 @@
 -- stuck_agent: a run still in flight that repeats one tool call, or has gone quiet.
 --
 -- In flight at $eval_at (judged from timestamps, so backtests match live evaluation): the
--- run started by then and its root span had not ended by then. fct_runs judges `running`
--- and `timeout` at the lake's watermark; a run that is `ok`/`error` there but ended after
--- $eval_at was in flight at $eval_at, and a run still without a root was too, unless it had
--- already been quiet for stale_after_minutes at $eval_at: the warehouse calls that a
+-- run started by then and its root span had not ended by then. Evaluated, fct_runs shows
+-- each run as known at $eval_at (its agent_name too: the service's while the root span
+-- naming the agent has not landed); on a plain connection it judges `running` and
+-- `timeout` at the lake's watermark, and these timestamp conditions keep the same runs:
+-- a run that is `ok`/`error` there but ended after $eval_at was in flight at $eval_at,
+-- and a run still without a root was too, unless it had already been quiet for
+-- stale_after_minutes at $eval_at: the warehouse calls that a
 -- `timeout` (a dead run, counted in fct_runs), and this signal stops reporting it there,
 -- so a run is never both a stuck alert and a timeout.
 -- Only calls that had ended by $eval_at are seen.

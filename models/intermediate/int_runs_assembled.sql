@@ -38,30 +38,11 @@ tool_calls as (
 
 lake_runs as (
 
-    -- A dimension comes from the root span, else the earliest span that has it,
-    -- else the resource (root first, then earliest).
+    -- Dimensions, times and root (macros/run_facts.sql: the as-of view of fct_runs
+    -- re-derives a run in flight at $eval_at by the same rule).
     select
         run_id,
-        {%- for dimension in dimensions %}
-            coalesce(
-                {{ value_at_min(dimension, "start_at") }} filter (where is_root and {{ dimension }} is not null),
-                {{ value_at_min(dimension, "start_at") }} filter (where {{ dimension }} is not null),
-                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
-                    where is_root and resource_{{ dimension }} is not null
-                ),
-                {{ value_at_min("resource_" ~ dimension, "start_at") }} filter (
-                    where resource_{{ dimension }} is not null
-                )
-            ) as {{ dimension }},
-        {%- endfor %}
-        min(start_at) as started_at,
-        max(end_at) as last_span_at,
-        max(end_at) filter (where is_root) as root_ended_at,
-        coalesce(bool_or(is_root), false) as has_root,
-        {{ value_at_min("status_code", "start_at") }} filter (where is_root) as root_status_code,
-        {{ value_at_min("status_message", "start_at") }} filter (where is_root) as root_status_message,
-        count(*) as span_count,
-        max(landed_at) as last_landed_at
+        {{ run_span_facts() }}
     from spans
     group by run_id
 
@@ -95,57 +76,21 @@ base as (
 
 ),
 
-model_counts as (
-
-    select
-        run_id,
-        model,
-        count(*) as call_count
-    from llm_calls
-    where model is not null
-    group by run_id, model
-
-),
-
 run_models as (
 
-    -- The model of most of the run's LLM calls; ties go to the first name.
-    select
-        run_id,
-        model
-    from model_counts
-    qualify row_number() over (partition by run_id order by call_count desc, model asc) = 1
+    {{ run_main_model('llm_calls') }}
 
 ),
 
 llm_totals as (
 
-    -- Tokens and cost over LLM calls only: agent spans may repeat their children's usage.
-    select
-        run_id,
-        count(*) as llm_call_count,
-        count(*) filter (where is_error) as llm_error_count,
-        cast(sum(input_tokens) as bigint) as input_tokens,
-        cast(sum(output_tokens) as bigint) as output_tokens,
-        cast(sum(cache_read_tokens) as bigint) as cache_read_tokens,
-        cast(sum(cache_write_tokens) as bigint) as cache_write_tokens,
-        cast(sum(reasoning_tokens) as bigint) as reasoning_tokens,
-        sum(cost_usd) as priced_cost_usd,
-        count(*) filter (where not is_priced) as unpriced_call_count
-    from llm_calls
-    group by run_id
+    {{ run_llm_totals('llm_calls') }}
 
 ),
 
 tool_totals as (
 
-    select
-        run_id,
-        count(*) as tool_call_count,
-        count(*) filter (where is_error) as tool_error_count,
-        max(streak_position) as max_tool_streak
-    from tool_calls
-    group by run_id
+    {{ run_tool_totals('tool_calls') }}
 
 ),
 
@@ -165,24 +110,7 @@ final as (
         base.root_status_code,
         base.root_status_message,
         base.span_count,
-        coalesce(llm_totals.llm_call_count, 0) + coalesce(tool_totals.tool_call_count, 0) as step_count,
-        coalesce(llm_totals.llm_call_count, 0) as llm_call_count,
-        coalesce(llm_totals.llm_error_count, 0) as llm_error_count,
-        coalesce(tool_totals.tool_call_count, 0) as tool_call_count,
-        coalesce(tool_totals.tool_error_count, 0) as tool_error_count,
-        coalesce(tool_totals.max_tool_streak, 0) as max_tool_streak,
-        coalesce(llm_totals.input_tokens, 0) as input_tokens,
-        coalesce(llm_totals.output_tokens, 0) as output_tokens,
-        coalesce(llm_totals.cache_read_tokens, 0) as cache_read_tokens,
-        coalesce(llm_totals.cache_write_tokens, 0) as cache_write_tokens,
-        coalesce(llm_totals.reasoning_tokens, 0) as reasoning_tokens,
-        -- Unknown when any call is unpriced: a partial sum would read as a cheap run.
-        case
-            when coalesce(llm_totals.unpriced_call_count, 0) > 0 then null
-            else coalesce(llm_totals.priced_cost_usd, 0)
-        end as cost_usd,
-        coalesce(llm_totals.priced_cost_usd, 0) as priced_cost_usd,
-        coalesce(llm_totals.unpriced_call_count, 0) as unpriced_call_count,
+        {{ run_totals('llm_totals', 'tool_totals') }},
         base.last_landed_at,
         touched.is_archived,
         '{{ this_build_id() }}' as build_id

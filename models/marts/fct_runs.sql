@@ -44,72 +44,67 @@ judged as (
     select
         runs.*,
         watermark.watermark_at,
-        case
-            when runs.has_root and runs.root_status_code = 'error' then 'error'
-            when runs.has_root then 'ok'
-            when runs.last_span_at <= watermark.watermark_at - {{ minutes_interval(var('stale_after_minutes')) }}
-                then 'timeout'
-            else 'running'
-        end as status
+        {{ run_status('runs.has_root', 'runs.root_status_code', 'runs.last_span_at', 'watermark.watermark_at') }}
+            as status
     from runs
     cross join watermark
+
+),
+
+settled as (
+
+    select
+        judged.*,
+        {{ run_status_columns('judged.status', 'judged.started_at', 'judged.root_ended_at', 'judged.last_span_at') }}
+    from judged
 
 ),
 
 final as (
 
     select
-        judged.run_id,
+        settled.run_id,
         {%- for dimension in run_dimensions() %}
-            judged.{{ dimension }},
+            settled.{{ dimension }},
         {%- endfor %}
-        judged.model,
-        judged.started_at,
-        case
-            when judged.status in ('ok', 'error') then coalesce(judged.root_ended_at, judged.last_span_at)
-            when judged.status = 'timeout' then judged.last_span_at
-        end as ended_at,
-        judged.last_span_at,
-        judged.status,
-        judged.step_count,
-        judged.llm_call_count,
-        judged.tool_call_count,
-        judged.tool_error_count,
-        judged.input_tokens,
-        judged.output_tokens,
-        judged.cost_usd,
+        settled.model,
+        settled.started_at,
+        settled.ended_at,
+        settled.last_span_at,
+        settled.status,
+        settled.step_count,
+        settled.llm_call_count,
+        settled.tool_call_count,
+        settled.tool_error_count,
+        settled.input_tokens,
+        settled.output_tokens,
+        settled.cost_usd,
         retention.retention_reason,
         coalesce(retention.sample_weight, 1.0) as sample_weight,
-        judged.cache_read_tokens,
-        judged.cache_write_tokens,
-        judged.reasoning_tokens,
-        judged.llm_error_count,
-        judged.max_tool_streak,
-        judged.priced_cost_usd,
-        judged.unpriced_call_count,
-        judged.span_count,
-        judged.has_root,
-        judged.root_status_message as status_message,
-        case
-            when judged.status = 'timeout'
-                then judged.last_span_at + {{ minutes_interval(var('stale_after_minutes')) }}
-        end as timed_out_at,
-        case
-            when judged.status != 'running'
-                then {{ microseconds_between(
-                        'judged.started_at',
-                        'coalesce(judged.root_ended_at, judged.last_span_at)'
-                    ) }} / 1000.0
-        end as duration_ms,
+        settled.cache_read_tokens,
+        settled.cache_write_tokens,
+        settled.reasoning_tokens,
+        settled.llm_error_count,
+        settled.max_tool_streak,
+        settled.priced_cost_usd,
+        settled.unpriced_call_count,
+        settled.span_count,
+        settled.has_root,
+        settled.root_status_message as status_message,
+        settled.timed_out_at,
+        settled.duration_ms,
         retention.decided_at as retention_decided_at,
-        judged.is_archived,
-        judged.watermark_at,
+        settled.is_archived,
+        settled.watermark_at,
+        -- When the run was fully known: its last span ended and landed (the as-of view of
+        -- fct_runs re-derives runs not fully known at $eval_at).
+        greatest(settled.last_span_at, settled.last_landed_at) as last_known_at,
         coalesce(run_labels.label_count, 0) as label_count,
         coalesce(run_labels.bad_label_count, 0) as bad_label_count,
         coalesce(run_labels.bad_label_count, 0) > 0 as has_bad_label
-    from judged
-    left join retention on judged.run_id = retention.run_id
-    left join run_labels on judged.run_id = run_labels.run_id
+    from settled
+    left join retention on settled.run_id = retention.run_id
+    left join run_labels on settled.run_id = run_labels.run_id
 
 )
 
