@@ -23,6 +23,9 @@ RENAMED = {"agent_name", "prompt_variant", "tool_name", "workflow", "tenant_id",
 def hostile_home(fleet: Fleet, root: Path) -> Home:
     """A copy of the fleet's snapshot with every trace-controlled name made hostile."""
     home = Home(root / "home").ensure()
+    # The snapshot's views read the fleet's lake by its path (fct_runs' as-of view too).
+    home.lake.parent.mkdir()
+    home.lake.symlink_to(fleet.home.lake.resolve(), target_is_directory=True)
     home.snapshots.mkdir(parents=True, exist_ok=True)
     name = "snapshot-hostile.duckdb"
     with duckdb.connect(str(home.snapshots / name)) as con:
