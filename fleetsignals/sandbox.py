@@ -191,8 +191,9 @@ def _rendered_views(
     if RENDERED_VIEWS not in columns:
         if "fct_runs" in columns:
             raise FleetsignalsError(
-                "the snapshot has no as-of view of fct_runs (built by an older release):"
-                " run `fleetsignals build` once"
+                "the snapshot has no as-of view of fct_runs (built by an older release, or"
+                " by Spark, which does not render it yet): run `fleetsignals build` once"
+                " (on DuckDB)"
             )
         return {}
     table = f"{quote_identifier(database)}.main.{quote_identifier(RENDERED_VIEWS)}"
