@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fleetsignals.alerts.backtest import run_backtest
+from fleetsignals.alerts.backtest import BacktestResult, run_backtest
 from fleetsignals.alerts.engine import evaluate_live
-from fleetsignals.config import load_config
+from fleetsignals.config import Config, load_config
 from fleetsignals.generate import generate_fleet
 from fleetsignals.home import Home
 from fleetsignals.ingest import land
@@ -37,17 +37,17 @@ def instances(records: list[dict]) -> list[tuple]:
     )
 
 
-@pytest.mark.slow
-def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(REPO)  # the dbt project and the shipped signals live at the repo root
-    fleet = tmp_path / "fleet"
-    generate_fleet(fleet, start=START, hours=2, runs_per_minute=6, seed=11,
-                   incidents=[("stuck_runs", timedelta(minutes=70), timedelta(minutes=30))])  # fmt: skip
-    dumps = sorted((fleet / "dumps").iterdir())
-    config_path = tmp_path / "fleetsignals.yml"
-    config_path.write_text(f"signal_dirs: [{REPO / 'signals'}]\n")
-    config = load_config(config_path)
-    # Each file lands one minute after the minute it was exported in, as a live exporter's.
+def live_and_replay(
+    tmp_path: Path,
+    dumps: list[Path],
+    config: Config,
+    steps: list[datetime],
+    full_at: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[dict], BacktestResult]:
+    """Land ``dumps`` file by file into a live home, building and evaluating at each step,
+    and everything landed by ``full_at`` into a second home backtested at the same steps.
+    Each file lands one minute after the minute it was exported in, as a live exporter's."""
     landing: list[datetime] = [START]
     monkeypatch.setattr(land, "parse_time", lambda text=None: landing[0])
 
@@ -58,8 +58,6 @@ def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
                 land_paths([path], home, config, settle_seconds=0)
                 done.add(path)
 
-    # Steps from before the incident through it and past its end.
-    steps = [START + timedelta(minutes=m) for m in range(60, 111, 5)]
     live_home, landed = Home(tmp_path / "live").ensure(), set()
     live_records: list[dict] = []
     for at in steps:
@@ -70,12 +68,14 @@ def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
         live_records += [dict(r, at=at) for r in live.records]
 
     full_home = Home(tmp_path / "full").ensure()
-    land_up_to(full_home, START + timedelta(hours=3), set())
+    land_up_to(full_home, full_at, set())
     build(full_home, config)
     replay = run_backtest(full_home, config, steps[0], steps[-1], EVERY)
     assert replay.problems == []
+    return live_records, replay
 
-    assert any(r["signal"] == "stuck_agent" for r in live_records)  # not vacuous
+
+def assert_agree(live_records: list[dict], replay: BacktestResult, steps: list[datetime]) -> None:
     disagree = {}
     for at in steps:
         seen_live = set(instances([r for r in live_records if r["at"] == at]))
@@ -83,6 +83,26 @@ def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
         if seen_live != seen_replay:
             disagree[at] = (sorted(seen_live - seen_replay), sorted(seen_replay - seen_live))
     assert disagree == {}, "live only / backtest only, per step: " + repr(disagree)
+
+
+@pytest.mark.slow
+def test_file_by_file_live_equals_backtest(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)  # the dbt project and the shipped signals live at the repo root
+    fleet = tmp_path / "fleet"
+    generate_fleet(fleet, start=START, hours=2, runs_per_minute=6, seed=11,
+                   incidents=[("stuck_runs", timedelta(minutes=70), timedelta(minutes=30))])  # fmt: skip
+    dumps = sorted((fleet / "dumps").iterdir())
+    config_path = tmp_path / "fleetsignals.yml"
+    config_path.write_text(f"signal_dirs: [{REPO / 'signals'}]\n")
+    config = load_config(config_path)
+    # Steps from before the incident through it and past its end.
+    steps = [START + timedelta(minutes=m) for m in range(60, 111, 5)]
+    live_records, replay = live_and_replay(
+        tmp_path, dumps, config, steps, START + timedelta(hours=3), monkeypatch
+    )
+
+    assert any(r["signal"] == "stuck_agent" for r in live_records)  # not vacuous
+    assert_agree(live_records, replay, steps)
 
 
 def _minute(path: Path) -> datetime:
@@ -166,31 +186,10 @@ def test_a_run_in_flight_has_its_dimensions_as_of_eval_at(tmp_path: Path, monkey
     config_path = tmp_path / "fleetsignals.yml"
     config_path.write_text(f"signal_dirs: [{REPO / 'signals'}, {own}]\n")
     config = load_config(config_path)
-    landing: list[datetime] = [START]
-    monkeypatch.setattr(land, "parse_time", lambda text=None: landing[0])
-
-    def land_up_to(home: Home, at: datetime, done: set[Path]) -> None:
-        for path in dumps:
-            if path not in done and _minute(path) + timedelta(minutes=1) <= at:
-                landing[0] = _minute(path) + timedelta(minutes=1)
-                land_paths([path], home, config, settle_seconds=0)
-                done.add(path)
-
     steps = [START + timedelta(minutes=m) for m in range(15, 56, 5)]
-    live_home, landed = Home(tmp_path / "live").ensure(), set()
-    live_records: list[dict] = []
-    for at in steps:
-        land_up_to(live_home, at, landed)
-        build(live_home, config)
-        live = evaluate_live(live_home, config, at, notify=False)
-        assert live.problems == []
-        live_records += [dict(r, at=at) for r in live.records]
-
-    full_home = Home(tmp_path / "full").ensure()
-    land_up_to(full_home, START + timedelta(hours=1), set())
-    build(full_home, config)
-    replay = run_backtest(full_home, config, steps[0], steps[-1], EVERY)
-    assert replay.problems == []
+    live_records, replay = live_and_replay(
+        tmp_path, dumps, config, steps, START + timedelta(hours=1), monkeypatch
+    )
 
     stuck = [r for r in live_records if r["signal"] == "stuck_agent"]
     assert stuck and {r["labels"]["agent_name"] for r in stuck} == {"research-agent"}
@@ -198,10 +197,4 @@ def test_a_run_in_flight_has_its_dimensions_as_of_eval_at(tmp_path: Path, monkey
                  and r["labels"]["run_id"] == f"{1:032x}" and r["at"] < LATE]  # fmt: skip
     assert {r["labels"].get("prompt_variant") for r in in_flight} == {None}  # not vacuous
     assert {r["labels"]["model"] for r in in_flight} == {"small", "big"}
-    disagree = {}
-    for at in steps:
-        seen_live = set(instances([r for r in live_records if r["at"] == at]))
-        seen_replay = set(instances([r for r in replay.records if r["eval_at"] == at]))
-        if seen_live != seen_replay:
-            disagree[at] = (sorted(seen_live - seen_replay), sorted(seen_replay - seen_live))
-    assert disagree == {}, "live only / backtest only, per step: " + repr(disagree)
+    assert_agree(live_records, replay, steps)
