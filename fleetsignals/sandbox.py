@@ -103,15 +103,28 @@ AS_OF_VIEWS = {
 RENDERED_VIEWS = "int_as_of_views_rendered"
 OPEN_SINCE_VARIABLE = "fleetsignals_open_since"
 REASSEMBLED_FOR_VARIABLE = "fleetsignals_reassembled_for"  # the $eval_at it was made for
-OPEN_RUNS_VIEW = "fleetsignals_runs_open"
+OPEN_RUNS_TABLE = "fleetsignals_runs_open"
+OPEN_RUNS_VIEW = "fleetsignals_runs_opening"
 REASSEMBLING_VIEW = "fleetsignals_runs_reassembling"
 REASSEMBLED_TABLE = "fleetsignals_runs_reassembled"
 # A run whose spans retention pruned (is_archived) cannot be re-derived: it keeps its row.
+# fct_runs is a view (judging statuses, joining retention and labels) over the published
+# int_runs_assembled, whose columns these are (last_known_at = greatest(last_span_at,
+# last_landed_at)): reading the table skips the view's work on every run of the history.
 _RUN_OPEN = (
+    f"select run_id, started_at from {{source}} where started_at {_KNOWN} and"
+    f" (last_span_at > {_EVAL_AT} or (not coalesce({_EVAL_AT} <"
+    f" getvariable('{FIRST_LANDED_VARIABLE}'), false) and last_landed_at > {_EVAL_AT}))"
+    " and not coalesce(is_archived, false)"
+)
+# The same over fct_runs, for a snapshot without int_runs_assembled's columns.
+_RUN_OPEN_FCT = (
     f"select run_id, started_at from {{source}} where started_at {_KNOWN} and case"
     f" when {_EVAL_AT} < getvariable('{FIRST_LANDED_VARIABLE}') then last_span_at"
     f" else last_known_at end > {_EVAL_AT} and not coalesce(is_archived, false)"
 )
+_ASSEMBLED = "int_runs_assembled"
+_ASSEMBLED_COLUMNS = {"run_id", "started_at", "last_span_at", "last_landed_at", "is_archived"}
 _SPAN_KNOWN = f"end_at {_KNOWN} and coalesce(landed_at, end_at) {_LANDED_BY}"
 _EXPLAIN = re.compile(r"\s*explain\s+(?:analy[sz]e\s+)?(.*)", re.I | re.S)
 
@@ -177,7 +190,7 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
                 )
             source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
             if name == "fct_runs":
-                select = _runs_as_of(con, rendered, source)
+                select = _runs_as_of(con, rendered, source, _open_runs(database, columns))
             con.execute(
                 f"create temporary view {quote_identifier(name)} as " + select.format(source=source)
             )
@@ -200,13 +213,23 @@ def _rendered_views(
     return dict(con.execute(f"select relation_name, select_sql from {table}").fetchall())
 
 
-def _runs_as_of(con: duckdb.DuckDBPyConnection, rendered: dict[str, str], source: str) -> str:
+def _open_runs(database: str, columns: dict[str, set[str]]) -> str:
+    """The select of the runs open at $eval_at (run_id, started_at): over the published
+    int_runs_assembled when the snapshot has it, else over fct_runs."""
+    if columns.get(_ASSEMBLED, set()) >= _ASSEMBLED_COLUMNS:
+        return _RUN_OPEN.format(source=f"{quote_identifier(database)}.main.{_ASSEMBLED}")
+    return _RUN_OPEN_FCT.format(source=f"{quote_identifier(database)}.main.fct_runs")
+
+
+def _runs_as_of(
+    con: duckdb.DuckDBPyConnection, rendered: dict[str, str], source: str, open_runs: str
+) -> str:
     """fct_runs as of $eval_at (macros/runs_as_of_select.sql), with its placeholders filled
     in; creates the relations it reads (the open runs, their re-derivation and its table,
     empty until set_eval_at). Braces doubled: the result is formatted like AS_OF_VIEWS."""
     fills = {
         "__SOURCE__": source,
-        "__OPEN_RUNS__": OPEN_RUNS_VIEW,
+        "__OPEN_RUNS__": OPEN_RUNS_TABLE,
         "__OPEN_SINCE__": f"cast(getvariable('{OPEN_SINCE_VARIABLE}') as timestamp)",
         "__SPAN_KNOWN__": f"({_SPAN_KNOWN})",
         "__REASSEMBLED__": REASSEMBLED_TABLE,
@@ -219,7 +242,10 @@ def _runs_as_of(con: duckdb.DuckDBPyConnection, rendered: dict[str, str], source
             select = select.replace(placeholder, value)
         return select
 
-    con.execute(f"create temporary view {OPEN_RUNS_VIEW} as " + _RUN_OPEN.format(source=source))
+    con.execute(f"create temporary view {OPEN_RUNS_VIEW} as " + open_runs)
+    con.execute(
+        f"create temporary table {OPEN_RUNS_TABLE} as select * from {OPEN_RUNS_VIEW} limit 0"
+    )
     con.execute(f"create temporary view {REASSEMBLING_VIEW} as " + filled("fct_runs_reassembled"))
     con.execute(
         f"create temporary table {REASSEMBLED_TABLE} as select * from {REASSEMBLING_VIEW} limit 0"
@@ -240,12 +266,19 @@ def set_eval_at(con: duckdb.DuckDBPyConnection, eval_at: datetime) -> None:
         [REASSEMBLING_VIEW],
     ).fetchone()[0]
     if reassembling:
+        # Found once: the scan of every run is the bulk of the cost as history grows.
         con.execute(
-            f"set variable {OPEN_SINCE_VARIABLE} = (select min(started_at) from {OPEN_RUNS_VIEW})"
+            f"create or replace temporary table {OPEN_RUNS_TABLE} as select * from {OPEN_RUNS_VIEW}"
         )
         con.execute(
+            f"set variable {OPEN_SINCE_VARIABLE} = (select min(started_at) from {OPEN_RUNS_TABLE})"
+        )
+        # None open (live, nearly always: a run is open only while spans known later exist):
+        # nothing to re-derive, and no lake or calls to read for it.
+        none_open = con.execute(f"select getvariable('{OPEN_SINCE_VARIABLE}') is null").fetchone()
+        con.execute(
             f"create or replace temporary table {REASSEMBLED_TABLE} as"
-            f" select * from {REASSEMBLING_VIEW}"
+            f" select * from {REASSEMBLING_VIEW}" + (" limit 0" if none_open[0] else "")
         )
         con.execute(f"set variable {REASSEMBLED_FOR_VARIABLE} = cast(? as timestamp)", [eval_at])
 
