@@ -116,7 +116,9 @@ def _export_parts(
             """,
             [part],
         )
-        has_rows = con.execute(f"select count(*) > 0 from read_parquet({quote_literal(path)})").fetchone()[0]
+        has_rows = con.execute(
+            f"select count(*) > 0 from read_parquet({quote_literal(path)})"
+        ).fetchone()[0]
         if has_rows:
             files[key] = str(path)
         else:  # the partition emptied (cannot happen in normal builds): drop it
@@ -217,10 +219,16 @@ def publish_snapshot(home: Home, build_id: str, full_refresh: bool, grace_second
                 missing = ", ".join(sorted(pending))
                 raise RuntimeError(f"cannot publish views {missing}: a dependency is unpublished")
         con.execute("detach src")
+    return _commit_snapshot(home, staging, manifest, grace_seconds)
+
+
+def _commit_snapshot(home: Home, staging: Path, manifest: dict, grace_seconds: float) -> Path:
+    """Write the manifest, move the staged snapshot in place, point CURRENT at it and
+    collect what is past its grace period; returns the snapshot's database."""
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    final = home.snapshots / version
+    final = home.snapshots / manifest["version"]
     os.replace(staging, final)
-    write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
+    write_atomic(home.snapshots / "CURRENT", f"{manifest['version']}/warehouse.duckdb\n")
     collect_garbage(home, grace_seconds)
     return final / "warehouse.duckdb"
 
@@ -333,9 +341,4 @@ def publish_spark_snapshot(
             con.execute(
                 f"create view main.{quote_identifier(table)} as select * from read_parquet([{listing}])"
             )
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    final = home.snapshots / version
-    os.replace(staging, final)
-    write_atomic(home.snapshots / "CURRENT", f"{version}/warehouse.duckdb\n")
-    collect_garbage(home, grace_seconds)
-    return final / "warehouse.duckdb"
+    return _commit_snapshot(home, staging, manifest, grace_seconds)
