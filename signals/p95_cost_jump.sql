@@ -86,6 +86,8 @@ runs as materialized (
         fct_runs.user_id,
         fct_runs.session_id,
         fct_runs.cost_usd,
+        -- The shift test ranks cost per step (below): the run's cost without its length.
+        fct_runs.cost_usd / greatest(fct_runs.step_count, 1) as step_cost_usd,
         fct_runs.step_count,
         -- The baseline ends where the longest current window begins.
         fct_runs.ended_at <= $eval_at - settings.max_window * interval '1 minute' as is_base,
@@ -108,6 +110,7 @@ unpivoted as (
         run_id,
         agent_name,
         cost_usd,
+        step_cost_usd,
         step_count,
         is_base,
         age_minutes,
@@ -176,11 +179,11 @@ placed as materialized (
         sum(case when is_base then 1 else 0 end)
             over (
                 partition by agent_name, dim, dim_value
-                order by cost_usd
+                order by step_cost_usd
                 range between unbounded preceding and current row
             )
         - 0.5 * sum(case when is_base then 1 else 0 end) over (
-            partition by agent_name, dim, dim_value, cost_usd
+            partition by agent_name, dim, dim_value, step_cost_usd
         ) as placement
     from ordinary
 ),
@@ -482,7 +485,8 @@ standing_rows as (
         ordered.dim_value,
         ordered.base_q,
         ordinary.is_base,
-        ordinary.cost_usd
+        ordinary.cost_usd,
+        ordinary.step_cost_usd
     from ordered
     inner join ordinary
         on ordered.agent_name = ordinary.agent_name
@@ -513,11 +517,11 @@ standing_counts as (
             sum(case when is_base then 1 else 0 end)
                 over (
                     partition by agent_name, dim, dim_value
-                    order by cost_usd
+                    order by step_cost_usd
                     range between unbounded preceding and current row
                 )
             - 0.5 * sum(case when is_base then 1 else 0 end) over (
-                partition by agent_name, dim, dim_value, cost_usd
+                partition by agent_name, dim, dim_value, step_cost_usd
             ) as placement
         from standing_rows
     ) as with_placement
@@ -644,7 +648,8 @@ reported_rows as (
         named.dim_value,
         named.base_q,
         ordinary.is_base,
-        ordinary.cost_usd
+        ordinary.cost_usd,
+        ordinary.step_cost_usd
     from named
     inner join ordinary
         on named.agent_name = ordinary.agent_name
@@ -675,11 +680,11 @@ reported_counts as (
             sum(case when is_base then 1 else 0 end)
                 over (
                     partition by agent_name, dim, dim_value
-                    order by cost_usd
+                    order by step_cost_usd
                     range between unbounded preceding and current row
                 )
             - 0.5 * sum(case when is_base then 1 else 0 end) over (
-                partition by agent_name, dim, dim_value, cost_usd
+                partition by agent_name, dim, dim_value, step_cost_usd
             ) as placement
         from reported_rows
     ) as with_placement
