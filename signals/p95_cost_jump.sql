@@ -88,9 +88,9 @@ runs as materialized (
         fct_runs.user_id,
         fct_runs.session_id,
         fct_runs.cost_usd,
+        fct_runs.step_count,
         -- The shift test ranks cost per step (below): the run's cost without its length.
         fct_runs.cost_usd / greatest(fct_runs.step_count, 1) as step_cost_usd,
-        fct_runs.step_count,
         -- The baseline ends where the longest current window begins.
         fct_runs.ended_at <= $eval_at - settings.max_window * interval '1 minute' as is_base,
         epoch(cast($eval_at as timestamp) - fct_runs.ended_at) / 60.0 as age_minutes
