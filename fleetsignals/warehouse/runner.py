@@ -439,7 +439,7 @@ def _publish_spark(
     ).first()[0]
 
     def readers(database: Path) -> None:
-        _build_readers(home, variables, database, tuple(sorted(tables)))
+        _build_readers(home, {**variables, "build_id": build_id}, database, tuple(sorted(tables)))
 
     return publish_spark_snapshot(home, build_id, tables, grace_seconds, readers)
 
@@ -453,6 +453,8 @@ def _build_readers(
     DuckDB's dispatch: `spans` and the staging views over the lake, `dim_*`, the as-of
     SQL evaluation connections run (int_as_of_views_rendered, DuckDB SQL), and the
     fingerprint marts through their one Python implementation (fleetsignals.fingerprints).
+    ``variables`` name the Spark build (var `build_id`): the models find the runs it
+    touched by it, and their rows carry it.
     """
     skipped = (*spark_built, *UNPUBLISHED)
     meter = _Progress(False)
