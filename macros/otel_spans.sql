@@ -8,7 +8,7 @@
     window below partitions by it): a model that needs a few runs' spans pays the
     window and the parsing for those runs only, which DuckDB does not do on its own
     for a filter or a join above the view's window. `since`: the earliest partition
-    read (lake_partitions_since), none for all.
+    read (lake_partitions_since), none for all. Deduplication: deduplicated_spans.
 -#}
 {% macro otel_spans(traces=none, since=none) -%}
     select
@@ -62,20 +62,7 @@
             {{ parsed_attribute_values('attributes') }} as attributes_values,
             {{ parsed_attribute_values('resource_attributes') }} as resource_attributes_values
         from (
-            -- The same span can land from two files (exporter retries, overlapping dumps).
-            -- Copies share their end time, so partitioning by (dt, hr) too keeps partition
-            -- filters pushed down through this window.
-            select *
-            from {{ source('lake', 'spans') }}
-            where
-                {{ lake_partitions_since(since) }}
-                {%- if traces is not none %}
-                and trace_id in ({{ traces }})
-                {%- endif %}
-            qualify row_number() over (
-                    partition by dt, hr, trace_id, span_id
-                    order by landed_at, source_sha256
-                ) = 1
+            {{ deduplicated_spans(traces, since) }}
         ) as deduplicated
     ) as parsed
 {%- endmacro %}
