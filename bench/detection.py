@@ -286,7 +286,7 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             rows = firing_instances(records, ("pending", "firing"))
             inc = truth["incidents"][0]
             inc_start, inc_end = parse_time(inc["start"]), parse_time(inc["end"])
-            share, per_hour = _group_share(root, inc["labels"])
+            share, per_hour, first = _group_share(root, inc["labels"], inc_start)
             hits = [at for (sig, labels), at in firing.items()
                     if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                     and matches(inc, dict(labels))]  # fmt: skip
@@ -320,7 +320,8 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
                 false_total[sig] += len(false[sig])
             print(f"  seed {seed:>3} x{factor:g}: {truth['counts']['runs']} runs; {label} "
                   f"{inc['labels'][label]} of {inc['labels']['agent_name']} "
-                  f"({share:.1%} of its runs, ~{per_hour:.0f} runs/h): p95_cost_jump on it after "
+                  f"({share:.1%} of its runs, ~{per_hour:.0f} runs/h; {first[30]} / {first[60]} "
+                  f"runs ended in the jump's first 30 / 60 min): p95_cost_jump on it after "
                   f"{delay} (first row {first_row}); other alerts of the agent meanwhile: {others or 'none'}; false "
                   f"alerts in {healthy:.1f} healthy h: "
                   + ", ".join(f"{sig} {len(false[sig])}" for sig in SIGNALS)
@@ -332,9 +333,12 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
           + ", ".join(f"{sig} {false_total[sig] / healthy_total:.3f}" for sig in SIGNALS))  # fmt: skip
 
 
-def _group_share(root: Path, labels: dict[str, str]) -> tuple[float, float]:
-    """The incident group's share of its agent's runs, and its runs per hour, from the
-    generator's truth."""
+def _group_share(
+    root: Path, labels: dict[str, str], since: datetime
+) -> tuple[float, float, dict[int, int]]:
+    """The incident group's share of its agent's runs, its runs per hour, and its completed
+    runs ending in the first 30 and 60 minutes after SINCE (what a window can judge), from
+    the generator's truth."""
     runs = pl.read_parquet(root / "gen" / "runs.parquet").filter(
         pl.col("agent_name") == labels["agent_name"]
     )
@@ -343,7 +347,13 @@ def _group_share(root: Path, labels: dict[str, str]) -> tuple[float, float]:
         group = group.filter(pl.col(key) == value)
     span = runs["ended_at"].max() - runs["started_at"].min()
     hours = span.total_seconds() / 3600 if span else 1.0
-    return group.height / max(runs.height, 1), group.height / hours
+    ended = pl.col("ended_at").dt.replace_time_zone(None)
+    done = group.filter(pl.col("status").is_in(["ok", "error"]))
+    first = {
+        minutes: done.filter((ended >= since) & (ended < since + timedelta(minutes=minutes))).height
+        for minutes in (30, 60)
+    }
+    return group.height / max(runs.height, 1), group.height / hours, first
 
 
 PARTS = ("tenants", "cohorts", "incidents", "healthy", "quality")

@@ -1,7 +1,9 @@
 """Writing span rows into the Hive-partitioned Parquet lake, atomically.
 
 Each source file lands as at most one Parquet file per hour partition, named
-from the source's content hash: ``dt=YYYY-MM-DD/hr=HH/<sha256[:32]>.parquet``.
+from the source's content hash: ``dt=YYYY-MM-DD/hr=HH/<sha256[:32]>.parquet``. A batch
+of small source files lands together, named after the batch (``ingest/batches.py``):
+each row's ``source_sha256`` says which source it came from.
 Rows are written into a temporary file in the same directory (a name not
 ending in ``.parquet``, so readers globbing ``*.parquet`` never see it), then
 fsynced and renamed. A rerun of the same source writes the same names, so it
@@ -18,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fleetsignals.files import commit_file, fsync_dir
+from fleetsignals.files import fsync_dir, fsync_file
 from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 ROW_GROUP_ROWS = 64_000  # DuckDB reads row groups in parallel; tens of thousands each suit it
@@ -37,7 +39,11 @@ def sync_dirs_of(directories: set[Path]) -> None:
 
 
 class LakeWriter:
-    """Buffers span rows per partition and writes one Parquet file per partition."""
+    """Buffers span rows per partition and writes one Parquet file per partition.
+
+    ``sha256`` names the files (its first 32 hex digits) and, with ``landed_at``, is what
+    the rows carry unless ``add`` is given a source's own (a batch of sources).
+    """
 
     def __init__(self, lake: Path, sha256: str, landed_at: datetime):
         self.lake = lake
@@ -56,25 +62,35 @@ class LakeWriter:
     def _tmp(self, key: tuple[str, str]) -> Path:
         return partition_dir(self.lake, *key) / f".{self.stem}.parquet{TMP_MARK}{os.getpid()}"
 
-    def _conform(self, table: pa.Table) -> pa.Table:
+    def names(self, table: pa.Table) -> list[str]:
+        """The files (relative to the lake) that the rows of ``table`` land in."""
+        keys = pc.unique(pc.binary_join_element_wise(table["dt"], table["hr"], "/"))
+        return sorted(
+            self._final(tuple(k.split("/"))).relative_to(self.lake).as_posix()
+            for k in keys.to_pylist()
+        )
+
+    def _conform(self, table: pa.Table, sha256: str, landed_at: datetime) -> pa.Table:
         n = table.num_rows
         columns = []
         for field in SPAN_SCHEMA:
             if field.name == "source_sha256":
-                columns.append(pa.repeat(pa.scalar(self.sha256, pa.string()), n))
+                columns.append(pa.repeat(pa.scalar(sha256, pa.string()), n))
             elif field.name == "landed_at":
-                columns.append(pa.repeat(pa.scalar(self.landed_at, field.type), n))
+                columns.append(pa.repeat(pa.scalar(landed_at, field.type), n))
             else:
                 columns.append(table[field.name].cast(field.type))
         return pa.Table.from_arrays(columns, schema=SPAN_SCHEMA)
 
-    def add(self, table: pa.Table) -> None:
-        """Add span rows (the parser's output, with ``dt`` and ``hr``)."""
+    def add(
+        self, table: pa.Table, sha256: str | None = None, landed_at: datetime | None = None
+    ) -> None:
+        """Add span rows (the parser's output, with ``dt`` and ``hr``) of one source."""
         if table.num_rows == 0:
             return
         keys = pc.binary_join_element_wise(table["dt"], table["hr"], "/")
         unique = pc.unique(keys).to_pylist()
-        rows = self._conform(table)
+        rows = self._conform(table, sha256 or self.sha256, landed_at or self.landed_at)
         for key_text in unique:
             key = tuple(key_text.split("/"))
             part = rows.filter(pc.equal(keys, key_text)) if len(unique) > 1 else rows
@@ -107,14 +123,26 @@ class LakeWriter:
         With sync_dirs false the directories to fsync are left in ``unsynced`` for the
         caller, who syncs those of several sources at once (before recording any of them).
         """
+        written = self.close()
+        self.publish(sync_dirs)
+        return written
+
+    def close(self) -> list[str]:
+        """Flush and fsync every temporary file (not yet visible); returns the paths,
+        relative to the lake, that ``publish`` will put them at."""
         for key in list(self.buffers):
             self._flush(key)
         written = []
         for key, writer in sorted(self.writers.items()):
             writer.close()
-            final = self._final(key)
-            commit_file(self._tmp(key), final)
-            written.append(final.relative_to(self.lake).as_posix())
+            fsync_file(self._tmp(key))
+            written.append(self._final(key).relative_to(self.lake).as_posix())
+        return written
+
+    def publish(self, sync_dirs: bool = True) -> None:
+        """Rename the closed files into place (see ``commit`` for ``sync_dirs``)."""
+        for key in sorted(self.writers):
+            os.replace(self._tmp(key), self._final(key))
         # New directory entries (files, and partition directories made by this run) are
         # durable only once their parent directories are synced.
         dirs = {partition_dir(self.lake, *key) for key in self.writers}
@@ -123,7 +151,6 @@ class LakeWriter:
             sync_dirs_of(self.unsynced)
             self.unsynced = set()
         self.writers.clear()
-        return written
 
     def abort(self) -> None:
         """Drop everything written so far (the source is being quarantined instead)."""

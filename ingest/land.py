@@ -9,7 +9,9 @@ source again because its manifest line is missing). So the lake never shows a
 partial file, and a rerun lands exactly what is missing.
 
 Runs of small files (up to 1 MiB each, 16 MiB together) are parsed with one
-query (``ingest/batch.py``) and then committed file by file, as above.
+query (``ingest/batch.py``) and land together, in one Parquet file per partition for
+the batch, each source keeping its own manifest line (``ingest/batches.py``: how a run
+killed between publishing and recording is undone).
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import HeldLock
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
+from fleetsignals.ingest.batches import new_batch, resolve_dead, write_intent
 from fleetsignals.ingest.claims import claim, ingest_run
-from fleetsignals.ingest.lake import LakeWriter, sync_dirs_of
+from fleetsignals.ingest.lake import LakeWriter
 from fleetsignals.ingest.limits import screen_spans
 from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
-from fleetsignals.ingest.parse import SpanParser
+from fleetsignals.ingest.parse import Problem, SpanParser
 from fleetsignals.ingest.pipeline import land_chunks
 from fleetsignals.ingest.progress import Progress
 from fleetsignals.ingest.quarantine import Quarantine
@@ -254,38 +259,90 @@ class _Lander:
     def _land_parsed(
         self, sources: list[_Source], chunks: list[Chunk | None], progress: Progress
     ) -> None:
-        # Each file still gets its own Parquet files and manifest line (per-file
-        # idempotency and quarantine), but their directories are fsynced and their lines
-        # appended once for the batch: per-file fsyncs dominated many small files.
+        """Land parsed small sources together: one Parquet file per partition for the
+        batch, one manifest line per source (``ingest/batches.py``)."""
+        if not sources:
+            return
+        lake_root = self.home.lake.parent
+        batch_id, batch_claim = new_batch(lake_root)
+        writer = LakeWriter(self.home.lake, batch_id, parse_time("now"))
         pending = _Pending()
+        intent: Path | None = None
+        recorded = False
         try:
             parsed = parse_together(self.inline.parser, chunks)
             for source, (table, problems) in zip(sources, parsed, strict=True):
-                table, problems = screen_spans(
-                    table, problems, source.writer.landed_at, self.limits.times
-                )
-                source.quarantine.add(problems)
-                if table is not None and table.num_rows:
-                    source.writer.add(table)
-                    progress.spans(table.num_rows)
-                self._finish(source, progress, pending=pending)
-        except BaseException:
-            for source in sources:
-                if source not in pending.sources:  # those are recorded below
-                    self._drop(source)
-            raise
+                self._add_to_batch(source, table, problems, writer, batch_id, pending)
+            files = writer.close()
+            if files:
+                intent = write_intent(lake_root, batch_id, files, [s.sha for s in pending.sources])
+                self._resolve()
+                writer.publish()
+            self.index.append(pending.entries)
+            recorded = True
+            if intent is not None:
+                intent.unlink()
         finally:
-            self._record(pending, progress)  # what finished is recorded, even on an error
+            if not recorded:
+                writer.abort()  # temporaries only: published files stay for resolve_dead
+                for source in sources:
+                    self._drop(source)
+            for source in pending.sources:
+                self._release(source)
+            batch_claim.release(remove=True)
+        for source in pending.sources:
+            progress.spans(source.entry.get("spans", 0))
+            progress.file_done(0)
 
-    def _finish(
+    def _add_to_batch(
         self,
         source: _Source,
-        progress: Progress,
-        error: str | None = None,
-        pending: _Pending | None = None,
+        table: pa.Table | None,
+        problems: list[Problem],
+        writer: LakeWriter,
+        batch_id: str,
+        pending: _Pending,
     ) -> None:
-        """Commit a source's rows and its manifest line (or quarantine it whole). With
-        ``pending`` the directory fsyncs and the manifest line wait there for _record."""
+        """Screen one source's rows into the batch's writer, and make its manifest line."""
+        quarantine, entry = source.quarantine, source.entry
+        table, problems = screen_spans(table, problems, source.writer.landed_at, self.limits.times)
+        quarantine.add(problems)
+        rows = table.num_rows if table is not None else 0
+        if _stat_key(source.path) != source.key:
+            # Still being written: what we read is not the content we hashed.
+            self._drop(source)
+            self.summary.unsettled += 1
+            return
+        if rows == 0 and quarantine.count:
+            first = quarantine.first[0]
+            error = f"nothing landed; first problem at line {first['line']}: {first['error']}"
+            self._whole(quarantine, entry, error)
+        else:
+            files = []
+            if table is not None and rows:
+                writer.add(table, source.sha, source.writer.landed_at)
+                files = writer.names(table)
+            entry.update(status="landed", spans=rows, rejected=quarantine.count)
+            if quarantine.cut:
+                entry["cut"] = quarantine.cut
+            entry.update(files=files, batch=batch_id)
+            entry["quarantine"] = quarantine.finish()
+            if entry["quarantine"]:
+                self._quarantined(entry["quarantine"], quarantine.count)
+                self.summary.cut += quarantine.cut
+            self.summary.files += 1
+            self.summary.spans += rows
+        self.seen.add(source.sha)
+        pending.entries.append(entry)
+        pending.sources.append(source)
+
+    def _resolve(self) -> None:
+        """Undo dead runs' unrecorded batches before publishing anything (a source of
+        theirs may be about to land again)."""
+        resolve_dead(self.home.lake.parent, self.home.lake, self.index)
+
+    def _finish(self, source: _Source, progress: Progress, error: str | None = None) -> None:
+        """Commit a source's rows and its manifest line (or quarantine it whole)."""
         writer, quarantine, entry = source.writer, source.quarantine, source.entry
         if error is not None:
             writer.abort()
@@ -303,7 +360,9 @@ class _Lander:
             entry.update(status="landed", spans=writer.rows, rejected=quarantine.count)
             if quarantine.cut:
                 entry["cut"] = quarantine.cut
-            entry["files"] = writer.commit(sync_dirs=pending is None)
+            entry["files"] = writer.close()
+            self._resolve()
+            writer.publish()
             entry["quarantine"] = quarantine.finish()
             if entry["quarantine"]:
                 self._quarantined(entry["quarantine"], quarantine.count)
@@ -311,14 +370,9 @@ class _Lander:
             self.summary.files += 1
             self.summary.spans += writer.rows
         self.seen.add(source.sha)
-        if pending is None:
-            self.index.append([entry])
-            self._release(source)
-            progress.file_done(0)
-        else:
-            pending.entries.append(entry)
-            pending.dirs |= writer.unsynced
-            pending.sources.append(source)
+        self.index.append([entry])
+        self._release(source)
+        progress.file_done(0)
 
     def _release(self, source: _Source) -> None:
         """Give up a source's claim once its manifest line is written."""
@@ -328,17 +382,6 @@ class _Lander:
     def _drop(self, source: _Source) -> None:
         source.drop()
         self.claimed.pop(source.sha, None)
-
-    def _record(self, pending: _Pending, progress: Progress) -> None:
-        """Make the pending sources' files durable, then append their lines in one write."""
-        try:
-            sync_dirs_of(pending.dirs)
-            self.index.append(pending.entries)
-        finally:
-            for source in pending.sources:
-                self._release(source)
-        for _ in pending.sources:
-            progress.file_done(0)
 
     def _whole(self, quarantine: Quarantine, entry: dict, error: str) -> None:
         reason = quarantine.whole_file(error)
@@ -359,11 +402,9 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 
 @dataclass
 class _Pending:
-    """Sources of one batch committed but not yet recorded: their manifest lines and the
-    directories to fsync first."""
+    """Sources of one batch whose manifest lines are not written yet."""
 
     entries: list[dict] = field(default_factory=list)
-    dirs: set[Path] = field(default_factory=set)
     sources: list[_Source] = field(default_factory=list)
 
 

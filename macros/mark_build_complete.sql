@@ -13,7 +13,8 @@
     {%- endif -%}
     {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
     {%- set relation = adapter.get_relation(database=target.database, schema=target.schema, identifier='int_build_watermarks_recorded') -%}
-    {%- if failed | length == 0 and relation is not none -%}
+    {#- A Spark snapshot's watermark rows are a view over Spark's Parquet: nothing to mark. -#}
+    {%- if failed | length == 0 and relation is not none and relation.is_table -%}
         update {{ relation }} set is_complete = true where build_id = '{{ this_build_id() }}'
     {%- endif -%}
 {%- endmacro %}

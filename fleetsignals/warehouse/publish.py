@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -300,7 +301,11 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def publish_spark_snapshot(
-    home: Home, build_id: str, tables: dict[str, list[Path]], grace_seconds: float
+    home: Home,
+    build_id: str,
+    tables: dict[str, list[Path]],
+    grace_seconds: float,
+    readers: Callable[[Path], None] | None = None,
 ) -> Path:
     """Publish the Parquet files a Spark build wrote as a new snapshot and point CURRENT
     at it; returns its path. ``tables``: each published table's Parquet files.
@@ -309,8 +314,10 @@ def publish_spark_snapshot(
     Spark rewrites a table's directory on its next build while queries may still read
     this snapshot, and the snapshot holds a view over them. Every Spark build is full, so
     every table is published whole; the manifest's epoch is the Spark build, so the next
-    DuckDB build publishes all of its tables again. Only the tables given are in the
-    snapshot: the last DuckDB build's other tables are not mixed in.
+    DuckDB build publishes all of its tables again. The last DuckDB build's tables are
+    never mixed in: ``readers``, given the snapshot's database once it holds the views over
+    Spark's tables, adds what readers need beyond them (runner.build_on_spark builds the
+    remaining models there).
     """
     version = _version()
     home.snapshots.mkdir(parents=True, exist_ok=True)
@@ -341,4 +348,6 @@ def publish_spark_snapshot(
             con.execute(
                 f"create view main.{quote_identifier(table)} as select * from read_parquet([{listing}])"
             )
+    if readers is not None:
+        readers(staging / "warehouse.duckdb")
     return _commit_snapshot(home, staging, manifest, grace_seconds)

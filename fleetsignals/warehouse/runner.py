@@ -37,7 +37,7 @@ from fleetsignals.warehouse.engines import (
     spark_vars,
     spark_view_exports,
 )
-from fleetsignals.warehouse.publish import publish_snapshot, publish_spark_snapshot
+from fleetsignals.warehouse.publish import UNPUBLISHED, publish_snapshot, publish_spark_snapshot
 from fleetsignals.sqltext import quote_identifier
 
 PROJECT = project_dir()
@@ -123,17 +123,21 @@ def _build_lock(home: Home) -> Iterator[None]:
 
 
 @contextmanager
-def _home_env(home: Home) -> Iterator[None]:
-    # profiles.yml and the sources read the home from the environment.
-    before = os.environ.get("FLEETSIGNALS_HOME")
-    os.environ["FLEETSIGNALS_HOME"] = str(home.root)
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop("FLEETSIGNALS_HOME", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["FLEETSIGNALS_HOME"] = before
+            os.environ[name] = before
+
+
+def _home_env(home: Home):
+    # profiles.yml and the sources read the home from the environment.
+    return _env("FLEETSIGNALS_HOME", str(home.root))
 
 
 class _Progress:
@@ -210,20 +214,23 @@ def _run_dbt(
     progress: _Progress,
     engine: str = "duckdb",
     select: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    profile_target: str | None = None,
 ) -> None:
     from dbt.cli.main import dbtRunner
 
     target = home.root / "target"
+    profile_target = profile_target or TARGETS[engine]
     common = [
         "--project-dir", str(PROJECT),
         "--profiles-dir", str(PROJECT),
-        "--target", TARGETS[engine],
+        "--target", profile_target,
         "--target-path", str(target),
         "--log-path", str(home.logs),
         # Not sort_keys: the macros iterate var `dimensions` in its (contract) order.
         "--vars", json.dumps(variables),
     ]  # fmt: skip
-    key = json.dumps([str(home.root), engine, variables, _fingerprint()], sort_keys=True)
+    key = json.dumps([str(home.root), profile_target, variables, _fingerprint()], sort_keys=True)
     manifest = _manifest_cache.get(key)
     if manifest is None:
         parsed = dbtRunner().invoke(["parse", *common, "--log-level", "none"])
@@ -238,6 +245,8 @@ def _run_dbt(
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
     if not run_tests:
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     try:
@@ -257,8 +266,8 @@ def _run_dbt(
 LEFTOVER = "%\\_\\_dbt\\_tmp%"
 
 
-def _drop_leftovers(home: Home) -> None:
-    with duckdb.connect(str(home.database)) as con:
+def _drop_leftovers(database: Path) -> None:
+    with duckdb.connect(str(database)) as con:
         names = con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'main' and table_type = 'BASE TABLE' "
@@ -308,7 +317,7 @@ def build(
     with _build_lock(home), _home_env(home):
         tests = full_refresh if run_tests is None else run_tests
         _run_dbt(home, variables, full_refresh, tests, meter)
-        _drop_leftovers(home)
+        _drop_leftovers(home.database)
         dbt_done = time.monotonic()
         with duckdb.connect(str(home.database), read_only=True) as con:
             build_id = con.execute(
@@ -390,7 +399,7 @@ def build_on_spark(
         _spark_home[:] = [home.root]
         _run_dbt(home, variables, True, run_tests, meter, "spark", SPARK_SELECTION)
         dbt_done = time.monotonic()
-        snapshot = _publish_spark(home, meter.built, grace)
+        snapshot = _publish_spark(home, meter.built, grace, dbt_vars(home, config))
     with duckdb.connect(str(snapshot), read_only=True) as con:
         runs = con.execute("select count(*) from int_runs_assembled").fetchone()[0]
     finished = time.monotonic()
@@ -404,15 +413,13 @@ def build_on_spark(
         full_refresh=True,
         dbt_seconds=dbt_done - started,
         publish_seconds=finished - dbt_done,
-        warnings=[
-            "a Spark build publishes only the tables it builds: the snapshot has no spans, "
-            "dim_* or fingerprint tables (docs/scale-out.md)"
-        ],
         engine="spark",
     )
 
 
-def _publish_spark(home: Home, built: list[tuple[str, str]], grace_seconds: float) -> Path:
+def _publish_spark(
+    home: Home, built: list[tuple[str, str]], grace_seconds: float, variables: dict[str, Any]
+) -> Path:
     # The session dbt-spark's `session` method started in this process.
     from pyspark.sql import SparkSession
 
@@ -430,4 +437,30 @@ def _publish_spark(home: Home, built: list[tuple[str, str]], grace_seconds: floa
         "select build_id from fleetsignals.int_build_watermarks_recorded"
         " order by build_seq desc limit 1"
     ).first()[0]
-    return publish_spark_snapshot(home, build_id, tables, grace_seconds)
+
+    def readers(database: Path) -> None:
+        _build_readers(home, {**variables, "build_id": build_id}, database, tuple(sorted(tables)))
+
+    return publish_spark_snapshot(home, build_id, tables, grace_seconds, readers)
+
+
+def _build_readers(
+    home: Home, variables: dict[str, Any], database: Path, spark_built: tuple[str, ...]
+) -> None:
+    """Build the models Spark did not into a Spark snapshot being published (``database``,
+    which already has a view per table Spark built): dbt on the `spark_readers` target,
+    DuckDB over Spark's Parquet. The same model files and macros as a DuckDB build, with
+    DuckDB's dispatch: `spans` and the staging views over the lake, `dim_*`, the as-of
+    SQL evaluation connections run (int_as_of_views_rendered, DuckDB SQL), and the
+    fingerprint marts through their one Python implementation (fleetsignals.fingerprints).
+    ``variables`` name the Spark build (var `build_id`): the models find the runs it
+    touched by it, and their rows carry it.
+    """
+    skipped = (*spark_built, *UNPUBLISHED)
+    meter = _Progress(False)
+    with _env("FLEETSIGNALS_READERS_DB", str(database)):
+        _run_dbt(
+            home, variables, True, False, meter,
+            select=("resource_type:model",), exclude=skipped, profile_target="spark_readers",
+        )  # fmt: skip
+    _drop_leftovers(database)

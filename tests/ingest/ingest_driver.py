@@ -2,7 +2,7 @@
 
 Usage: python ingest_driver.py FLAG ARGS...
 
-The test-only slow-down lives here, not in the product: ``LakeWriter.commit`` is replaced
+The test-only slow-down lives here, not in the product: ``LakeWriter.close`` is replaced
 by one that writes every buffered partition to its temporary file, creates FLAG and then
 waits for the SIGKILL the test sends, so the kill surely lands while a file is half-made.
 """
@@ -18,14 +18,14 @@ from fleetsignals.ingest.lake import LakeWriter
 
 
 def install(flag: Path) -> None:
-    def held_commit(self: LakeWriter, sync_dirs: bool = True) -> list[str]:
+    def held_close(self: LakeWriter) -> list[str]:
         for key in list(self.buffers):
             self._flush(key)  # opens the temporary file of every partition
         flag.touch()
         while True:
             time.sleep(1)
 
-    LakeWriter.commit = held_commit  # type: ignore[method-assign]
+    LakeWriter.close = held_close  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

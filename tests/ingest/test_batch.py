@@ -58,8 +58,11 @@ def land_all(tmp_path, name, config, monkeypatch, batched: bool):
         ({k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)),
         key=lambda r: (r["trace_id"], r["span_id"], r["source_sha256"]),
     )
-    entries = sorted(
-        ({k: v for k, v in e.items() if k != "landed_at"} for e in read_manifest(home.manifest)),
+    entries = sorted(  # batched sources share files named after their batch
+        (
+            {k: v for k, v in e.items() if k not in ("landed_at", "files", "batch")}
+            for e in read_manifest(home.manifest)
+        ),
         key=lambda e: e["source"].rsplit("/", 1)[-1],  # a batch may finish its files out of order
     )
     rejects = {
@@ -77,6 +80,7 @@ def land_all(tmp_path, name, config, monkeypatch, batched: bool):
 def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
     inbox(tmp_path / "inbox")
     summary, rows, entries, rejects = land_all(tmp_path, "home", config, monkeypatch, batched)
+    home = Home(tmp_path / "home")
     assert (summary.files, summary.skipped, summary.quarantined) == (6, 1, 6)
     by_name = {e["source"].rsplit("/", 1)[-1]: e for e in entries}
     assert by_name["a-good.jsonl"]["spans"] == 300
@@ -95,6 +99,13 @@ def test_small_files_land_apart(tmp_path, config, monkeypatch, batched) -> None:
         [(3, "truncated JSON")],
     ]
     assert len(rows) == 300 + 250 + 1 + 1 + 1
+    files = {e["source"].rsplit("/", 1)[-1]: e["files"] for e in read_manifest(home.manifest)}
+    with_rows = [tuple(f) for f in files.values() if f]
+    # Batched, the five sources with spans share one file (one batch, one hour); alone,
+    # each has its own.
+    assert len(set(with_rows)) == (1 if batched else 5)
+    landed = {f for f in (home.lake).rglob("*.parquet")}
+    assert len(landed) == len(set(with_rows))
 
 
 @pytest.mark.parametrize("batch_bytes", [None, 20_000], ids=["one-batch", "several-batches"])

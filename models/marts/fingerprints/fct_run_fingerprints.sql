@@ -11,7 +11,7 @@ touched as (
         run_id,
         part_at
     from {{ ref('int_runs_assembled') }}
-    where build_id = '{{ invocation_id }}'
+    where build_id = '{{ this_build_id() }}'
 
 ),
 
@@ -151,7 +151,7 @@ final as (
         ln(1 + runs.output_tokens) as log_output_tokens,
         coalesce(tool_mix.tool_shares, map()) as tool_shares,
         runs.part_at,
-        '{{ invocation_id }}' as build_id
+        '{{ this_build_id() }}' as build_id
     from runs
     left join sequence_stats as seq on runs.run_id = seq.run_id
     left join tool_mix on runs.run_id = tool_mix.run_id
