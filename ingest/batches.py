@@ -16,12 +16,23 @@ then removes from the batch's files every row whose source has no manifest line 
 that file (rewriting a file atomically, or removing it), and drops the intent. Every
 ingest run resolves dead intents before it publishes anything, so a source re-landed
 after a crash is never in the lake twice.
+
+Retention rewrites partitions (``fleetsignals/retention/rewrite.py``) while ingest may be
+landing, so both take the lake-wide publish lock ``lake/.publish.lock`` (``publishing``):
+ingest SHARED (runs land side by side) from writing an intent or resolving dead ones
+until its manifest lines are appended and its intent removed, retention EXCLUSIVE around
+each partition rewrite. So retention never compacts a file whose rows are not recorded
+yet by a live run, and ingest never publishes into (or resolves an intent on) a partition
+being swapped. Under the exclusive lock every intent present is a dead run's: retention
+resolves them first, so a dead batch's unrecorded rows never move into its output.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -29,13 +40,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fleetsignals.files import HeldLock, commit_file, fsync_dir, write_atomic
+from fleetsignals.files import HeldLock, commit_file, fsync_dir, locked, write_atomic
 from fleetsignals.ingest.claims import claim
 from fleetsignals.ingest.lake import ROW_GROUP_ROWS, TMP_MARK
 from fleetsignals.ingest.manifest import ManifestIndex
 from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 BATCHES = ".batches"
+PUBLISH_LOCK = ".publish.lock"
+
+
+@contextmanager
+def publishing(lake_root: Path, *, exclusive: bool = False) -> Iterator[None]:
+    """Hold the lake's publish lock: shared (ingest publishing and recording) or
+    exclusive (retention rewriting a partition). A killed holder's lock is released."""
+    lake_root.mkdir(parents=True, exist_ok=True)
+    with locked(lake_root / PUBLISH_LOCK, shared=not exclusive):
+        yield
 
 
 def new_batch(lake_root: Path) -> tuple[str, HeldLock]:

@@ -29,6 +29,8 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import locked, write_atomic
 from fleetsignals.home import Home
+from fleetsignals.ingest.batches import publishing, resolve_dead
+from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
 from fleetsignals.retention import facts
 from fleetsignals.retention.evidence import insert_evidence, parse_rules
 from fleetsignals.retention.flags import collect_flags
@@ -247,7 +249,8 @@ def retain(
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
     with _lock(work):
         work.ensure()
-        summary.recovered = recover(lake, work)
+        with publishing(lake.parent, exclusive=True):  # a rollback moves landed files
+            summary.recovered = recover(lake, work)
         purge_trash(work, parse_duration(retention["trash_for"]))
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
 
@@ -303,7 +306,8 @@ def _run(
             ") as p left join wh_runs as r on r.run_id = p.run_id",
             {"skew": SKEW, "latest": latest},
         )
-        _apply(con, lake, work, ready, latest, summary, say, progress)
+        index = manifest_index(home.manifest)
+        _apply(con, lake, index, work, ready, latest, summary, say, progress)
     summary.lake_bytes_after = (
         summary.lake_bytes_before - summary.bytes_saved if summary.dry_run else _lake_bytes(lake)
     )
@@ -313,6 +317,7 @@ def _run(
 def _apply(
     con: duckdb.DuckDBPyConnection,
     lake: Path,
+    index: ManifestIndex,
     work: Workspace,
     ready: datetime,
     latest: int,
@@ -333,7 +338,15 @@ def _apply(
         bar.__enter__()
     try:
         for partition, hour in items:
-            _apply_partition(con, lake, work, partition, hour, latest, state, summary)
+            if summary.dry_run:
+                _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
+                continue
+            # Exclusive: no ingest publishes or records meanwhile, so every batch intent
+            # present is a dead run's; resolved first, its unrecorded rows are not
+            # compacted into our output (ingest/batches.py).
+            with publishing(lake.parent, exclusive=True):
+                resolve_dead(lake.parent, lake, index)
+                _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -348,6 +361,7 @@ def _apply(
 def _apply_partition(
     con: duckdb.DuckDBPyConnection,
     lake: Path,
+    index: ManifestIndex,
     work: Workspace,
     partition: Path,
     hour: datetime,
@@ -356,7 +370,7 @@ def _apply_partition(
     summary: RetentionSummary,
 ) -> None:
     relative = partition.relative_to(lake).as_posix()
-    files = span_files(partition)
+    files = _recorded(relative, span_files(partition), index.refresh())
     if not files:
         return
     cached = state["partitions"].get(relative)
@@ -406,6 +420,32 @@ def _apply_partition(
     write_atomic(
         work.root / "state.json", json.dumps(state, indent=0, sort_keys=True), sync_dir=True
     )
+
+
+# What ingest names its files: a source's content hash, or a batch id (32 hex digits).
+_INGEST_NAME = re.compile(r"[0-9a-f]{32}\.parquet")
+
+
+def _recorded(relative: str, files: list[str], index: ManifestIndex) -> list[str]:
+    """The files to rewrite: all but those ingest named and no manifest line names.
+
+    Such a file is a killed run's (its source lands again, overwriting it): compacted, its
+    rows would sit beside the rerun's. Files not named by ingest (our outputs, files put
+    in the lake by other means) are kept in; so is a landed source's file from a manifest
+    line older than its ``files`` field.
+    """
+    named = set()
+    legacy = set()
+    for entry in index.by_sha.values():
+        if "files" in entry:
+            named.update(entry["files"])
+        elif entry.get("status") == "landed":
+            legacy.add(f"{entry['sha256'][:32]}.parquet")
+    return [
+        name
+        for name in files
+        if not _INGEST_NAME.fullmatch(name) or f"{relative}/{name}" in named or name in legacy
+    ]
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:
