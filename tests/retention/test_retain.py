@@ -279,3 +279,19 @@ def test_label_wait_defers_decisions(home: Home, tmp_path: Path) -> None:
     decided = _decisions(home)
     facts = _facts(home)
     assert decided and {facts[r][1].hour for r in decided} == {0}
+
+
+def test_an_unrecorded_ingest_file_is_left_out_of_compaction(home: Home, tmp_path: Path) -> None:
+    # A killed single-file run leaves <sha[:32]>.parquet without a manifest line; its rerun
+    # overwrites it. Compacted, its rows would sit in retained-* beside the rerun's.
+    config = _config(tmp_path)
+    retain(home, config, AT)
+    part = next(iter(sorted(home.lake.glob("dt=*/hr=00"))))
+    rows = pq.read_table(next(part.glob("retained-*.parquet"))).slice(0, 1)
+    dead = part / f"{'ab' * 16}.parquet"
+    pq.write_table(rows, dead)
+    pq.write_table(rows, part / "late-a.parquet")  # not ingest's name: compacted as before
+    retain(home, config, AT + timedelta(hours=1))
+    assert dead.exists() and pq.read_table(dead).equals(rows)
+    assert not (part / "late-a.parquet").exists()
+    assert len(list(part.glob("retained-*.parquet"))) == 1
