@@ -273,8 +273,10 @@ class _Lander:
             parsed = parse_together(self.inline.parser, chunks)
             for source, (table, problems) in zip(sources, parsed, strict=True):
                 self._add_to_batch(source, table, problems, writer, batch_id, pending)
-            files = writer.close()
-            with publishing(lake_root):  # no partition rewrite until recorded (batches.py)
+            # Shared from closing (its temporaries are touched by name from then on) until
+            # recorded: no partition swap meanwhile (ingest/batches.py).
+            with publishing(lake_root):
+                files = writer.close()
                 if files:
                     shas = [s.sha for s in pending.sources]
                     intent = write_intent(lake_root, batch_id, files, shas)

@@ -16,8 +16,9 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import click
@@ -249,7 +250,7 @@ def retain(
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
     with _lock(work):
         work.ensure()
-        with publishing(lake.parent, exclusive=True):  # a rollback moves landed files
+        with _quiet(lake):  # a rollback moves landed files
             summary.recovered = recover(lake, work)
         purge_trash(work, parse_duration(retention["trash_for"]))
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
@@ -338,15 +339,7 @@ def _apply(
         bar.__enter__()
     try:
         for partition, hour in items:
-            if summary.dry_run:
-                _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
-                continue
-            # Exclusive: no ingest publishes or records meanwhile, so every batch intent
-            # present is a dead run's; resolved first, its unrecorded rows are not
-            # compacted into our output (ingest/batches.py).
-            with publishing(lake.parent, exclusive=True):
-                resolve_dead(lake.parent, lake, index)
-                _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
+            _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -370,7 +363,7 @@ def _apply_partition(
     summary: RetentionSummary,
 ) -> None:
     relative = partition.relative_to(lake).as_posix()
-    files = _recorded(relative, span_files(partition), index.refresh())
+    files = _inputs(lake, partition, index, summary.dry_run)
     if not files:
         return
     cached = state["partitions"].get(relative)
@@ -407,7 +400,9 @@ def _apply_partition(
         summary.files_after += 1 if rows > to_prune else 0
         return
     digest = _digest(con)
-    done = rewrite_partition(con, lake, partition, files, digest, work)
+    done = rewrite_partition(
+        con, lake, partition, files, digest, work, swap_lock=partial(_quiet, lake)
+    )
     if done.rows_out != done.rows_in - to_prune:
         raise FleetsignalsError(  # cannot happen unless a file changed under us: stop loudly
             f"{relative}: wrote {done.rows_out} spans, expected {done.rows_in - to_prune}"
@@ -422,8 +417,28 @@ def _apply_partition(
     )
 
 
+def _quiet(lake: Path) -> AbstractContextManager[None]:
+    """The lake's publish lock, exclusive: no ingest publishes, records or resolves meanwhile."""
+    return publishing(lake.parent, exclusive=True)
+
+
+def _inputs(lake: Path, partition: Path, index: ManifestIndex, dry_run: bool) -> list[str]:
+    """The partition's files to rewrite, chosen while no ingest publishes (ingest/batches.py).
+
+    Every batch intent present then is a dead run's: resolved first, its unrecorded rows
+    are not among our inputs. What ingest publishes once we let go is not an input either:
+    the swap puts it back (rewrite.py), so ingest waits only for the choice and the swap.
+    """
+    relative = partition.relative_to(lake).as_posix()
+    if dry_run:
+        return _recorded(relative, span_files(partition), index.refresh())
+    with _quiet(lake):
+        resolve_dead(lake.parent, lake, index)
+        return _recorded(relative, span_files(partition), index.refresh())
+
+
 # What ingest names its files: a source's content hash, or a batch id (32 hex digits).
-_INGEST_NAME = re.compile(r"[0-9a-f]{32}\.parquet")
+_INGEST_NAME = re.compile(r"([0-9a-f]{32})\.parquet")
 
 
 def _recorded(relative: str, files: list[str], index: ManifestIndex) -> list[str]:
@@ -434,18 +449,16 @@ def _recorded(relative: str, files: list[str], index: ManifestIndex) -> list[str
     in the lake by other means) are kept in; so is a landed source's file from a manifest
     line older than its ``files`` field.
     """
-    named = set()
-    legacy = set()
-    for entry in index.by_sha.values():
-        if "files" in entry:
-            named.update(entry["files"])
-        elif entry.get("status") == "landed":
-            legacy.add(f"{entry['sha256'][:32]}.parquet")
-    return [
-        name
-        for name in files
-        if not _INGEST_NAME.fullmatch(name) or f"{relative}/{name}" in named or name in legacy
-    ]
+    kept = []
+    for name in files:
+        match = _INGEST_NAME.fullmatch(name)
+        if (
+            match is None
+            or f"{relative}/{name}" in index.files
+            or match.group(1) in index.unnamed_stems
+        ):
+            kept.append(name)
+    return kept
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:
