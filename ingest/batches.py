@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fleetsignals.files import HeldLock, commit_file, fsync_dir, locked, write_atomic
-from fleetsignals.ingest.claims import claim
+from fleetsignals.ingest.claims import claim, stem_of
 from fleetsignals.ingest.lake import ROW_GROUP_ROWS, TMP_MARK
 from fleetsignals.ingest.manifest import ManifestIndex
 from fleetsignals.ingest.schema import SPAN_SCHEMA
@@ -74,6 +74,18 @@ def write_intent(lake_root: Path, batch_id: str, files: list[str], shas: list[st
     path = directory / f"{batch_id}.json"
     write_atomic(path, orjson.dumps({"files": files, "sources": shas}), sync_dir=True)
     return path
+
+
+def drop_unrecorded_alone(lake: Path, entries: list[dict]) -> None:
+    """Remove the files a killed run landing one of these sources alone left beside where
+    the batch puts its rows (``<stem>.parquet``, overwritten only by a rerun landing it
+    alone): unrecorded, they would hold the source's spans a second time."""
+    for entry in entries:
+        for name in entry.get("files", []):
+            stale = (lake / name).with_name(f"{stem_of(entry['sha256'])}.parquet")
+            if stale.exists():
+                stale.unlink()
+                fsync_dir(stale.parent)
 
 
 def resolve_dead(lake_root: Path, lake: Path, index: ManifestIndex) -> int:

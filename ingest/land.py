@@ -30,7 +30,13 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import HeldLock
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
-from fleetsignals.ingest.batches import new_batch, publishing, resolve_dead, write_intent
+from fleetsignals.ingest.batches import (
+    drop_unrecorded_alone,
+    new_batch,
+    publishing,
+    resolve_dead,
+    write_intent,
+)
 from fleetsignals.ingest.claims import claim, ingest_run
 from fleetsignals.ingest.lake import LakeWriter
 from fleetsignals.ingest.limits import screen_spans
@@ -281,6 +287,7 @@ class _Lander:
                     shas = [s.sha for s in pending.sources]
                     intent = write_intent(lake_root, batch_id, files, shas)
                     self._resolve()
+                    drop_unrecorded_alone(self.home.lake, pending.entries)
                     writer.publish()
                 self.index.append(pending.entries)
                 recorded = True
