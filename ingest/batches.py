@@ -17,14 +17,18 @@ that file (rewriting a file atomically, or removing it), and drops the intent. E
 ingest run resolves dead intents before it publishes anything, so a source re-landed
 after a crash is never in the lake twice.
 
+A source landed alone by a run killed before its line leaves ``<stem>.parquet``, which a
+rerun landing it alone overwrites; a rerun landing it in a batch removes it first
+(``drop_unrecorded_alone``), as its rows go under the batch's name.
+
 Retention rewrites partitions (``fleetsignals/retention/rewrite.py``) while ingest may be
 landing, so both take the lake-wide publish lock ``lake/.publish.lock`` (``publishing``):
-ingest SHARED (runs land side by side) from writing an intent or resolving dead ones
-until its manifest lines are appended and its intent removed, retention EXCLUSIVE around
-each partition rewrite. So retention never compacts a file whose rows are not recorded
-yet by a live run, and ingest never publishes into (or resolves an intent on) a partition
-being swapped. Under the exclusive lock every intent present is a dead run's: retention
-resolves them first, so a dead batch's unrecorded rows never move into its output.
+ingest SHARED (runs land side by side) from closing its files (touched by name from
+then on) until its manifest lines are appended and its intent removed; retention
+EXCLUSIVE while choosing a partition's inputs and while swapping it. Under the exclusive
+lock every intent present is a dead run's, resolved first, so a dead batch's
+unrecorded rows are never among the inputs; and no ingest renames, rewrites or removes a
+file by name between the swap and retention moving back what is not its input.
 """
 
 from __future__ import annotations
