@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -291,7 +292,21 @@ def test_an_unrecorded_ingest_file_is_left_out_of_compaction(home: Home, tmp_pat
     dead = part / f"{'ab' * 16}.parquet"
     pq.write_table(rows, dead)
     pq.write_table(rows, part / "late-a.parquet")  # not ingest's name: compacted as before
+    # Recorded: named by a line's files, or landed by a line from before lines named them.
+    named, legacy = part / f"{'cd' * 16}.parquet", part / f"{'ef' * 16}.parquet"
+    pq.write_table(rows, named)
+    pq.write_table(rows, legacy)
+    lines = [
+        {
+            "sha256": "cd" * 32,
+            "status": "landed",
+            "files": [named.relative_to(home.lake).as_posix()],
+        },
+        {"sha256": "ef" * 32, "status": "landed"},
+    ]
+    home.manifest.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     retain(home, config, AT + timedelta(hours=1))
     assert dead.exists() and pq.read_table(dead).equals(rows)
     assert not (part / "late-a.parquet").exists()
+    assert not named.exists() and not legacy.exists()
     assert len(list(part.glob("retained-*.parquet"))) == 1
