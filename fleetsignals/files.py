@@ -95,15 +95,17 @@ def append_durably(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def locked(path: Path, *, busy: str | None = None) -> Iterator[None]:
+def locked(path: Path, *, busy: str | None = None, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the block.
 
     Without ``busy`` it waits for the holder; with it, a held lock raises
-    FleetsignalsError(busy) at once. A killed holder's lock is released by the kernel.
+    FleetsignalsError(busy) at once. ``shared`` takes a shared lock instead (held by many
+    at once, excluding the exclusive one). A killed holder's lock is released by the kernel.
     """
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     with open(path, "a") as handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+            fcntl.flock(handle.fileno(), mode | (fcntl.LOCK_NB if busy else 0))
         except BlockingIOError:
             raise FleetsignalsError(busy) from None
         try:

@@ -16,12 +16,27 @@ then removes from the batch's files every row whose source has no manifest line 
 that file (rewriting a file atomically, or removing it), and drops the intent. Every
 ingest run resolves dead intents before it publishes anything, so a source re-landed
 after a crash is never in the lake twice.
+
+A source landed alone by a run killed before its line leaves ``<stem>.parquet``, which a
+rerun landing it alone overwrites; a rerun landing it in a batch removes it first
+(``drop_unrecorded_alone``), as its rows go under the batch's name.
+
+Retention rewrites partitions (``fleetsignals/retention/rewrite.py``) while ingest may be
+landing, so both take the lake-wide publish lock ``lake/.publish.lock`` (``publishing``):
+ingest SHARED (runs land side by side) from closing its files (touched by name from
+then on) until its manifest lines are appended and its intent removed; retention
+EXCLUSIVE while choosing a partition's inputs and while swapping it. Under the exclusive
+lock every intent present is a dead run's, resolved first, so a dead batch's
+unrecorded rows are never among the inputs; and no ingest renames, rewrites or removes a
+file by name between the swap and retention moving back what is not its input.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -29,13 +44,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fleetsignals.files import HeldLock, commit_file, fsync_dir, write_atomic
-from fleetsignals.ingest.claims import claim
+from fleetsignals.files import HeldLock, commit_file, fsync_dir, locked, write_atomic
+from fleetsignals.ingest.claims import claim, stem_of
 from fleetsignals.ingest.lake import ROW_GROUP_ROWS, TMP_MARK
 from fleetsignals.ingest.manifest import ManifestIndex
 from fleetsignals.ingest.schema import SPAN_SCHEMA
 
 BATCHES = ".batches"
+PUBLISH_LOCK = ".publish.lock"
+
+
+@contextmanager
+def publishing(lake_root: Path, *, exclusive: bool = False) -> Iterator[None]:
+    """Hold the lake's publish lock: shared (ingest publishing and recording) or
+    exclusive (retention rewriting a partition). A killed holder's lock is released."""
+    lake_root.mkdir(parents=True, exist_ok=True)
+    with locked(lake_root / PUBLISH_LOCK, shared=not exclusive):
+        yield
 
 
 def new_batch(lake_root: Path) -> tuple[str, HeldLock]:
@@ -53,6 +78,18 @@ def write_intent(lake_root: Path, batch_id: str, files: list[str], shas: list[st
     path = directory / f"{batch_id}.json"
     write_atomic(path, orjson.dumps({"files": files, "sources": shas}), sync_dir=True)
     return path
+
+
+def drop_unrecorded_alone(lake: Path, entries: list[dict]) -> None:
+    """Remove the files a killed run landing one of these sources alone left beside where
+    the batch puts its rows (``<stem>.parquet``, overwritten only by a rerun landing it
+    alone): unrecorded, they would hold the source's spans a second time."""
+    for entry in entries:
+        for name in entry.get("files", []):
+            stale = (lake / name).with_name(f"{stem_of(entry['sha256'])}.parquet")
+            if stale.exists():
+                stale.unlink()
+                fsync_dir(stale.parent)
 
 
 def resolve_dead(lake_root: Path, lake: Path, index: ManifestIndex) -> int:

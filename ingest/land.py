@@ -30,7 +30,13 @@ from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import HeldLock
 from fleetsignals.home import Home
 from fleetsignals.ingest.batch import BATCH_BYTES, SMALL_FILE_BYTES, parse_together
-from fleetsignals.ingest.batches import new_batch, resolve_dead, write_intent
+from fleetsignals.ingest.batches import (
+    drop_unrecorded_alone,
+    new_batch,
+    publishing,
+    resolve_dead,
+    write_intent,
+)
 from fleetsignals.ingest.claims import claim, ingest_run
 from fleetsignals.ingest.lake import LakeWriter
 from fleetsignals.ingest.limits import screen_spans
@@ -273,15 +279,20 @@ class _Lander:
             parsed = parse_together(self.inline.parser, chunks)
             for source, (table, problems) in zip(sources, parsed, strict=True):
                 self._add_to_batch(source, table, problems, writer, batch_id, pending)
-            files = writer.close()
-            if files:
-                intent = write_intent(lake_root, batch_id, files, [s.sha for s in pending.sources])
-                self._resolve()
-                writer.publish()
-            self.index.append(pending.entries)
-            recorded = True
-            if intent is not None:
-                intent.unlink()
+            # Shared from closing (its temporaries are touched by name from then on) until
+            # recorded: no partition swap meanwhile (ingest/batches.py).
+            with publishing(lake_root):
+                files = writer.close()
+                if files:
+                    shas = [s.sha for s in pending.sources]
+                    intent = write_intent(lake_root, batch_id, files, shas)
+                    self._resolve()
+                    drop_unrecorded_alone(self.home.lake, pending.entries)
+                    writer.publish()
+                self.index.append(pending.entries)
+                recorded = True
+                if intent is not None:
+                    intent.unlink()
         finally:
             if not recorded:
                 writer.abort()  # temporaries only: published files stay for resolve_dead
@@ -342,7 +353,16 @@ class _Lander:
         resolve_dead(self.home.lake.parent, self.home.lake, self.index)
 
     def _finish(self, source: _Source, progress: Progress, error: str | None = None) -> None:
-        """Commit a source's rows and its manifest line (or quarantine it whole)."""
+        """Commit a source's rows and its manifest line (or quarantine it whole), under the
+        shared publish lock: retention never compacts files whose line is not written."""
+        with publishing(self.home.lake.parent):
+            if not self._record(source, error):
+                return
+        self._release(source)
+        progress.file_done(0)
+
+    def _record(self, source: _Source, error: str | None) -> bool:
+        """Publish and record (see ``_finish``); False if the source was dropped."""
         writer, quarantine, entry = source.writer, source.quarantine, source.entry
         if error is not None:
             writer.abort()
@@ -351,7 +371,7 @@ class _Lander:
             # Still being written: what we read is not the content we hashed.
             self._drop(source)
             self.summary.unsettled += 1
-            return
+            return False
         elif writer.rows == 0 and quarantine.count:
             first = quarantine.first[0]
             error = f"nothing landed; first problem at line {first['line']}: {first['error']}"
@@ -371,8 +391,7 @@ class _Lander:
             self.summary.spans += writer.rows
         self.seen.add(source.sha)
         self.index.append([entry])
-        self._release(source)
-        progress.file_done(0)
+        return True
 
     def _release(self, source: _Source) -> None:
         """Give up a source's claim once its manifest line is written."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from fleetsignals.files import append_durably, locked
+from fleetsignals.ingest.claims import stem_of
 
 
 @dataclass
@@ -25,6 +26,10 @@ class ManifestIndex:
     by_sha: dict[str, dict] = field(default_factory=dict)
     # (source path, size, mtime_ns) -> sha256, so unchanged files are not hashed again.
     by_stat: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    # Every lake file (relative to the lake) some line names; and the stems (``stem_of``)
+    # of sources landed by lines from before lines named their files: their files' names.
+    files: set[str] = field(default_factory=set)
+    unnamed_stems: set[str] = field(default_factory=set)
     offset: int = 0
 
     def refresh(self) -> ManifestIndex:
@@ -34,6 +39,8 @@ class ManifestIndex:
             size = 0
         if size < self.offset:  # rewritten by someone else: start over
             self.by_sha.clear()
+            self.files.clear()
+            self.unnamed_stems.clear()
             self.offset = 0
         if size == self.offset:
             return self
@@ -54,6 +61,10 @@ class ManifestIndex:
         if not isinstance(entry, dict) or "sha256" not in entry:
             return
         self.by_sha[entry["sha256"]] = entry
+        if isinstance(entry.get("files"), list):
+            self.files.update(entry["files"])
+        elif entry.get("status") == "landed":
+            self.unnamed_stems.add(stem_of(entry["sha256"]))
         if {"source", "size", "mtime_ns"} <= entry.keys():
             self.by_stat[(entry["source"], entry["size"], entry["mtime_ns"])] = entry["sha256"]
 

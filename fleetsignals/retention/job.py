@@ -16,8 +16,9 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import click
@@ -29,6 +30,8 @@ from fleetsignals.config import Config
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.files import locked, write_atomic
 from fleetsignals.home import Home
+from fleetsignals.ingest.batches import publishing, resolve_dead
+from fleetsignals.ingest.manifest import ManifestIndex, manifest_index
 from fleetsignals.retention import facts
 from fleetsignals.retention.evidence import insert_evidence, parse_rules
 from fleetsignals.retention.flags import collect_flags
@@ -247,7 +250,8 @@ def retain(
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
     with _lock(work):
         work.ensure()
-        summary.recovered = recover(lake, work)
+        with _quiet(lake):  # a rollback moves landed files
+            summary.recovered = recover(lake, work)
         purge_trash(work, parse_duration(retention["trash_for"]))
         return _run(home, config, policies, ready, lake, work, summary, say, progress)
 
@@ -303,7 +307,8 @@ def _run(
             ") as p left join wh_runs as r on r.run_id = p.run_id",
             {"skew": SKEW, "latest": latest},
         )
-        _apply(con, lake, work, ready, latest, summary, say, progress)
+        index = manifest_index(home.manifest)
+        _apply(con, lake, index, work, ready, latest, summary, say, progress)
     summary.lake_bytes_after = (
         summary.lake_bytes_before - summary.bytes_saved if summary.dry_run else _lake_bytes(lake)
     )
@@ -313,6 +318,7 @@ def _run(
 def _apply(
     con: duckdb.DuckDBPyConnection,
     lake: Path,
+    index: ManifestIndex,
     work: Workspace,
     ready: datetime,
     latest: int,
@@ -333,7 +339,7 @@ def _apply(
         bar.__enter__()
     try:
         for partition, hour in items:
-            _apply_partition(con, lake, work, partition, hour, latest, state, summary)
+            _apply_partition(con, lake, index, work, partition, hour, latest, state, summary)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -348,6 +354,7 @@ def _apply(
 def _apply_partition(
     con: duckdb.DuckDBPyConnection,
     lake: Path,
+    index: ManifestIndex,
     work: Workspace,
     partition: Path,
     hour: datetime,
@@ -356,7 +363,7 @@ def _apply_partition(
     summary: RetentionSummary,
 ) -> None:
     relative = partition.relative_to(lake).as_posix()
-    files = span_files(partition)
+    files = _inputs(lake, partition, index, summary.dry_run)
     if not files:
         return
     cached = state["partitions"].get(relative)
@@ -393,7 +400,9 @@ def _apply_partition(
         summary.files_after += 1 if rows > to_prune else 0
         return
     digest = _digest(con)
-    done = rewrite_partition(con, lake, partition, files, digest, work)
+    done = rewrite_partition(
+        con, lake, partition, files, digest, work, swap_lock=partial(_quiet, lake)
+    )
     if done.rows_out != done.rows_in - to_prune:
         raise FleetsignalsError(  # cannot happen unless a file changed under us: stop loudly
             f"{relative}: wrote {done.rows_out} spans, expected {done.rows_in - to_prune}"
@@ -406,6 +415,50 @@ def _apply_partition(
     write_atomic(
         work.root / "state.json", json.dumps(state, indent=0, sort_keys=True), sync_dir=True
     )
+
+
+def _quiet(lake: Path) -> AbstractContextManager[None]:
+    """The lake's publish lock, exclusive: no ingest publishes, records or resolves meanwhile."""
+    return publishing(lake.parent, exclusive=True)
+
+
+def _inputs(lake: Path, partition: Path, index: ManifestIndex, dry_run: bool) -> list[str]:
+    """The partition's files to rewrite, chosen while no ingest publishes (ingest/batches.py).
+
+    Every batch intent present then is a dead run's: resolved first, its unrecorded rows
+    are not among our inputs. What ingest publishes once we let go is not an input either:
+    the swap puts it back (rewrite.py), so ingest waits only for the choice and the swap.
+    """
+    relative = partition.relative_to(lake).as_posix()
+    if dry_run:
+        return _recorded(relative, span_files(partition), index.refresh())
+    with _quiet(lake):
+        resolve_dead(lake.parent, lake, index)
+        return _recorded(relative, span_files(partition), index.refresh())
+
+
+# What ingest names its files: a source's content hash, or a batch id (32 hex digits).
+_INGEST_NAME = re.compile(r"([0-9a-f]{32})\.parquet")
+
+
+def _recorded(relative: str, files: list[str], index: ManifestIndex) -> list[str]:
+    """The files to rewrite: all but those ingest named and no manifest line names.
+
+    Such a file is a killed run's (its source lands again, overwriting it): compacted, its
+    rows would sit beside the rerun's. Files not named by ingest (our outputs, files put
+    in the lake by other means) are kept in; so is a landed source's file from a manifest
+    line older than its ``files`` field.
+    """
+    kept = []
+    for name in files:
+        match = _INGEST_NAME.fullmatch(name)
+        if (
+            match is None
+            or f"{relative}/{name}" in index.files
+            or match.group(1) in index.unnamed_stems
+        ):
+            kept.append(name)
+    return kept
 
 
 def _digest(con: duckdb.DuckDBPyConnection) -> str:

@@ -10,9 +10,14 @@ would duplicate spans) and never neither. The rewrite therefore:
    file (sorted by trace, row groups sized for DuckDB), fsynced;
 3. swaps the two directories in one ``renameat2(RENAME_EXCHANGE)`` call: the
    only step readers can observe, and it is atomic;
-4. moves back any file that ingest landed in the old directory meanwhile;
+4. moves back everything in the old directory that is not an input: files ingest
+   landed meanwhile, and the temporary files a live ingest is still writing (their
+   open handles follow them; ingest renames them into place by name later);
 5. moves the old directory to ``lake/_retention/trash/`` (deleted after a delay,
    so a crash or a bad policy can be undone by hand), then drops the journal.
+
+Steps 3-5 run under ``swap_lock`` (the lake's publish lock, held exclusively: no ingest
+touches a file of the lake by name between the exchange and the moving back).
 
 ``recover`` finishes or undoes every journal left by a killed run: if the
 partition is the staged inode, the swap happened (roll forward: steps 4-5);
@@ -31,6 +36,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,10 +161,12 @@ def rewrite_partition(
     inputs: list[str],
     pruned_digest: str,
     work: Workspace,
+    swap_lock: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> Rewrite:
     """Replace ``inputs`` of ``partition`` by one compacted file without ``pruned`` runs.
 
-    ``con`` must hold a table ``pruned(run_id)``. Safe to kill at any point (see module doc).
+    ``con`` must hold a table ``pruned(run_id)``; ``swap_lock`` is held from the swap on
+    (steps 3-5). Safe to kill at any point (see module doc).
     """
     relative = partition.relative_to(lake).as_posix()
     rid = rewrite_id(relative, inputs, pruned_digest)
@@ -186,12 +195,13 @@ def rewrite_partition(
         tmp.unlink()  # every span was pruned: the partition becomes an empty directory
     fsync_dir(stage)
     crash_point("staged")
-    if exchange(partition, stage):
-        fsync_dir(partition.parent)
-        crash_point("swapped")
-        _finish_swap(lake, entry, work)
-    else:
-        _swap_by_files(lake, entry, work)
+    with swap_lock():
+        if exchange(partition, stage):
+            fsync_dir(partition.parent)
+            crash_point("swapped")
+            _finish_swap(lake, entry, work)
+        else:
+            _swap_by_files(lake, entry, work)
     bytes_out = (partition / output).stat().st_size if rows_out else 0
     return Rewrite(relative, rows_in, rows_out, bytes_in, bytes_out, output if rows_out else None)
 
@@ -201,8 +211,9 @@ def _finish_swap(lake: Path, entry: dict, work: Workspace) -> None:
     partition = lake / entry["partition"]
     old = work.stage / entry["id"]
     if old.is_dir():
-        # Files ingest landed while we compacted are not in our inputs: put them back.
-        for name in span_files(old):
+        # Files ingest landed while we compacted, and the temporaries it is writing, are
+        # not in our inputs: put them back.
+        for name in sorted(os.listdir(old)):
             if name not in entry["inputs"]:
                 os.replace(old / name, partition / name)
         fsync_dir(partition)

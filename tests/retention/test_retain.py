@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -279,3 +280,33 @@ def test_label_wait_defers_decisions(home: Home, tmp_path: Path) -> None:
     decided = _decisions(home)
     facts = _facts(home)
     assert decided and {facts[r][1].hour for r in decided} == {0}
+
+
+def test_an_unrecorded_ingest_file_is_left_out_of_compaction(home: Home, tmp_path: Path) -> None:
+    # A killed single-file run leaves <sha[:32]>.parquet without a manifest line; its rerun
+    # overwrites it. Compacted, its rows would sit in retained-* beside the rerun's.
+    config = _config(tmp_path)
+    retain(home, config, AT)
+    part = next(iter(sorted(home.lake.glob("dt=*/hr=00"))))
+    rows = pq.read_table(next(part.glob("retained-*.parquet"))).slice(0, 1)
+    dead = part / f"{'ab' * 16}.parquet"
+    pq.write_table(rows, dead)
+    pq.write_table(rows, part / "late-a.parquet")  # not ingest's name: compacted as before
+    # Recorded: named by a line's files, or landed by a line from before lines named them.
+    named, legacy = part / f"{'cd' * 16}.parquet", part / f"{'ef' * 16}.parquet"
+    pq.write_table(rows, named)
+    pq.write_table(rows, legacy)
+    lines = [
+        {
+            "sha256": "cd" * 32,
+            "status": "landed",
+            "files": [named.relative_to(home.lake).as_posix()],
+        },
+        {"sha256": "ef" * 32, "status": "landed"},
+    ]
+    home.manifest.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    retain(home, config, AT + timedelta(hours=1))
+    assert dead.exists() and pq.read_table(dead).equals(rows)
+    assert not (part / "late-a.parquet").exists()
+    assert not named.exists() and not legacy.exists()
+    assert len(list(part.glob("retained-*.parquet"))) == 1
