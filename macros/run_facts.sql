@@ -127,9 +127,10 @@
         end as timed_out_at,
         case
             when {{ status }} != 'running'
-                then {{ microseconds_between(
+                {#- A double on both engines: Spark types `bigint / 1000.0` as a decimal. -#}
+                then cast({{ microseconds_between(
                         started_at,
                         'coalesce(' ~ root_ended_at ~ ', ' ~ last_span_at ~ ')'
-                    ) }} / 1000.0
+                    ) }} as double) / 1000
         end as duration_ms
 {%- endmacro %}

@@ -1,5 +1,5 @@
-"""One small fleet built on DuckDB and on Spark, once per test session (Spark takes
-seconds to start on two cores, and lives as long as the process)."""
+"""One fleet built on DuckDB and on Spark, once per test session (Spark takes seconds to
+start on two cores, lives as long as the process, and keeps the one home it started with)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,31 @@ from fleetsignals.warehouse import build
 from fleetsignals.warehouse.engines import spark_tables
 from tests.fixtures.ingest_inputs import attr, jsonl, request, span, write
 from tests.fixtures.lakefiles import config_with
+from tests.fixtures.signalfleets import land_fleet
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START
 
 MINUTE = 60 * 10**9
+# The generated incident fleet: seven hours ending with the synthetic lake (START + 2 h),
+# so every service falls silent at once (data_stale). A three-hour healthy warm-up gives
+# the baselines history, then one incident per shipped signal, one after another
+# (explicit windows must not overlap), each firing its signal on both engines.
+FLEET_START = START - timedelta(hours=5)
+FLEET_HOURS = 7
+INCIDENTS = [
+    ("cost_inflation", "3h", "40m"),
+    ("silent_loops", "3h40m", "40m"),
+    ("tool_failure", "4h20m", "30m"),
+    ("stuck_runs", "4h50m", "20m"),
+    ("behaviour_drift", "5h10m", "40m"),
+    # Pinned on seed 2's busiest agent and variant, with bad answers 10x as often as its
+    # base rate (the generator draws 3x to 6x): at 10 runs a minute the pair gets about 35
+    # judge labels an hour, too few for a drawn factor to reach quality_drop's alpha.
+    (
+        "quality_drop", "5h50m", "60m",
+        {"agent_name": "research_assistant", "prompt_variant": "cot", "bad_factor": 10.0},
+    ),
+]  # fmt: skip
 
 
 def evaluation(name: str, at_ns: int, score: float | None = None, label: str | None = None):
@@ -76,10 +97,12 @@ def spark_snapshot(home: Home) -> Path:
 
 @pytest.fixture(scope="session")
 def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    """A home whose lake (two hours, about 3 % failed runs, 5 % failed tool calls, a few
-    judged and labelled runs) is built on Spark (Parquet under HOME/spark/warehouse, the
-    views exported beside it, a snapshot of them: spark_snapshot) and then on DuckDB (the
-    current snapshot)."""
+    """A home built on Spark (Parquet under HOME/spark/warehouse, the views exported beside
+    it, a snapshot of them: spark_snapshot) and then on DuckDB (the current snapshot).
+    Its lake: a synthetic one (two hours, about 3 % failed runs, 5 % failed tool calls,
+    an unpriced model, a few runs judged by hand-made evaluations and label files) beside
+    a generated fleet with an incident for every shipped signal and generated judge and
+    human labels landed as they arrived (INCIDENTS)."""
     root: Path = tmp_path_factory.mktemp("spark-parity")
     home = Home(root / "home").ensure()
     write_synthetic_lake(home.lake, start=START, hours=2, runs_per_minute=3, seed=7)
@@ -88,6 +111,10 @@ def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
         root, "labels:\n  bad_score_below: {relevance: 0.5}\nwarehouse:\n  snapshot_grace: 24h\n"
     )
     land_quality(home, root, config)
+    land_fleet(
+        root / "fleet", home, config, start=FLEET_START, hours=FLEET_HOURS,
+        runs_per_minute=10, seed=2, incidents=INCIDENTS, labels=True,
+    )  # fmt: skip
     build(home, config, engine="spark")
     pointer = (home.snapshots / "CURRENT").read_text(encoding="utf-8")
     (home.root / "spark" / "CURRENT").write_text(pointer, encoding="utf-8")
