@@ -290,8 +290,10 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             hits = [at for (sig, labels), at in firing.items()
                     if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                     and matches(inc, dict(labels))]  # fmt: skip
+            # Each with its first firing, in minutes from the jump's start.
             others = sorted({
                 ", ".join(f"{k}={v}" for k, v in labels)
+                + f" at {(at - inc_start).total_seconds() / 60:.0f} min"
                 for (sig, labels), at in firing.items()
                 if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                 and not matches(inc, dict(labels))
