@@ -36,13 +36,17 @@
 -- Fires when: current P95 or P75 (shift_quantile) >= min_ratio x the baseline's (a material
 -- effect) and a p-value < alpha / m.
 --
--- Most specific groups, per agent, among the groups that fire: (1) finer first: a group
--- stands only if it stays significant without the runs of the firing groups nested in it
--- (a cohort does not stand for its tenant, nor the agent for two tenants); (2) a standing
--- group nested in a coarser standing group is folded into it (a cohort-wide jump names the
--- cohort, not its large tenants); (3) strongest first by scan statistic (log-likelihood
--- ratio of "more runs above t inside this group", z^2 / 2 for the shift): a group is
--- reported only if it stays significant without the runs of the stronger ones, so a
+-- Most specific groups, per agent. Significant groups (a p-value < alpha / m) that are not
+-- material fire nothing but may explain others. (1) Finer first: a group stands only if it
+-- stays significant without the runs of the firing groups nested in it (a cohort does not
+-- stand for its tenant, nor the agent for two tenants), and can be named only if what is
+-- left is material too. (2) Rest of the group: a firing group nested in a coarser
+-- standing group (material or not) is explained by it unless its runs changed more than
+-- the rest of that group's (a cohort-wide jump, or one draining from the hour, names the
+-- cohort or nothing, not its large tenants; an agent-wide small drift does not hide a
+-- tenant's own jump). (3) Strongest first by scan statistic (log-likelihood ratio of "more
+-- runs above t inside this group", z^2 / 2 for the shift): a group is reported only if it
+-- stays significant without the runs of the stronger named or explaining groups, so a
 -- crossing group (a workflow that the jumping cohort's runs use) does not report the same
 -- jump again.
 -- value = current P95 / baseline P95.
