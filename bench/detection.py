@@ -290,8 +290,10 @@ def report_cost_jumps(kind: str, work: Path, seeds: list[int], rpm: float, hours
             hits = [at for (sig, labels), at in firing.items()
                     if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                     and matches(inc, dict(labels))]  # fmt: skip
+            # Each with its first firing, in minutes from the jump's start.
             others = sorted({
                 ", ".join(f"{k}={v}" for k, v in labels)
+                + f" at {(at - inc_start).total_seconds() / 60:.0f} min"
                 for (sig, labels), at in firing.items()
                 if sig == "p95_cost_jump" and inc_start <= at <= inc_end + grace
                 and not matches(inc, dict(labels))
@@ -363,7 +365,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller fleets")
     parser.add_argument("--work", type=Path, help="directory to keep built fleets in")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
+    parser.add_argument(
+        "--seeds", type=int, nargs="*", default=[11, 12, 13],
+        help="healthy fleets at default and 3x traffic (none: only the Zipf-tenant ones)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--zipf-seeds", type=int, nargs="+", default=[29],
+        help=f"healthy fleets of {TENANTS} Zipf-sized tenants",
+    )  # fmt: skip
     parser.add_argument(
         "--incident-seeds", type=int, nargs="+", default=[11, 5],
         help="incident fleets (seed 5 draws the weakest cost inflation, x1.64)",
@@ -399,7 +408,7 @@ def main() -> None:
     shapes = [
         (15.0, "default traffic", 6.0 if args.quick else 10.0, args.seeds, None),
         (45.0, "3x traffic", 4.0 if args.quick else 6.0, args.seeds[:2], None),
-        (40.0, f"{TENANTS} tenants", 4.0 if args.quick else 7.0, [29], TENANTS),
+        (40.0, f"{TENANTS} tenants", 4.0 if args.quick else 7.0, args.zipf_seeds, TENANTS),
     ]
     # Signals are judged after a warm-up: the longest baseline needs history to exist.
     warm = timedelta(hours=1)

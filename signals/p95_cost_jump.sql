@@ -36,13 +36,17 @@
 -- Fires when: current P95 or P75 (shift_quantile) >= min_ratio x the baseline's (a material
 -- effect) and a p-value < alpha / m.
 --
--- Most specific groups, per agent, among the groups that fire: (1) finer first: a group
--- stands only if it stays significant without the runs of the firing groups nested in it
--- (a cohort does not stand for its tenant, nor the agent for two tenants); (2) a standing
--- group nested in a coarser standing group is folded into it (a cohort-wide jump names the
--- cohort, not its large tenants); (3) strongest first by scan statistic (log-likelihood
--- ratio of "more runs above t inside this group", z^2 / 2 for the shift): a group is
--- reported only if it stays significant without the runs of the stronger ones, so a
+-- Most specific groups, per agent. Significant groups (a p-value < alpha / m) that are not
+-- material fire nothing but may explain others. (1) Finer first: a group stands only if it
+-- stays significant without the runs of the firing groups nested in it (a cohort does not
+-- stand for its tenant, nor the agent for two tenants), and can be named only if what is
+-- left is material too. (2) Rest of the group: a firing group nested in a coarser
+-- standing group (material or not) is explained by it unless its runs changed more than
+-- the rest of that group's (a cohort-wide jump, or one draining from the hour, names the
+-- cohort or nothing, not its large tenants; an agent-wide small drift does not hide a
+-- tenant's own jump). (3) Strongest first by scan statistic (log-likelihood ratio of "more
+-- runs above t inside this group", z^2 / 2 for the shift): a group is reported only if it
+-- stays significant without the runs of the stronger named or explaining groups, so a
 -- crossing group (a workflow that the jumping cohort's runs use) does not report the same
 -- jump again.
 -- value = current P95 / baseline P95.
@@ -302,17 +306,7 @@ family as (
     from attainable
 ),
 
--- Material effect: the tail (P95) or the upper body (P75) rose by min_ratio.
-candidates as (
-    select *
-    from tested
-    where
-        base_q > 0
-        and base_s > 0
-        and greatest(cur_q / base_q, cur_s / base_s) >= $min_ratio
-),
-
--- The tests of the candidates that reach alpha / m, each with its strength: the
+-- The tests that reach alpha / m (material or not), each with its strength: the
 -- log-likelihood ratio of "more runs above t inside this group" for the tail (Kulldorff's
 -- scan statistic), z^2 / 2 for the shift (the same ratio for a normal statistic).
 tail_evidence as (
@@ -331,12 +325,6 @@ tail_evidence as (
             / (1.0 - (attainable.j + 1.0) / (attainable.n_base + 1.0))
         ) as llr
     from attainable
-    inner join candidates
-        on
-            attainable.agent_name = candidates.agent_name
-            and attainable.dim = candidates.dim
-            and attainable.dim_value = candidates.dim_value
-            and attainable.win = candidates.win
     cross join family
     cross join lateral generate_series(attainable.k, attainable.n_cur) as outcomes (x)
     where attainable.kind = 'tail'
@@ -374,12 +362,6 @@ shift_evidence as (
         attainable.win,
         attainable.z * attainable.z / 2.0 as llr
     from attainable
-    inner join candidates
-        on
-            attainable.agent_name = candidates.agent_name
-            and attainable.dim = candidates.dim
-            and attainable.dim_value = candidates.dim_value
-            and attainable.win = candidates.win
     cross join family
     where attainable.kind = 'shift'
         and attainable.z > 0
@@ -395,24 +377,39 @@ evidence as (
     select * from shift_evidence
 ),
 
--- One row per firing group: the window (and test) with the strongest evidence.
-firing as (
+-- One row per significant group: the window (and test) with the strongest evidence, a
+-- material one first. A group fires when it is material: its tail (P95) or upper body
+-- (P75) rose by min_ratio in a significant window. Significant groups below that gate
+-- fire nothing but can explain the groups nested in them (step 2 below).
+significant as (
     select *
     from (
         select
-            candidates.*,
-            evidence.llr,
+            *,
             row_number() over (
-                partition by candidates.agent_name, candidates.dim, candidates.dim_value
-                order by evidence.llr desc, candidates.win desc
+                partition by agent_name, dim, dim_value
+                order by is_material desc, llr desc, win desc
             ) as best
-        from candidates
-        inner join evidence
-            on
-                candidates.agent_name = evidence.agent_name
-                and candidates.dim = evidence.dim
-                and candidates.dim_value = evidence.dim_value
-                and candidates.win = evidence.win
+        from (
+            select
+                tested.*,
+                evidence.llr,
+                coalesce(
+                    tested.base_q > 0
+                    and tested.base_s > 0
+                    and greatest(
+                        tested.cur_q / tested.base_q, tested.cur_s / tested.base_s
+                    ) >= $min_ratio,
+                    false
+                ) as is_material
+            from tested
+            inner join evidence
+                on
+                    tested.agent_name = evidence.agent_name
+                    and tested.dim = evidence.dim
+                    and tested.dim_value = evidence.dim_value
+                    and tested.win = evidence.win
+        ) as gated
     ) as by_strength
     where best = 1
 ),
@@ -433,24 +430,28 @@ ordered as materialized (
                 when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
                 when 'user_cohort' then 7 when 'environment' then 8 else 9
             end as dim_rank
-        from firing
+        from significant
     ) as with_rank
 ),
 
--- Pairs of firing groups of one agent where the finer one's runs all lie in the coarser
--- (a tenant in its cohort, anything in its agent); dimensions that cross (a workflow and
--- a cohort) are not nested.
+-- Pairs of a firing group and a significant group of one agent where the firing one's runs
+-- all lie in the other (a tenant in its cohort, anything in its agent); dimensions that
+-- cross (a workflow and a cohort) are not nested.
 nested as (
     select
         finer.agent_name,
         finer.dim,
         finer.dim_value,
+        finer.win,
         coarser.dim as by_dim,
         coarser.dim_value as by_value
     from ordered as finer
     inner join
         ordered as coarser
-        on finer.agent_name = coarser.agent_name and finer.pos < coarser.pos
+        on
+            finer.agent_name = coarser.agent_name
+            and finer.pos < coarser.pos
+            and finer.is_material
     inner join members as finer_members
         on finer.agent_name = finer_members.agent_name
             and finer.dim = finer_members.dim
@@ -461,12 +462,13 @@ nested as (
             and coarser.dim = coarser_members.dim
             and coarser.dim_value = coarser_members.dim_value
             and finer_members.run_id = coarser_members.run_id
-    group by finer.agent_name, finer.dim, finer.dim_value, coarser.dim, coarser.dim_value
+    group by
+        finer.agent_name, finer.dim, finer.dim_value, finer.win, coarser.dim, coarser.dim_value
     having count(coarser_members.run_id) = count(*)
 ),
 
--- Step 1, finer first: a firing group stands only if it stays significant without the
--- runs of the firing groups nested in it (a cohort does not stand for its tenant).
+-- Step 1, finer first: a significant group stands only if it stays significant without
+-- the runs of the firing groups nested in it (a cohort does not stand for its tenant).
 finer_runs as (
     select distinct
         nested.agent_name,
@@ -512,7 +514,18 @@ standing_counts as (
         count(*) filter (where is_base) as n_base,
         count(*) filter (where not is_base and cost_usd > base_q) as k,
         count(*) filter (where is_base and cost_usd > base_q) as j,
-        sum(placement) filter (where not is_base) as u_cur
+        sum(placement) filter (where not is_base) as u_cur,
+        -- What is left is material on its own: a group is named only then (as an
+        -- explainer of the groups nested in it, significance is enough).
+        coalesce(
+            greatest(
+                quantile_cont(cost_usd, $tail_quantile) filter (where not is_base)
+                / quantile_cont(cost_usd, $tail_quantile) filter (where is_base),
+                quantile_cont(cost_usd, $shift_quantile) filter (where not is_base)
+                / quantile_cont(cost_usd, $shift_quantile) filter (where is_base)
+            ) >= $min_ratio,
+            false
+        ) as is_material
     from (
         select
             *,
@@ -534,7 +547,8 @@ standing as (
     select
         group_tests.agent_name,
         group_tests.dim,
-        group_tests.dim_value
+        group_tests.dim_value,
+        group_tests.is_material
     from standing_counts as group_tests
     cross join family
     cross join settings
@@ -552,6 +566,7 @@ standing as (
         group_tests.n_base,
         group_tests.k,
         group_tests.j,
+        group_tests.is_material,
         family.m
     having
         sum(exp(
@@ -569,7 +584,8 @@ standing as (
     select
         shifted.agent_name,
         shifted.dim,
-        shifted.dim_value
+        shifted.dim_value,
+        shifted.is_material
     from (
         select
             *,
@@ -588,10 +604,21 @@ standing as (
         < $alpha / family.m
 ),
 
--- Step 2: a standing group nested in a coarser standing group is folded into it (the jump
--- reaches beyond it: name the cohort, not each of its tenants).
-folded as (
-    select nested.*
+-- Step 2, rest of the group: a standing firing group nested in a coarser standing group
+-- (material or not) is explained by it unless its runs changed more than the rest of that
+-- group's (a cohort-wide jump names the cohort, not its large tenants; a jump draining
+-- from a cohort's hour is not named on a tenant that drains a little slower; an agent-wide
+-- small drift does not hide a tenant's own jump). Each current run of the coarser group,
+-- in the finer one's window, is placed among the baseline of its own part (the finer group,
+-- or the rest), as a fraction; under "both parts changed alike" the two parts' fractions
+-- are exchangeable, and the finer group differs when its fractions rank above the rest's
+-- (rank-sum, at the family's alpha / m).
+contrast_rows as (
+    select
+        nested.*,
+        ordinary.is_base,
+        ordinary.step_cost_usd,
+        finer_members.run_id is not null as is_finer
     from nested
     inner join standing as finer_standing
         on nested.agent_name = finer_standing.agent_name
@@ -601,6 +628,112 @@ folded as (
         on nested.agent_name = coarser_standing.agent_name
             and nested.by_dim = coarser_standing.dim
             and nested.by_value = coarser_standing.dim_value
+    inner join ordinary
+        on nested.agent_name = ordinary.agent_name
+            and nested.by_dim = ordinary.dim
+            and nested.by_value = ordinary.dim_value
+    left join members as finer_members
+        on
+            nested.agent_name = finer_members.agent_name
+            and nested.dim = finer_members.dim
+            and nested.dim_value = finer_members.dim_value
+            and ordinary.run_id = finer_members.run_id
+    where
+        finer_standing.is_material
+        and (ordinary.is_base or ordinary.age_minutes < nested.win)
+),
+
+contrast_fractions as (
+    select
+        *,
+        count(*) filter (where is_base) over (
+            partition by agent_name, dim, dim_value, by_dim, by_value, is_finer
+        ) as n_part_base,
+        (
+            sum(case when is_base then 1 else 0 end)
+                over (
+                    partition by agent_name, dim, dim_value, by_dim, by_value, is_finer
+                    order by step_cost_usd
+                    range between unbounded preceding and current row
+                )
+            - 0.5 * sum(case when is_base then 1 else 0 end) over (
+                partition by agent_name, dim, dim_value, by_dim, by_value, is_finer, step_cost_usd
+            )
+        ) / count(*) filter (where is_base) over (
+            partition by agent_name, dim, dim_value, by_dim, by_value, is_finer
+        ) as fraction
+    from contrast_rows
+),
+
+contrast_counts as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        by_dim,
+        by_value,
+        min(n_part_base) as n_part_base,
+        count(*) filter (where is_finer) as n_finer,
+        count(*) filter (where not is_finer) as n_rest,
+        sum(placement) filter (where is_finer) as u_finer
+    from (
+        select
+            *,
+            sum(case when is_finer then 0 else 1 end)
+                over (
+                    partition by agent_name, dim, dim_value, by_dim, by_value
+                    order by fraction
+                    range between unbounded preceding and current row
+                )
+            - 0.5 * sum(case when is_finer then 0 else 1 end) over (
+                partition by agent_name, dim, dim_value, by_dim, by_value, fraction
+            ) as placement
+        from contrast_fractions
+        where not is_base
+    ) as with_placement
+    group by agent_name, dim, dim_value, by_dim, by_value
+),
+
+differs as (
+    select
+        contrasted.agent_name,
+        contrasted.dim,
+        contrasted.dim_value,
+        contrasted.by_dim,
+        contrasted.by_value
+    from (
+        select
+            *,
+            (u_finer - n_finer * n_rest / 2.0)
+            / sqrt(n_finer * n_rest * (n_finer + n_rest + 1) / 12.0) as z
+        from contrast_counts
+    ) as contrasted
+    cross join family
+    cross join settings
+    where
+        contrasted.n_rest >= settings.min_n
+        and contrasted.n_part_base >= settings.min_n
+        and contrasted.z > 0
+        and exp(-contrasted.z * contrasted.z / 2.0) / sqrt(2.0 * pi())
+        / (0.661 * contrasted.z + 0.339 * sqrt(contrasted.z * contrasted.z + 5.51))
+        < $alpha / family.m
+),
+
+explanations as (
+    select distinct
+        contrast_rows.agent_name,
+        contrast_rows.dim,
+        contrast_rows.dim_value,
+        contrast_rows.by_dim,
+        contrast_rows.by_value
+    from contrast_rows
+    left join differs
+        on contrast_rows.agent_name = differs.agent_name
+            and contrast_rows.dim = differs.dim
+            and contrast_rows.dim_value = differs.dim_value
+            and contrast_rows.by_dim = differs.by_dim
+            and contrast_rows.by_value = differs.by_value
+    where differs.agent_name is null
 ),
 
 named as (
@@ -611,18 +744,34 @@ named as (
             and ordered.dim = standing.dim
             and ordered.dim_value = standing.dim_value
     where
-        not exists (
+        ordered.is_material
+        and standing.is_material
+        and not exists (
             select 1
-            from folded
-            where ordered.agent_name = folded.agent_name
-                and ordered.dim = folded.dim
-                and ordered.dim_value = folded.dim_value
+            from explanations
+            where ordered.agent_name = explanations.agent_name
+                and ordered.dim = explanations.dim
+                and ordered.dim_value = explanations.dim_value
         )
 ),
 
+-- The groups a named group may be explained by in step 3: the named ones, and the groups
+-- that explained a firing group in step 2 (a jump draining from a cohort, explaining its
+-- large tenant, also explains a workflow its runs cross).
+explaining as (
+    select * from named
+    union
+    select ordered.*
+    from ordered
+    inner join explanations
+        on ordered.agent_name = explanations.agent_name
+            and ordered.dim = explanations.by_dim
+            and ordered.dim_value = explanations.by_value
+),
+
 -- Step 3, strongest first (scan statistic): a named group is reported if it stays
--- significant without the runs of the named groups with a larger statistic, so a group
--- crossing the cause (a model the jumping tenant uses) does not report it twice.
+-- significant without the runs of the explaining groups with a larger statistic, so a
+-- group crossing the cause (a model the jumping tenant uses) does not report it twice.
 stronger_runs as (
     select distinct
         named_group.agent_name,
@@ -630,7 +779,7 @@ stronger_runs as (
         named_group.dim_value,
         members.run_id
     from named as named_group
-    inner join named as stronger_group
+    inner join explaining as stronger_group
         on
             named_group.agent_name = stronger_group.agent_name
             and (

@@ -90,6 +90,33 @@ def test_a_cohort_wide_jump_names_the_cohort_not_each_tenant(
     assert labels(con) == [{"agent_name": "agent", "user_cohort": "pro"}]
 
 
+def test_a_cohort_jump_draining_is_not_named_on_a_tenant_above_the_gate(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The hour as a cohort-wide jump drains from it: the cohort is still significant but
+    # under the 1.3 material gate (its tenants x1.22), while its large tenant, by noise, is
+    # a little slower and over it (x1.32). The tenant's runs changed like the rest of its
+    # cohort's: nothing is named (the tenant fired alone before, 20 minutes after such a
+    # jump ended, on two bench fleets of five).
+    fleet(con, {"ta": 1.32, "tb": 1.22, "tc": 1.22})
+    assert labels(con) == []
+    # The same tenant with the rest of its cohort unchanged is its own jump, and named.
+    con.execute("delete from fct_runs")
+    fleet(con, {"ta": 1.32})
+    assert labels(con) == [{"agent_name": "agent", "tenant_id": "ta"}]
+
+
+def test_an_agent_wide_drift_does_not_hide_a_tenant_jump(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Every tenant drifts x1.2 (significant over the agent's runs, under the gate) and one
+    # jumps x2: the tenant's runs changed more than the rest of its cohort's and agent's,
+    # so it is named; the agent (here also its only variant) is material only with the
+    # tenant's runs in it and is not named for them.
+    fleet(con, {"ta": 2.0, "tb": 1.2, "tc": 1.2, "td": 1.2, "te": 1.2})
+    assert labels(con) == [{"agent_name": "agent", "tenant_id": "ta"}]
+
+
 def test_removing_tenant_id_from_the_settings_stops_tenant_alerts(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
