@@ -218,7 +218,7 @@ def floor(path: Path, out: Path) -> float:
     return float(done.stdout.split()[-1])
 
 
-def _tree_pss_kib(pid: int) -> int:
+def tree_pss_kib(pid: int) -> int:
     """Proportional set size (KiB) of a process and its descendants: unlike summed RSS,
     pages the processes share (libraries) count once. 0 once the process is gone."""
     total = 0
@@ -226,7 +226,7 @@ def _tree_pss_kib(pid: int) -> int:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
             total = next((int(x.split()[1]) for x in rollup if x.startswith("Pss:")), 0)
         with open(f"/proc/{pid}/task/{pid}/children") as children:
-            total += sum(_tree_pss_kib(int(c)) for c in children.read().split())
+            total += sum(tree_pss_kib(int(c)) for c in children.read().split())
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
@@ -260,7 +260,7 @@ def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, i
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], _tree_pss_kib(process.pid))
+            peak[0] = max(peak[0], tree_pss_kib(process.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
