@@ -10,20 +10,21 @@ a fresh temporary home:
 1. DuckDB, in one process, as bench/cycle.py runs it (its fleet, clock and stages are
    imported): a day of synthetic history built with a full refresh, one warm-up cycle,
    then the recorded cycle: ingest 5 minutes of OTLP dumps, the incremental build (dbt,
-   publish), evaluate every shipped signal. Then a DuckDB full refresh of the whole lake
-   (history and both cycles), the like-for-like figure for Spark's.
+   then publish), evaluate every shipped signal. Then a DuckDB full refresh of the whole
+   lake (history and both cycles), the like-for-like figure for Spark's.
 2. Spark, in a second process (the in-process Spark keeps one home per process): the
    same lake built by ``fleetsignals.warehouse.build(engine="spark")``, always a full
    refresh (Spark has no incremental build yet, docs/scale-out.md). Stages: the Spark
-   session's start (dbt-spark's first ``getOrCreate``), dbt's nodes on Spark (sum of
+   session's start (dbt-spark's first ``getOrCreate``), dbt's nodes on Spark (the sum of
    run_results.json's execution times; Spark's profile runs one thread), the rest of
-   dbt (parse, hooks, per-node overhead), and publishing split into the readers' models
-   DuckDB builds into the snapshot and the rest (fct_runs' export, linking the files).
+   dbt (parse, hooks, per-node overhead), and publishing: the readers' models DuckDB
+   builds into the snapshot, and the rest (fct_runs' export, linking the files).
 
-Prints a table per size: seconds per stage per engine, spans/s, and the peak memory
-(PSS, sampled every 0.1 s, of the process and its children: ingest's workers, Spark's
-JVM) of the cycle, of each full refresh; then the slowest models of each build.
-Wall-clock on a shared machine: note the load (``uptime``) beside the figures.
+Prints a table per size: per stage, wall seconds, CPU seconds and peak memory of the
+stage's process tree (the process, ingest's workers, Spark's JVM; CPU from /proc at the
+stage's start and end, PSS sampled every 0.1 s; "-" where a stage is not a separate
+step), spans/s, then the slowest models of each build. Wall-clock on a shared machine:
+note the load (``uptime``) beside the figures; CPU seconds depend less on it.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb  # noqa: E402
 
+import bench.cycle  # noqa: E402
+import fleetsignals.ingest.land  # noqa: E402
 import fleetsignals.warehouse.runner as runner  # noqa: E402
 from bench.cycle import CYCLE, T0, History, generate_cycles, model_seconds  # noqa: E402
-from bench.ingest import tree_pss_kib  # noqa: E402
+from bench.ingest import tree_cpu_seconds, tree_pss_kib  # noqa: E402
 from fleetsignals.config import load_config  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
 from fleetsignals.warehouse import build  # noqa: E402
@@ -76,16 +79,19 @@ def report(**event: Any) -> None:
 
 @contextlib.contextmanager
 def phase(name: str) -> Iterator[None]:
-    """Tell the parent which phase the memory samples belong to."""
-    report(phase=name)
-    yield
-    report(phase=None)
+    """Mark a stage for the parent, which measures its process tree's CPU and memory."""
+    report(begin=name)
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        report(end=name, seconds=time.monotonic() - t0)
 
 
 @contextlib.contextmanager
 def wrapped(owner: Any, name: str, around: Callable[..., Any]) -> Iterator[None]:
-    """Run ``around(original, *args, **kwargs)`` in place of ``owner.name`` (timing only:
-    the original always runs)."""
+    """Run ``around(original, *args, **kwargs)`` in place of ``owner.name``: measuring
+    only, the original always runs."""
     original = getattr(owner, name)
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -98,6 +104,14 @@ def wrapped(owner: Any, name: str, around: Callable[..., Any]) -> Iterator[None]
         setattr(owner, name, original)
 
 
+def as_phase(name: str) -> Callable[..., Any]:
+    def around(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with phase(name):
+            return original(*args, **kwargs)
+
+    return around
+
+
 def lake_spans(home: Home) -> int:
     with duckdb.connect() as con:
         pattern = str(home.lake / "dt=*" / "hr=*" / "*.parquet")
@@ -106,37 +120,36 @@ def lake_spans(home: Home) -> int:
 
 def run_duckdb(root: Path, rpm: int, days: int, history_rpm: int, seed: int) -> None:
     """History, a warm-up and a recorded cycle, then a full refresh of the whole lake."""
-    with phase("generate"):
-        t0 = time.monotonic()
-        dumps = generate_cycles(root, 2, rpm, seed)
-        report(generate_s=time.monotonic() - t0)
-    with phase("history"):
-        history = History(root, days, history_rpm)
-        report(
-            history_spans=history.spans, history_full_s=history.full_s, home=str(history.home.root)
-        )
-    history.cycle(dumps[0], T0, record=False)
-    with phase("cycle"):
-        history.cycle(dumps[1], T0 + CYCLE, record=True)
-    row, summary = history.rows[0], history.builds[0]
+    t0 = time.monotonic()
+    dumps = generate_cycles(root, 2, rpm, seed)
+    generate_s = time.monotonic() - t0
+    history = History(root, days, history_rpm)
     report(
-        cycle={
-            "ingest": row["ingest"],
-            "build: dbt": summary.dbt_seconds,
-            "build: publish": summary.publish_seconds,
-            "evaluate": row["evaluate"],
-        },
+        home=str(history.home.root),
+        generate_s=generate_s,
+        history_spans=history.spans,
+        history_full_s=history.full_s,
+    )
+    history.cycle(dumps[0], T0, record=False)
+    # The recorded cycle's stages, as bench/cycle.py's History calls them.
+    with (
+        wrapped(fleetsignals.ingest.land, "land_paths", as_phase("ingest")),
+        wrapped(bench.cycle, "build", as_phase("build")),
+        wrapped(runner, "publish_snapshot", as_phase("build: publish")),
+        wrapped(bench.cycle, "evaluate_live", as_phase("evaluate")),
+    ):
+        history.cycle(dumps[1], T0 + CYCLE, record=True)
+    report(
         cycle_spans=history.spans_landed[0],
         cycle_models=history.models[0],
         signals=history.signals,
     )
-    with phase("duckdb full refresh"):
+    with (
+        phase("full refresh"),
+        wrapped(runner, "publish_snapshot", as_phase("full refresh: publish")),
+    ):
         full = build(history.home, history.config, full_refresh=True, run_tests=False)
     report(
-        duckdb_full={
-            "dbt": full.dbt_seconds,
-            "publish": full.publish_seconds,
-        },
         duckdb_full_models=model_seconds(history.home),
         lake_spans=lake_spans(history.home),
         runs=full.runs,
@@ -148,56 +161,44 @@ def run_spark(home_root: Path) -> None:
     from pyspark.sql import SparkSession
 
     home = Home(home_root)
-    seconds: dict[str, float] = {}
     nodes: dict[str, float] = {}
 
     def session_start(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         # dbt-spark calls getOrCreate per statement; the first one starts Spark's JVM.
-        t0 = time.monotonic()
-        starting = SparkSession._instantiatedSession is None
-        try:
+        if SparkSession._instantiatedSession is not None:
             return original(*args, **kwargs)
-        finally:
-            if starting:
-                seconds["session start"] = time.monotonic() - t0
+        with phase("spark: session start"):
+            return original(*args, **kwargs)
 
     def readers(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         # The readers' dbt run writes run_results.json over the Spark run's: read it first.
         nodes.update(model_seconds(home))
-        t0 = time.monotonic()
-        try:
+        with phase("spark: readers"):
             return original(*args, **kwargs)
-        finally:
-            seconds["readers"] = time.monotonic() - t0
 
     with (
-        phase("spark build"),
+        phase("spark"),
         wrapped(SparkSession.Builder, "getOrCreate", session_start),
         wrapped(runner, "_build_readers", readers),
+        wrapped(runner, "_publish_spark", as_phase("spark: publish")),
     ):
         summary = build(home, load_config(None), engine="spark")
-    on_spark = sum(nodes.values())
-    report(
-        spark={
-            "session start": seconds["session start"],
-            "dbt nodes on Spark": on_spark,
-            "dbt: parse, hooks, per-node overhead": summary.dbt_seconds
-            - seconds["session start"]
-            - on_spark,
-            "publish: readers' models on DuckDB": seconds["readers"],
-            "publish: fct_runs export, linking": summary.publish_seconds - seconds["readers"],
-        },
-        spark_models=nodes,
-        spark_runs=summary.runs,
-    )
+    report(spark_models=nodes, spark_runs=summary.runs, spark_dbt_s=summary.dbt_seconds)
 
 
-# --- the parent: runs the children, samples their memory, prints the table ---
+# --- the parent: runs the children, measures their process trees, prints the table ---
 
 
-def run_child(args: list[str], cwd: Path) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run this script as a child; return its merged reports and the peak PSS (MiB) of
-    its process tree per phase."""
+class Stage:
+    """Wall seconds (the child's), CPU seconds and peak PSS (MiB) of one marked stage."""
+
+    def __init__(self, cpu_at_start: float) -> None:
+        self.cpu_at_start = cpu_at_start
+        self.seconds = self.cpu = self.peak = 0.0
+
+
+def run_child(args: list[str], cwd: Path) -> tuple[dict[str, Any], dict[str, Stage]]:
+    """Run this script as a child; return its merged reports and its marked stages."""
     env = {k: v for k, v in os.environ.items() if k != "FLEETSIGNALS_CONFIG"}
     # Spark's warnings and progress bars go to a file, shown if the stage fails.
     log = cwd / f"{args[1]}.stderr"
@@ -210,14 +211,14 @@ def run_child(args: list[str], cwd: Path) -> tuple[dict[str, Any], dict[str, flo
             env=env,
             text=True,
         )
-    current: list[str | None] = [None]
-    peaks: dict[str, float] = {}
+    stages: dict[str, Stage] = {}
+    running: list[Stage] = []
 
     def sample() -> None:
         while process.poll() is None:
-            name = current[0]
-            if name:
-                peaks[name] = max(peaks.get(name, 0.0), tree_pss_kib(process.pid) / 1024)
+            pss = tree_pss_kib(process.pid) / 1024
+            for stage in list(running):
+                stage.peak = max(stage.peak, pss)
             time.sleep(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -229,8 +230,14 @@ def run_child(args: list[str], cwd: Path) -> tuple[dict[str, Any], dict[str, flo
             sys.stdout.write(line)  # whatever else the stages print
             continue
         event = json.loads(line)
-        if "phase" in event:
-            current[0] = event["phase"]
+        if "begin" in event:
+            stages[event["begin"]] = stage = Stage(tree_cpu_seconds(process.pid))
+            running.append(stage)
+        elif "end" in event:
+            stage = stages[event["end"]]
+            stage.cpu = tree_cpu_seconds(process.pid) - stage.cpu_at_start
+            stage.seconds = event["seconds"]
+            running.remove(stage)
         else:
             merged.update(event)
     status = process.wait()
@@ -238,31 +245,36 @@ def run_child(args: list[str], cwd: Path) -> tuple[dict[str, Any], dict[str, flo
     if status != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise SystemExit(f"{tail}\n{args[1]} stage failed with status {status}")
-    return merged, peaks
+    return merged, stages
 
 
-def stage_rows(engine: str, stages: dict[str, float], spans: int, peak: float) -> list[str]:
-    total = sum(stages.values())
-    rows = [f"| {engine} | {name} | {s:8.2f} | {s / total:4.0%} |" for name, s in stages.items()]
-    rows.append(
-        f"| {engine} | **total** | {total:8.2f} | {spans / total:,.0f} spans/s, "
-        f"peak PSS {peak:,.0f} MiB |"
+def table_rows(
+    engine: str, rows: list[tuple[str, float, Stage | None]], whole: Stage, spans: int
+) -> list[str]:
+    """One line per stage (wall seconds given, CPU and PSS from its Stage if it has one),
+    then the total: the whole stage's figures and spans/s."""
+
+    def line(name: str, seconds: float, cpu: str, peak: str, rate: str = "") -> str:
+        return f"| {engine} | {name} | {seconds:.2f} | {cpu} | {peak} | {rate} |"
+
+    out = [
+        line(name, s, f"{st.cpu:.1f}", f"{st.peak:,.0f}") if st else line(name, s, "-", "-")
+        for name, s, st in rows
+    ]
+    out.append(
+        line(
+            "**total**",
+            whole.seconds,
+            f"{whole.cpu:.1f}",
+            f"{whole.peak:,.0f}",
+            f"{spans / whole.seconds:,.0f}",
+        )
     )
-    return rows
-
-
-def slowest(models: dict[str, float], count: int) -> str:
-    top = sorted(models.items(), key=lambda kv: -kv[1])[:count]
-    return ", ".join(f"{name} {s:.2f}" for name, s in top)
+    return out
 
 
 def print_size(
-    size: str,
-    rpm: int,
-    duck: dict[str, Any],
-    spark: dict[str, Any],
-    peaks: dict[str, float],
-    models: int,
+    size: str, rpm: int, duck: dict[str, Any], spark: dict[str, Any], st: dict[str, Stage]
 ) -> None:
     cycle_spans, lake = duck["cycle_spans"], duck["lake_spans"]
     print(
@@ -270,32 +282,86 @@ def print_size(
         f"lake {lake:,} spans ({duck['history_spans']:,} of synthetic history), "
         f"{duck['runs']:,} runs\n"
     )
-    print("| engine | stage | seconds | share |")
-    print("|---|---|---|---|")
+    print("| engine | stage | wall s | CPU s | peak PSS MiB | spans/s |")
+    print("|---|---|---|---|---|---|")
+    build_s, publish = st["build"], st["build: publish"]
+    dbt = Stage(0)
+    dbt.cpu, dbt.peak = build_s.cpu - publish.cpu, build_s.peak
+    cycle = Stage(0)
+    cycle_parts = [st["ingest"], build_s, st["evaluate"]]
+    cycle.seconds = sum(s.seconds for s in cycle_parts)
+    cycle.cpu = sum(s.cpu for s in cycle_parts)
+    cycle.peak = max(s.peak for s in cycle_parts)
+    full, full_publish = st["full refresh"], st["full refresh: publish"]
+    on_spark = sum(spark["spark_models"].values())
+    start, readers, spark_publish = (
+        st["spark: session start"],
+        st["spark: readers"],
+        st["spark: publish"],
+    )
+    rest_of_dbt = spark["spark_dbt_s"] - start.seconds - on_spark
     for row in (
-        *stage_rows("DuckDB cycle", duck["cycle"], cycle_spans, peaks["cycle"]),
-        *stage_rows("DuckDB full refresh", duck["duckdb_full"], lake, peaks["duckdb full refresh"]),
-        *stage_rows("Spark full refresh", spark["spark"], lake, peaks["spark build"]),
+        *table_rows(
+            "DuckDB cycle",
+            [
+                ("ingest", st["ingest"].seconds, st["ingest"]),
+                ("build: dbt", build_s.seconds - publish.seconds, dbt),
+                ("build: publish", publish.seconds, publish),
+                ("evaluate", st["evaluate"].seconds, st["evaluate"]),
+            ],
+            cycle,
+            cycle_spans,
+        ),
+        *table_rows(
+            "DuckDB full refresh",
+            [
+                ("dbt", full.seconds - full_publish.seconds, None),
+                ("publish", full_publish.seconds, full_publish),
+            ],
+            full,
+            lake,
+        ),
+        *table_rows(
+            "Spark full refresh",
+            [
+                ("session start", start.seconds, start),
+                ("dbt nodes on Spark", on_spark, None),
+                ("dbt: parse, hooks, per-node overhead", rest_of_dbt, None),
+                ("publish: readers' models on DuckDB", readers.seconds, readers),
+                (
+                    "publish: fct_runs export, linking",
+                    spark_publish.seconds - readers.seconds,
+                    None,
+                ),
+            ],
+            st["spark"],
+            lake,
+        ),
     ):
         print(row)
-    ingest = duck["cycle"]["ingest"]
+    ingest = st["ingest"]
     print(
-        f"\ningest {cycle_spans / ingest:,.0f} spans/s; evaluate ran {duck['signals']} signals. "
-        "Spark has no incremental build yet: every Spark build is a full refresh of the lake, "
-        "so compare it with DuckDB's full refresh, not with the cycle."
+        f"\ningest {cycle_spans / ingest.seconds:,.0f} spans/s ({cycle_spans / ingest.cpu:,.0f} "
+        f"per CPU second); evaluate ran {duck['signals']} signals. Spark has no incremental "
+        "build yet: every Spark build is a full refresh of the lake, so compare it with "
+        "DuckDB's full refresh, not with the cycle."
     )
-    print(
-        f"slowest models, DuckDB cycle (s, overlapping on 2 threads): {slowest(duck['cycle_models'], models)}"
-    )
-    print(f"slowest models, DuckDB full refresh: {slowest(duck['duckdb_full_models'], models)}")
-    print(f"slowest models, Spark (s, one thread): {slowest(spark['spark_models'], models)}")
+
+
+def print_slowest(duck: dict[str, Any], spark: dict[str, Any], count: int) -> None:
+    for what, models in (
+        ("DuckDB cycle (s, overlapping on 2 threads)", duck["cycle_models"]),
+        ("DuckDB full refresh", duck["duckdb_full_models"]),
+        ("Spark (s, one thread)", spark["spark_models"]),
+    ):
+        top = sorted(models.items(), key=lambda kv: -kv[1])[:count]
+        print(f"slowest models, {what}: " + ", ".join(f"{m} {s:.2f}" for m, s in top))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Example: .venv/bin/python bench/scale.py --sizes 1k 10k",
     )
     parser.add_argument(
         "--sizes",
@@ -314,7 +380,6 @@ def main() -> None:
         action="store_true",
         help="a tiny fleet (40 runs/min, history at 2 runs/min): checks the bench runs",
     )
-    parser.add_argument("--keep", type=Path, help="keep the homes under this directory")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -332,18 +397,13 @@ def main() -> None:
         for size, rpm in sizes:
             root = Path(tmp) / f"size-{size}"
             root.mkdir()
-            child = [
-                str(root),
-                str(rpm),
-                str(args.history_days),
-                str(args.history_runs_per_minute),
-                str(args.seed),
-            ]
-            duck, duck_peaks = run_child(["--child", "duckdb", *child], root)
-            spark, spark_peaks = run_child(["--child", "spark", duck["home"]], root)
-            print_size(size, rpm, duck, spark, {**duck_peaks, **spark_peaks}, args.models)
-            if args.keep:
-                shutil.copytree(root, args.keep / root.name, symlinks=True)
+            history = (args.history_days, args.history_runs_per_minute, args.seed)
+            duck, duck_stages = run_child(
+                ["--child", "duckdb", str(root), str(rpm), *map(str, history)], root
+            )
+            spark, spark_stages = run_child(["--child", "spark", duck["home"]], root)
+            print_size(size, rpm, duck, spark, {**duck_stages, **spark_stages})
+            print_slowest(duck, spark, args.models)
             shutil.rmtree(root)
 
 
