@@ -24,8 +24,8 @@ Prints a table per size: per stage, wall seconds, CPU seconds and peak memory of
 stage's process tree (the process, ingest's workers, Spark's JVM; CPU from /proc at the
 stage's start and end, PSS sampled every 0.25 s; "-" where a stage is not a separate
 step; a dbt row's peak is its whole build's), spans/s, then the slowest models of each
-build. Wall-clock on a shared machine:
-note the load (``uptime``) beside the figures; CPU seconds depend less on it.
+build. Wall-clock on a shared machine: note the load (``uptime``) beside the figures;
+CPU seconds depend less on it.
 """
 
 from __future__ import annotations
