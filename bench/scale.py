@@ -281,9 +281,8 @@ def table_rows(
     return out
 
 
-def print_size(
-    size: str, rpm: int, duck: dict[str, Any], spark: dict[str, Any], st: dict[str, Stage]
-) -> None:
+def print_duckdb(size: str, rpm: int, duck: dict[str, Any], st: dict[str, Stage]) -> None:
+    """The table's head and DuckDB's rows (printed before Spark's build starts)."""
     cycle_spans, lake = duck["cycle_spans"], duck["lake_spans"]
     print(
         f"\n## {size}: {rpm:,} runs/min, one 5-minute cycle of {cycle_spans:,} spans; "
@@ -292,61 +291,51 @@ def print_size(
     )
     print("| engine | stage | wall s | CPU s | peak PSS MiB | spans/s |")
     print("|---|---|---|---|---|---|")
-    build_s, publish = st["build"], st["build: publish"]
+    ingest, build_s, publish, evaluate = (
+        st[name] for name in ("ingest", "build", "build: publish", "evaluate")
+    )
     dbt = build_s.without(publish)
     cycle = Stage(0)
-    cycle_parts = [st["ingest"], build_s, st["evaluate"]]
-    cycle.seconds = sum(s.seconds for s in cycle_parts)
-    cycle.cpu = sum(s.cpu for s in cycle_parts)
-    cycle.peak = max(s.peak for s in cycle_parts)
+    cycle.seconds = sum(s.seconds for s in (ingest, build_s, evaluate))
+    cycle.cpu = sum(s.cpu for s in (ingest, build_s, evaluate))
+    cycle.peak = max(s.peak for s in (ingest, build_s, evaluate))
     full, full_publish = st["full refresh"], st["full refresh: publish"]
-    on_spark = sum(spark["spark_models"].values())
-    start, readers, spark_publish = (
-        st["spark: session start"],
-        st["spark: readers"],
-        st["spark: publish"],
-    )
-    rest_of_dbt = spark["spark_dbt_s"] - start.seconds - on_spark
+    cycle_rows = [
+        ("ingest", ingest.seconds, ingest),
+        ("build: dbt", dbt.seconds, dbt),
+        ("build: publish", publish.seconds, publish),
+        ("evaluate", evaluate.seconds, evaluate),
+    ]
+    full_dbt = full.without(full_publish)
+    full_rows = [
+        ("dbt", full_dbt.seconds, full_dbt),
+        ("publish", full_publish.seconds, full_publish),
+    ]
     for row in (
-        *table_rows(
-            "DuckDB cycle",
-            [
-                ("ingest", st["ingest"].seconds, st["ingest"]),
-                ("build: dbt", dbt.seconds, dbt),
-                ("build: publish", publish.seconds, publish),
-                ("evaluate", st["evaluate"].seconds, st["evaluate"]),
-            ],
-            cycle,
-            cycle_spans,
-        ),
-        *table_rows(
-            "DuckDB full refresh",
-            [
-                ("dbt", full.seconds - full_publish.seconds, full.without(full_publish)),
-                ("publish", full_publish.seconds, full_publish),
-            ],
-            full,
-            lake,
-        ),
-        *table_rows(
-            "Spark full refresh",
-            [
-                ("session start", start.seconds, start),
-                ("dbt nodes on Spark", on_spark, None),
-                ("dbt: parse, hooks, per-node overhead", rest_of_dbt, None),
-                ("publish: readers' models on DuckDB", readers.seconds, readers),
-                (
-                    "publish: fct_runs export, linking",
-                    spark_publish.seconds - readers.seconds,
-                    None,
-                ),
-            ],
-            st["spark"],
-            lake,
-        ),
+        *table_rows("DuckDB cycle", cycle_rows, cycle, cycle_spans),
+        *table_rows("DuckDB full refresh", full_rows, full, lake),
     ):
+        print(row, flush=True)
+
+
+def print_spark(duck: dict[str, Any], spark: dict[str, Any], st: dict[str, Stage]) -> None:
+    """Spark's rows, then what the table does not say."""
+    on_spark = sum(spark["spark_models"].values())
+    start, readers, publish = st["spark: session start"], st["spark: readers"], st["spark: publish"]
+    rows = [
+        ("session start", start.seconds, start),
+        ("dbt nodes on Spark", on_spark, None),
+        (
+            "dbt: parse, hooks, per-node overhead",
+            spark["spark_dbt_s"] - start.seconds - on_spark,
+            None,
+        ),
+        ("publish: readers' models on DuckDB", readers.seconds, readers),
+        ("publish: fct_runs export, linking", publish.seconds - readers.seconds, None),
+    ]
+    for row in table_rows("Spark full refresh", rows, st["spark"], duck["lake_spans"]):
         print(row)
-    ingest = st["ingest"]
+    ingest, cycle_spans = st["ingest"], duck["cycle_spans"]
     print(
         f"\ningest {cycle_spans / ingest.seconds:,.0f} spans/s ({cycle_spans / ingest.cpu:,.0f} "
         f"per CPU second); evaluate ran {duck['signals']} signals. Spark has no incremental "
@@ -408,8 +397,9 @@ def main() -> None:
             duck, duck_stages = run_child(
                 ["--child", "duckdb", str(root), str(rpm), *map(str, history)], root
             )
+            print_duckdb(size, rpm, duck, duck_stages)
             spark, spark_stages = run_child(["--child", "spark", duck["home"]], root)
-            print_size(size, rpm, duck, spark, {**duck_stages, **spark_stages})
+            print_spark(duck, spark, {**duck_stages, **spark_stages})
             print_slowest(duck, spark, args.models)
             shutil.rmtree(root)
 
