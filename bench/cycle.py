@@ -48,7 +48,7 @@ from fleetsignals.generate import generate_fleet  # noqa: E402
 from fleetsignals.home import Home  # noqa: E402
 from fleetsignals.sandbox import connect_sandbox  # noqa: E402
 from fleetsignals.timeutil import parse_time  # noqa: E402
-from fleetsignals.warehouse import build  # noqa: E402
+from fleetsignals.warehouse import BuildSummary, build  # noqa: E402
 from tests.fixtures.synthetic import write_synthetic_lake  # noqa: E402
 
 T0 = datetime(2026, 11, 20)  # the first cycle that counts; history ends here
@@ -99,6 +99,20 @@ def split_dumps(dumps: Path, root: Path, cycles: int) -> list[Path]:
     return dirs
 
 
+def generate_cycles(root: Path, cycles: int, rpm: int, seed: int) -> list[Path]:
+    """A healthy fleet's OTLP dumps from T0 - 5 min, one directory per cycle (see
+    split_dumps; cycle 0 is the warm-up)."""
+    generate_fleet(
+        root / "fleet",
+        start=T0 - CYCLE,
+        hours=cycles * 5 / 60,
+        runs_per_minute=rpm,
+        seed=seed,
+        incidents=[],
+    )
+    return split_dumps(root / "fleet" / "dumps", root / "cycles", cycles)
+
+
 def model_seconds(home: Home) -> dict[str, float]:
     """Seconds per model of the home's last build (dbt's run_results.json). dbt runs
     models on several threads, so they overlap: shares of the build, not a sum of it."""
@@ -130,6 +144,7 @@ class History:
         self.rows: list[dict[str, float]] = []
         self.models: list[dict[str, float]] = []  # per recorded build: model -> seconds
         self.spans_landed: list[int] = []
+        self.builds: list[BuildSummary] = []  # per recorded build
         self.signals = 0
 
     def cycle(self, dumps: Path, at: datetime, record: bool, compare: bool = False) -> None:
@@ -142,7 +157,7 @@ class History:
         )
         row["ingest"] = time.monotonic() - t0
         t0 = time.monotonic()
-        build(self.home, self.config)
+        summary = build(self.home, self.config)
         row["build"] = time.monotonic() - t0
         # Alternate which goes first, so a warm cache favours neither.
         order = ("evaluate", "plain") if at.minute % 10 else ("plain", "evaluate")
@@ -158,6 +173,7 @@ class History:
             self.rows.append(row)
             self.spans_landed.append(landed.spans)
             self.models.append(model_seconds(self.home))
+            self.builds.append(summary)
 
     def median(self, stage: str) -> float:
         return statistics.median(row[stage] for row in self.rows)
@@ -186,15 +202,7 @@ def main() -> None:
         root = Path(tmp)
         t0 = time.monotonic()
         cycles = args.rounds + 1
-        generate_fleet(
-            root / "fleet",
-            start=T0 - CYCLE,
-            hours=cycles * 5 / 60,
-            runs_per_minute=args.runs_per_minute,
-            seed=args.seed,
-            incidents=[],
-        )
-        dirs = split_dumps(root / "fleet" / "dumps", root / "cycles", cycles)
+        dirs = generate_cycles(root, cycles, args.runs_per_minute, args.seed)
         print(
             f"generated {cycles} x 5 min of OTLP dumps at {args.runs_per_minute:,} runs/min "
             f"in {time.monotonic() - t0:.1f}s",

@@ -21,6 +21,7 @@ of the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import random
@@ -218,18 +219,39 @@ def floor(path: Path, out: Path) -> float:
     return float(done.stdout.split()[-1])
 
 
-def _tree_pss_kib(pid: int) -> int:
+def tree_pids(pid: int) -> list[int]:
+    """A process and its live descendants (the children of any of its threads: Spark's
+    JVM is started by whichever thread first asks for a session)."""
+    if not Path(f"/proc/{pid}").exists():
+        return []
+    kids: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            kids += [int(c) for c in children.read_text().split()]
+    return [pid, *(member for kid in kids for member in tree_pids(kid))]
+
+
+def tree_pss_kib(pid: int) -> int:
     """Proportional set size (KiB) of a process and its descendants: unlike summed RSS,
     pages the processes share (libraries) count once. 0 once the process is gone."""
     total = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            total = next((int(x.split()[1]) for x in rollup if x.startswith("Pss:")), 0)
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            total += sum(_tree_pss_kib(int(c)) for c in children.read().split())
-    except (FileNotFoundError, ProcessLookupError):
-        pass
+    for member in tree_pids(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()
+            total += next((int(x.split()[1]) for x in rollup if x.startswith("Pss:")), 0)
     return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process and its live descendants have used so far,
+    with the children each of them has waited for."""
+    ticks = 0
+    for member in tree_pids(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            # utime, stime, cutime, cstime: fields 14-17 of stat, after "(comm)".
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 _CHILD = """
@@ -260,7 +282,7 @@ def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, i
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], _tree_pss_kib(process.pid))
+            peak[0] = max(peak[0], tree_pss_kib(process.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
