@@ -106,3 +106,14 @@ def test_a_killed_build_is_redone(tmp_path: Path) -> None:
     assert complete and build_id != killed_id
     assert stamped(home, build_id) == second
     assert built(home) == first | second
+
+
+def test_records_older_than_the_overlap_are_pruned(tmp_path: Path) -> None:
+    home, config, _ = first_build(tmp_path)  # landed at minute 5
+    land(home, "second", ["d"], start=20, landed=25)
+    build(home, config)
+    land(home, "third", ["e"], start=40, landed=45)
+    build(home, config)  # looks for landings after minute 25 - 10
+    with duckdb.connect(str(home.database), read_only=True) as con:
+        kept = con.execute("select distinct landed_at from int_build_landings_recorded").fetchall()
+    assert sorted(landed for (landed,) in kept) == [at(25), at(45)]
