@@ -17,8 +17,9 @@ The clock is simulated: each cycle lands its files as of the cycle's time (inges
 ``landed_at`` with it), so the incremental bounds (lookback, landed overlap) re-read what
 a live scheduler on a 5-minute cycle would, however fast the bench runs. The histories
 take turns cycle by cycle, so a burst of load on the shared machine hits each alike.
-Prints seconds per stage (median over the rounds), the total, and the ratio of the
-longest history's cycle to the shortest's (targets: total <= 30 s, ratio <= 1.3).
+Prints seconds per stage (median over the rounds), the total, the runs each build
+recomputed against the runs that landed, and the ratio of the longest history's cycle
+to the shortest's (targets: total <= 30 s, ratio <= 1.3).
 
 ``--compare-as-of`` also evaluates each cycle on a plain snapshot connection, without the
 as-of views that evaluation uses (fleetsignals.sandbox.AS_OF_VIEWS), in alternating order,
@@ -37,6 +38,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -120,6 +123,21 @@ def model_seconds(home: Home) -> dict[str, float]:
     return {r["unique_id"].rsplit(".", 1)[-1]: r["execution_time"] for r in results["results"]}
 
 
+def runs_rebuilt(home: Home) -> tuple[int, int]:
+    """(runs landed, runs recomputed) by the home's last build: runs with a span landed at
+    its newest landed_at (the bench stamps a cycle's landings with one time), and its
+    int_runs_indexed rows (each carries the id of the build that last recomputed it)."""
+    with duckdb.connect(str(home.database), read_only=True) as con:
+        return con.execute(
+            "with last as (select build_id, landed_through_at from int_build_watermarks_recorded"
+            " order by build_seq desc limit 1) "
+            "select (select count(distinct trace_id) from read_parquet($lake) as spans, last"
+            " where spans.landed_at = last.landed_through_at), "
+            "(select count(*) from int_runs_indexed as runs, last where runs.build_id = last.build_id)",
+            {"lake": str(home.lake / "*" / "*" / "*.parquet")},
+        ).fetchone()
+
+
 class History:
     """One data home with ``days`` of synthetic history, built once."""
 
@@ -145,6 +163,7 @@ class History:
         self.models: list[dict[str, float]] = []  # per recorded build: model -> seconds
         self.spans_landed: list[int] = []
         self.builds: list[BuildSummary] = []  # per recorded build
+        self.runs_rebuilt: list[tuple[int, int]] = []  # per recorded build: landed, recomputed
         self.signals = 0
 
     def cycle(self, dumps: Path, at: datetime, record: bool, compare: bool = False) -> None:
@@ -174,6 +193,7 @@ class History:
             self.spans_landed.append(landed.spans)
             self.models.append(model_seconds(self.home))
             self.builds.append(summary)
+            self.runs_rebuilt.append(runs_rebuilt(self.home))
 
     def median(self, stage: str) -> float:
         return statistics.median(row[stage] for row in self.rows)
@@ -231,6 +251,12 @@ def main() -> None:
         for h in histories:
             stages = "  ".join(f"{s} {h.median(s):6.2f}" for s in STAGES)
             print(f"{h.days:>2} day(s): {stages}  total {h.total():6.2f}  (target <= 30)")
+        for h in histories:
+            landed, rebuilt = (statistics.median(r[i] for r in h.runs_rebuilt) for i in (0, 1))
+            print(
+                f"{h.days:>2} day(s): runs recomputed per build {rebuilt:,.0f} for "
+                f"{landed:,.0f} runs landed (median)"
+            )
         for h in histories:
             seconds = {m: statistics.median(b[m] for b in h.models) for m in h.models[0]}
             top = sorted(seconds.items(), key=lambda kv: -kv[1])[: args.models]

@@ -45,8 +45,10 @@ TOUCH_SOURCE: dict[str, str] = {
     "fct_tool_calls": "int_runs_assembled",
     "fct_run_fingerprints": "int_runs_assembled",
 }
-# Per-build working tables (as large as the build's input): never published.
+# Per-build working tables (as large as the build's input) and the builds' record of the
+# landings they read (only the next build reads it): never published.
 UNPUBLISHED = {
+    "int_build_landings_recorded",
     "int_spans_touched",
     "int_llm_calls_priced",
     "int_tool_calls_sequenced",

@@ -1,17 +1,21 @@
 -- One row per run ever seen: where its spans start (bounds the partition scan when it is
 -- recomputed) and its publishing partition. Rows stamped with this build's id are the
--- runs this build recomputes ("touched"): runs with spans landed since the last build,
--- or every run on a full build. Runs whose spans retention archived come from the archive.
+-- runs this build recomputes ("touched"): runs with spans in the landings this build
+-- recorded (int_build_landings_recorded: landed since the last complete build, less
+-- those it already read), or every run on a full build. Runs whose spans retention
+-- archived come from the archive.
 {{ config(unique_key='run_id') }}
 -- depends_on: {{ ref('stg_otel__spans') }}
 
 {%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
+{%- set landings = ref('int_build_landings_recorded') %}
 {#- An incremental build reads stg_otel__spans (macros/otel_spans.sql) of the runs with a
-    span landed since the last build only: the dedup window skips the other runs' spans. -#}
+    span in this build's landings only: the dedup window skips the other runs' spans. -#}
 {%- if is_incremental() and bounds['landed_after'] is not none %}
-    {%- set landed_traces = "select trace_id from " ~ source('lake', 'spans') ~ " where "
+    {%- set landed_traces = "select trace_id from " ~ source('lake', 'spans') ~ " as spans where "
         ~ lake_partitions_since(bounds['scan_from'])
-        ~ " and landed_at > " ~ ts_literal(bounds['landed_after']) %}
+        ~ " and landed_at > " ~ ts_literal(bounds['landed_after'])
+        ~ " and " ~ landing_recorded('spans', landings) %}
     {%- set landed = otel_spans(traces=landed_traces, since=bounds['scan_from']) %}
     {%- set spans_of = "(" ~ landed ~ ") as landed" %}
 {%- else %}
@@ -31,7 +35,7 @@ spans as (
     where
         {{ lake_partitions_since(bounds['scan_from']) }}
         {%- if bounds['landed_after'] is not none %}
-        and landed_at > {{ ts_literal(bounds['landed_after']) }}
+        and {{ landing_recorded('landed', landings) }}
         {%- endif %}
     {%- endif %}
 

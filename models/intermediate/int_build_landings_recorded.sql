@@ -1,0 +1,91 @@
+-- The landings each build reads new spans from: one row per build and landing, a
+-- landing being the rows of one source landed at one time in one lake hour,
+-- (dt, hr, source_sha256, landed_at). Those rows sit in one Parquet file, renamed into
+-- the lake at once (ingest/lake.py, ingest/batches.py), so a build that saw a landing
+-- saw all of its rows.
+-- An incremental build re-reads the spans landed in the overlap before the previous
+-- build's newest landing (landed_overlap: a file renamed into the lake while that build
+-- ran can carry an older landed_at). Of those it takes only the landings no complete
+-- build recorded, so what an earlier build already read is not recomputed; a failed or
+-- killed build's landings do not count, so its work is redone. int_runs_indexed reads
+-- only this build's rows here: a file renamed in after this model read the lake waits
+-- for the next build instead of being half-seen.
+-- A full build records the landings in the next build's overlap (after its newest
+-- landing minus landed_overlap) without reading them here. Rows at or before a
+-- build's landed_after_at are no use to it or later builds: its post-hook prunes them
+-- (macro prune_landings_recorded), which keeps the table to about the overlap's landings.
+{{ config(unique_key='build_id') }}
+
+{%- set watermarks = ref('int_build_watermarks_recorded') %}
+{%- set bounds = build_bounds(watermarks) %}
+{%- set overlap = modules.datetime.timedelta(minutes=var('landed_overlap_minutes')) %}
+{%- if not bounds['full'] %}
+    {%- set landed_after = bounds['landed_after'] %}
+{%- elif bounds['landed_through'] is not none %}
+    {%- set landed_after = bounds['landed_through'] - overlap %}
+{%- else %}
+    {%- set landed_after = none %}
+{%- endif %}
+
+with
+
+landings as (
+
+    select distinct
+        dt,
+        hr,
+        source_sha256,
+        landed_at
+    from {{ source('lake', 'spans') }}
+    where
+        {{ lake_partitions_since(bounds['scan_from']) }}
+        and landed_at > {{ ts_literal(landed_after) }}
+
+),
+
+{%- if is_incremental() and not bounds['full'] %}
+
+seen as (
+
+    select
+        landings.dt,
+        landings.hr,
+        landings.source_sha256,
+        landings.landed_at
+    from {{ this }} as landings
+    inner join {{ watermarks }} as builds on landings.build_id = builds.build_id
+    where builds.is_complete
+
+),
+
+unseen as (
+
+    select * from landings
+    except
+    select * from seen
+
+),
+
+{%- else %}
+
+    unseen as (
+
+        select * from landings
+
+    ),
+
+{%- endif %}
+
+final as (
+
+    select
+        '{{ this_build_id() }}' as build_id,
+        dt,
+        hr,
+        source_sha256,
+        landed_at
+    from unseen
+
+)
+
+select * from final
