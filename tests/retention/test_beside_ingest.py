@@ -176,6 +176,16 @@ def wait_for(flag: Path) -> None:
         time.sleep(0.01)
 
 
+def land_two_files(home: Home, config, folder: Path) -> list[Path]:
+    """Two recorded files in one partition, so that retain compacts it."""
+    paths = []
+    for i in range(2):
+        data, _ = synthetic_lines(100, seed=900 + i)
+        paths.append(write(folder / f"f{i}.jsonl", data))
+        land_paths([paths[-1]], home, config, settle_seconds=0)
+    return paths
+
+
 @pytest.mark.slow
 def test_a_batch_that_died_during_a_rewrite_is_resolved_after_the_swap(
     setup, tmp_path: Path, monkeypatch
@@ -187,11 +197,7 @@ def test_a_batch_that_died_during_a_rewrite_is_resolved_after_the_swap(
     # the old directory), then put back whole: the unrecorded half's spans twice.
     home, config_path = setup
     config = load_config(config_path)
-    before = []
-    for i in range(2):  # two recorded files in the partition, so retain compacts it
-        data, _ = synthetic_lines(100, seed=900 + i)
-        before.append(write(tmp_path / "before" / f"f{i}.jsonl", data))
-        land_paths([before[-1]], home, config, settle_seconds=0)
+    before = land_two_files(home, config, tmp_path / "before")
     inbox = tmp_path / "inbox"
     for i in range(6):
         data, _ = synthetic_lines(100, seed=950 + i)
@@ -229,11 +235,7 @@ def test_a_large_file_being_written_during_a_swap_still_lands(
     # the publish lock; the swap moves it into the old directory and must put it back.
     home, config_path = setup
     config = load_config(config_path)
-    before = []
-    for i in range(2):  # two recorded files in the partition, so retain compacts it
-        data, _ = synthetic_lines(100, seed=900 + i)
-        before.append(write(tmp_path / "before" / f"f{i}.jsonl", data))
-        land_paths([before[-1]], home, config, settle_seconds=0)
+    before = land_two_files(home, config, tmp_path / "before")
     part = home.lake / "dt=2026-09-21" / "hr=14"  # the small files' and the large one's
     data, _ = synthetic_lines(3 * ROW_GROUP_ROWS)  # flushed to its temporary while parsed
     large = write(tmp_path / "large" / "big.jsonl", data)
