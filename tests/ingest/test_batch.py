@@ -117,3 +117,31 @@ def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes) -
     alone = land_all(tmp_path, "alone", config, monkeypatch, False)
     for got, expected in zip(batched[1:], alone[1:], strict=True):
         assert got == expected
+
+
+def test_split_keeps_each_files_rows_in_order() -> None:
+    """The batch's rows go back to their files as a filter per file would give them, also
+    when the query hands them back out of file order (DuckDB's threads may)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from fleetsignals.ingest.batch import _SHIFT, _split
+
+    rng = np.random.default_rng(7)
+    owners = rng.integers(0, 5, 400)  # file 3 of 6 has no rows (nor file 5)
+    owners[owners == 3] = 4
+    lines = rng.integers(1, 1 << 20, 400)
+    table = pa.table(
+        {"line_no": pa.array((owners << _SHIFT) + lines, pa.int64()), "row": np.arange(400)}
+    )
+    mask = (1 << _SHIFT) - 1
+    parts = _split(table, 6, mask)
+    assert len(parts) == 6
+    for at, part in enumerate(parts):
+        expected = table.filter(pa.array(owners == at))
+        expected = expected.set_column(0, "line_no", pc.bit_wise_and(expected["line_no"], mask))
+        assert part.to_pylist() == expected.to_pylist()
+    assert [p.num_rows for p in parts][3] == 0
+    in_order = table.take(pa.array(np.argsort(owners, kind="stable")))
+    assert [p.to_pylist() for p in _split(in_order, 6, mask)] == [p.to_pylist() for p in parts]
