@@ -269,9 +269,7 @@ print(time.perf_counter() - started, summary.spans, summary.quarantined)
 """
 
 
-def ingest(
-    path: Path, home: Path, config: Path | None = None
-) -> tuple[float, int, float, float]:
+def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, int, float, float]:
     """(seconds, spans landed, peak PSS MiB of the process tree, CPU seconds of the process
     tree) of land_paths in a fresh process and home."""
     env = {k: v for k, v in os.environ.items() if k != "FLEETSIGNALS_CONFIG"}
