@@ -63,6 +63,5 @@ def _split(table: pa.Table, owners_count: int, mask: int) -> list[pa.Table]:
     table = table.set_column(table.schema.get_field_index("line_no"), "line_no", lines)
     bounds = np.searchsorted(owners, np.arange(owners_count + 1), side="left")
     return [
-        table.slice(int(bounds[at]), int(bounds[at + 1] - bounds[at]))
-        for at in range(owners_count)
+        table.slice(int(bounds[at]), int(bounds[at + 1] - bounds[at])) for at in range(owners_count)
     ]
