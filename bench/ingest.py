@@ -6,7 +6,9 @@
 
 Prints, per round (baseline and ingest alternated, as the machine is shared and
 noisy), spans/s of each and their ratio, and the peak memory (PSS) of the ingest's
-whole process tree (parent plus parsing workers). Also a floor: DuckDB merely
+whole process tree (parent plus parsing workers), and the CPU seconds of each (the
+ingest's process tree): on a shared machine wall time moves with other jobs' load,
+CPU time much less. Also a floor: DuckDB merely
 parsing the records into typed structs, unnesting the spans and writing them as
 zstd Parquet (no ids, times, normalized fields or attribute conversion), on both
 cores: what any ingest on this stack and machine pays before doing its job.
@@ -25,6 +27,7 @@ import contextlib
 import itertools
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -176,15 +179,15 @@ def split(source: Path, target: Path, spans_per_file: int) -> int:
     return count
 
 
-def baseline(path: Path) -> float:
-    """Seconds to read the file (or every file of the directory) and orjson-parse every
-    line, on one core."""
-    started = time.perf_counter()
+def baseline(path: Path) -> tuple[float, float]:
+    """Seconds (wall, CPU) to read the file (or every file of the directory) and
+    orjson-parse every line, on one core."""
+    started, cpu = time.perf_counter(), time.process_time()
     for file in sorted(path.iterdir()) if path.is_dir() else [path]:
         with file.open("rb") as handle:
             for line in handle:
                 orjson.loads(line)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 # In a fresh process, like the ingest (and bench/ingest.py would shadow the package here).
@@ -266,12 +269,13 @@ print(time.perf_counter() - started, summary.spans, summary.quarantined)
 """
 
 
-def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, int, float]:
-    """(seconds, spans landed, peak PSS MiB of the process tree) of land_paths in a fresh
-    process and home."""
+def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, int, float, float]:
+    """(seconds, spans landed, peak PSS MiB of the process tree, CPU seconds of the process
+    tree) of land_paths in a fresh process and home."""
     env = {k: v for k, v in os.environ.items() if k != "FLEETSIGNALS_CONFIG"}
     if config:
         env["FLEETSIGNALS_CONFIG"] = str(config)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(home)],
         cwd=path.parent,  # no fleetsignals.yml there: the documented defaults
@@ -290,12 +294,15 @@ def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, i
     out = process.stdout.read() if process.stdout else b""
     status = process.wait()
     sampler.join()
+    # The child's CPU with its waited-for workers: less moved by other jobs than wall time.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime
     if status != 0:
         raise SystemExit(f"ingest failed with status {status}")
     seconds, spans, quarantined = out.splitlines()[-1].split()
     if int(quarantined):
         raise SystemExit("the synthetic input was quarantined: a bug")
-    return float(seconds), int(spans), peak[0] / 1024
+    return float(seconds), int(spans), peak[0] / 1024, cpu
 
 
 def main() -> None:
@@ -344,12 +351,12 @@ def main() -> None:
             print(f"split into {files:,} files of about {spans // files:,} spans each")
         ratios, floors = [], []
         for round_no in range(1, args.rounds + 1):
-            base_s = baseline(source)
-            ingest_s, landed, memory = ingest(source, work / f"home{round_no}")
+            base_s, base_cpu = baseline(source)
+            ingest_s, landed, memory, cpu = ingest(source, work / f"home{round_no}")
             if args.in_process:
                 config = work / "in-process.yml"
                 config.write_text("ingest: {processes_from_mib: 1000000}\n")
-                alone_s, _, alone_memory = ingest(source, work / f"alone{round_no}", config)
+                alone_s, _, alone_memory, _ = ingest(source, work / f"alone{round_no}", config)
                 print(
                     f"round {round_no}: in-process ingest {spans / alone_s:,.0f} spans/s"
                     f" ({alone_s:.1f}s), ratio {base_s / alone_s:.2f},"
@@ -363,7 +370,8 @@ def main() -> None:
                 f"round {round_no}: orjson read+parse {spans / base_s:,.0f} spans/s ({base_s:.1f}s);"
                 f" ingest {spans / ingest_s:,.0f} spans/s ({ingest_s:.1f}s), ratio {ratios[-1]:.2f},"
                 f" peak PSS {memory:,.0f} MiB; floor {spans / floor_s:,.0f} spans/s"
-                f" ({floor_s:.1f}s), ratio {floors[-1]:.2f}"
+                f" ({floor_s:.1f}s), ratio {floors[-1]:.2f}; CPU seconds: orjson {base_cpu:.1f},"
+                f" ingest {cpu:.1f} (process tree), CPU ratio {base_cpu / cpu:.2f}"
             )
         print(
             f"ratio to orjson parse, median of {len(ratios)}:"

@@ -41,18 +41,27 @@ def parse_together(parser: SpanParser, chunks: list[Chunk | None]) -> list[Parse
     if not present:
         return results
     table, problems = parser.parse(_merge([chunks[i] for i in present]))
-    owners = (
-        pc.shift_right(table["line_no"], _SHIFT).to_numpy() if table is not None else np.empty(0)
-    )
     mask = (1 << _SHIFT) - 1
+    mine: list[list[Problem]] = [[] for _ in present]
+    for p in problems:
+        mine[p.line >> _SHIFT].append(Problem(p.line & mask, p.error, p.record))
+    tables = _split(table, len(present), mask) if table is not None else [None] * len(present)
     for at, i in enumerate(present):
-        mine = [
-            Problem(p.line & mask, p.error, p.record) for p in problems if p.line >> _SHIFT == at
-        ]
-        rows = None
-        if table is not None:
-            rows = table.filter(pa.array(owners == at))
-            lines = pc.bit_wise_and(rows["line_no"], mask)
-            rows = rows.set_column(rows.schema.get_field_index("line_no"), "line_no", lines)
-        results[i] = (rows, mine)
+        results[i] = (tables[at], mine[at])
     return results
+
+
+def _split(table: pa.Table, owners_count: int, mask: int) -> list[pa.Table]:
+    """The rows of each file, in their order in ``table``, line numbers restored: one
+    stable sort by owner and a slice each (a filter per file scanned the whole batch once
+    per file: 0.7 s of 12 s for 480 files)."""
+    owners = pc.shift_right(table["line_no"], _SHIFT).to_numpy()
+    if len(owners) and np.any(owners[1:] < owners[:-1]):
+        order = np.argsort(owners, kind="stable")
+        table, owners = table.take(pa.array(order)), owners[order]
+    lines = pc.bit_wise_and(table["line_no"], mask)
+    table = table.set_column(table.schema.get_field_index("line_no"), "line_no", lines)
+    bounds = np.searchsorted(owners, np.arange(owners_count + 1), side="left")
+    return [
+        table.slice(int(bounds[at]), int(bounds[at + 1] - bounds[at])) for at in range(owners_count)
+    ]

@@ -217,7 +217,15 @@ def plain_attributes(items: Iterable[Any], redact: Redactor | None = None) -> di
         key = item.get("key") if type(item) is dict else None
         if type(key) is not str or (redact is not None and redact(key)):
             continue
-        out[key] = plain_value(item.get("value"))
+        value = item.get("value")
+        # Most values are one stringValue: what plain_value returns for it, without the
+        # call and the member loop (about 15 % of the conversion).
+        if type(value) is dict and len(value) == 1:
+            raw = value.get("stringValue")
+            if raw is not None:
+                out[key] = raw
+                continue
+        out[key] = plain_value(value)
     return out
 
 

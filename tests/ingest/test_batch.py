@@ -49,11 +49,11 @@ def inbox(root):
     return root
 
 
-def land_all(tmp_path, name, config, monkeypatch, batched: bool):
+def land_all(tmp_path, name, config, monkeypatch, batched: bool, limits: str = LIMITS):
     if not batched:
         monkeypatch.setattr(fleetsignals.ingest.land, "SMALL_FILE_BYTES", -1)  # every file alone
     home = Home(tmp_path / name)
-    summary = land_paths([tmp_path / "inbox"], home, config(LIMITS))
+    summary = land_paths([tmp_path / "inbox"], home, config(limits))
     rows = sorted(  # files b and a hold the same spans: order by source too
         ({k: v for k, v in r.items() if k != "landed_at"} for r in lake_rows(home)),
         key=lambda r: (r["trace_id"], r["span_id"], r["source_sha256"]),
@@ -115,5 +115,57 @@ def test_batched_equals_one_by_one(tmp_path, config, monkeypatch, batch_bytes) -
         monkeypatch.setattr(fleetsignals.ingest.land, "BATCH_BYTES", batch_bytes)
     batched = land_all(tmp_path, "batched", config, monkeypatch, True)
     alone = land_all(tmp_path, "alone", config, monkeypatch, False)
+    for got, expected in zip(batched[1:], alone[1:], strict=True):
+        assert got == expected
+
+
+def test_split_keeps_each_files_rows_in_order() -> None:
+    """The batch's rows go back to their files as a filter per file would give them, also
+    when the query hands them back out of file order (DuckDB's threads may)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from fleetsignals.ingest.batch import _SHIFT, _split
+
+    rng = np.random.default_rng(7)
+    owners = rng.integers(0, 5, 400)  # file 3 of 6 has no rows (nor file 5)
+    owners[owners == 3] = 4
+    lines = rng.integers(1, 1 << 20, 400)
+    table = pa.table(
+        {"line_no": pa.array((owners << _SHIFT) + lines, pa.int64()), "row": np.arange(400)}
+    )
+    mask = (1 << _SHIFT) - 1
+    parts = _split(table, 6, mask)
+    assert len(parts) == 6
+    for at, part in enumerate(parts):
+        expected = table.filter(pa.array(owners == at))
+        expected = expected.set_column(0, "line_no", pc.bit_wise_and(expected["line_no"], mask))
+        assert part.to_pylist() == expected.to_pylist()
+    assert [p.num_rows for p in parts][3] == 0
+    in_order = table.take(pa.array(np.argsort(owners, kind="stable")))
+    assert [p.to_pylist() for p in _split(in_order, 6, mask)] == [p.to_pylist() for p in parts]
+
+
+def test_batched_equals_one_by_one_on_sample_files(tmp_path, config, monkeypatch) -> None:
+    """The repository's sample files (every dialect and export shape, bad ones included)
+    and small files of the bench's shape (lines of 64 spans, 320 spans a file), landed
+    batched and one by one: the same rows, manifest lines and rejects."""
+    import shutil
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    for folder in ("otlp-samples", "dialects"):
+        shutil.copytree(data / folder, tmp_path / "inbox" / folder)
+        readme = tmp_path / "inbox" / folder / "README.md"  # names must differ (land_all sorts)
+        readme.rename(readme.with_name(f"{folder}-README.md"))
+    lines = synthetic_lines(3200, per_line=64, seed=11)[0].splitlines(keepends=True)
+    for n in range(10):
+        write(tmp_path / "inbox" / "small" / f"{n:03d}.jsonl", b"".join(lines[5 * n : 5 * n + 5]))
+    monkeypatch.setattr(fleetsignals.ingest.land, "BATCH_BYTES", 100_000)  # several batches
+    batched = land_all(tmp_path, "batched", config, monkeypatch, True, limits="")
+    alone = land_all(tmp_path, "alone", config, monkeypatch, False, limits="")
+    # Spans landed, and files quarantined whole (not OTLP) to compare too.
+    assert len(batched[1]) > 3200 and any(e["status"] == "quarantined" for e in batched[2])
     for got, expected in zip(batched[1:], alone[1:], strict=True):
         assert got == expected

@@ -210,6 +210,17 @@ def test_fast_and_checked_conversions_agree() -> None:
         {"key": "odd", "value": {"arrayValue": {"values": {"not": "a list"}}}},
         {"key": "kv", "value": nested}, {"key": "secret", "value": {"stringValue": "x"}},
         {"key": "empty", "value": {}}, "not an item", {"key": 5},
+        # The single-stringValue shortcut of plain_attributes must not catch these:
+        {"key": "null first", "value": {"stringValue": None, "intValue": "7"}},
+        {"key": "int first", "value": {"intValue": "8", "stringValue": "x"}},
+        {"key": "null only", "value": {"stringValue": None}},
+        {"key": "not a str", "value": {"stringValue": 5}},
+        {"key": "snake", "value": {"string_value": "s"}},
+        {"key": "unit sep", "value": {"stringValue": "a\u001fb\x1f\u00e9\U0001f600"}},
+        {"key": "1e16", "value": {"doubleValue": 1e16}},
+        {"key": "2**64", "value": {"intValue": str(2**64)}},
+        {"key": "-2**63-1", "value": {"intValue": str(-(2**63) - 1)}},
+        {"key": "s", "value": {"stringValue": "the later of a repeated key"}},
     ]  # fmt: skip
     raw = orjson.dumps(items).decode()
     redact = redactor(["secret"])
@@ -217,3 +228,15 @@ def test_fast_and_checked_conversions_agree() -> None:
     converter = _Converter(NO_LIMITS, redact)  # the checked path, forced
     assert converter.json(converter.attributes(items)) == fast
     assert "secret" not in orjson.loads(fast) and orjson.loads(fast)["odd"] == []
+    plain = orjson.loads(fast)
+    assert (plain["null first"], plain["int first"], plain["null only"]) == (7, 8, None)
+    assert (plain["not a str"], list(plain)[0]) == (5, "s")  # a repeated key: first place,
+    assert plain["s"] == "the later of a repeated key"  # last value
+    # A member sent twice (JSON parsers keep the last: both paths see the same object), and
+    # a number beyond uint64 that only JSON text can hold.
+    twice = (
+        '[{"key": "k", "value": {"stringValue": "a", "stringValue": "b"}},'
+        ' {"key": "n", "value": {"intValue": 18446744073709551616}}]'
+    )
+    converter = _Converter(NO_LIMITS, None)
+    assert attributes_json(twice) == converter.json(converter.attributes(orjson.loads(twice)))
