@@ -114,3 +114,48 @@ def hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
         return Comparison(n, m, distance, t2, 1.0, p)
     f = t2 * dof / (p * (m + n - 2))
     return Comparison(n, m, distance, t2, float(stats.f.sf(f, p, dof)), p)
+
+
+def ratio_hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
+    """Tool mix on call counts: each sample's ratio estimate p_k = sum_i c_ik / sum_i n_i,
+    with a cluster-robust (per-run) variance, as a Hotelling-type T² with an F reference.
+
+    ``baseline`` and ``current`` are runs x tools call counts (c_ik; n_i = row sums; a run
+    without tool calls is a row of zeros). Calls within one run are correlated, so the
+    variance is not the multinomial one over calls: it comes from the per-run residuals
+    e_i = c_i - p n_i (linearization of the ratio, as in Rao-Scott corrections), pooled over
+    both samples around each sample's own ratio (the null is that both samples come from the
+    same run distribution, as Hotelling's pooled covariance assumes). With S = the pooled
+    per-run covariance of e_i / nbar (nbar: calls per run over both samples), Var(p_B - p_C)
+    is S (1/m' + 1/n'), where n' = n (nbar_C / nbar)² is the current's effective number of
+    runs (runs making more calls weigh more; m' likewise). ``distance`` is in the same per-run
+    units as ``hotelling``'s (sqrt(d' S^-1 d - dims (1/n' + 1/m'))), T² = d' S^-1 d / (1/n' +
+    1/m'), and the F reference takes the run counts, which are the independent units.
+    """
+    m, n = len(baseline), len(current)
+    if m < 2 or n < 2:
+        raise ValueError("each sample needs at least two runs")
+    calls_b, calls_c = baseline.sum(axis=1), current.sum(axis=1)
+    total_b, total_c = calls_b.sum(), calls_c.sum()
+    if total_b <= 0 or total_c <= 0:  # no tool calls on one side: no mix to compare
+        return Comparison(n, m, 0.0, 0.0, 1.0, 0)
+    p_b, p_c = baseline.sum(axis=0) / total_b, current.sum(axis=0) / total_c
+    e_b = baseline - np.outer(calls_b, p_b)
+    e_c = current - np.outer(calls_c, p_c)
+    nbar = (total_b + total_c) / (m + n)
+    cov = (e_b.T @ e_b + e_c.T @ e_c) / (m + n - 2) / nbar**2
+    whitener = Whitener.fit(np.zeros(baseline.shape[1]), cov)
+    p = whitener.dimensions
+    if p == 0:
+        return Comparison(n, m, 0.0, 0.0, 1.0, 0)
+    eff_b = m * (total_b / m / nbar) ** 2
+    eff_c = n * (total_c / n / nbar) ** 2
+    d2 = float(whitener.squared_distances(p_c - p_b)[0])
+    noise = 1 / eff_b + 1 / eff_c
+    t2 = d2 / noise
+    distance = float(np.sqrt(max(0.0, d2 - p * noise)))
+    dof = m + n - p - 1
+    if dof <= 0:
+        return Comparison(n, m, distance, t2, 1.0, p)
+    f = t2 * dof / (p * (m + n - 2))
+    return Comparison(n, m, distance, t2, float(stats.f.sf(f, p, dof)), p)
