@@ -125,12 +125,17 @@ def ratio_hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
     variance is not the multinomial one over calls: it comes from the per-run residuals
     e_i = c_i - p n_i (linearization of the ratio, as in Rao-Scott corrections), pooled over
     both samples around each sample's own ratio (the null is that both samples come from the
-    same run distribution, as Hotelling's pooled covariance assumes). With S = the pooled
-    per-run covariance of e_i / nbar (nbar: calls per run over both samples), Var(p_B - p_C)
-    is S (1/m' + 1/n'), where n' = n (nbar_C / nbar)² is the current's effective number of
-    runs (runs making more calls weigh more; m' likewise). ``distance`` is in the same per-run
-    units as ``hotelling``'s (sqrt(d' S^-1 d - dims (1/n' + 1/m'))), T² = d' S^-1 d / (1/n' +
-    1/m'), and the F reference takes the run counts, which are the independent units.
+    same run distribution, as Hotelling's pooled covariance assumes).
+
+    A run's residual grows with its calls, by n_i (1 + (n_i - 1) rho) when its calls share a
+    within-run correlation rho (the design effect; rho = 0: independent calls, rho = 1: a run
+    calls one mix). rho is estimated from the pooled residuals by moments, and the variance
+    of each sample's ratio sums that factor over its own runs: conditional on how many calls
+    each run made, so a thin window that happens to hold a few long runs gets its wider
+    variance. ``distance`` is in per-run SDs as ``hotelling``'s (sqrt(d' S^-1 d - dims
+    (1/n' + 1/m')), S the covariance of an average run's share, n' and m' the effective run
+    counts), T² = d' S^-1 d / (1/n' + 1/m'), and the F reference takes the run counts,
+    which are the independent units.
     """
     m, n = len(baseline), len(current)
     if m < 2 or n < 2:
@@ -140,18 +145,21 @@ def ratio_hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
     if total_b <= 0 or total_c <= 0:  # no tool calls on one side: no mix to compare
         return Comparison(n, m, 0.0, 0.0, 1.0, 0)
     p_b, p_c = baseline.sum(axis=0) / total_b, current.sum(axis=0) / total_c
-    e_b = baseline - np.outer(calls_b, p_b)
-    e_c = current - np.outer(calls_c, p_c)
-    nbar = (total_b + total_c) / (m + n)
-    cov = (e_b.T @ e_b + e_c.T @ e_c) / (m + n - 2) / nbar**2
-    whitener = Whitener.fit(np.zeros(baseline.shape[1]), cov)
+    calls = np.r_[calls_b, calls_c]
+    resid = np.vstack([baseline - np.outer(calls_b, p_b), current - np.outer(calls_c, p_c)])
+    rho = design_correlation(resid, calls, (total_b * p_b + total_c * p_c) / (total_b + total_c))
+    weight = calls * (1 + np.maximum(calls - 1, 0) * rho)  # E|e_i|² up to a constant
+    # Covariance of the residual per unit of weight (ddof: one ratio fitted per sample).
+    unit = resid.T @ resid / weight.sum() * (m + n) / (m + n - 2)
+    nbar, wbar = calls.mean(), weight.mean()
+    per_run = unit * wbar / nbar**2  # covariance of an average run's tool shares
+    whitener = Whitener.fit(np.zeros(baseline.shape[1]), per_run)
     p = whitener.dimensions
     if p == 0:
         return Comparison(n, m, 0.0, 0.0, 1.0, 0)
-    eff_b = m * (total_b / m / nbar) ** 2
-    eff_c = n * (total_c / n / nbar) ** 2
+    # Var(p_c - p_b) = unit * (W_b / N_b² + W_c / N_c²) = per_run * noise
+    noise = nbar**2 / wbar * (weight[:m].sum() / total_b**2 + weight[m:].sum() / total_c**2)
     d2 = float(whitener.squared_distances(p_c - p_b)[0])
-    noise = 1 / eff_b + 1 / eff_c
     t2 = d2 / noise
     distance = float(np.sqrt(max(0.0, d2 - p * noise)))
     dof = m + n - p - 1
@@ -159,3 +167,19 @@ def ratio_hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
         return Comparison(n, m, distance, t2, 1.0, p)
     f = t2 * dof / (p * (m + n - 2))
     return Comparison(n, m, distance, t2, float(stats.f.sf(f, p, dof)), p)
+
+
+def design_correlation(resid: np.ndarray, calls: np.ndarray, mix: np.ndarray) -> float:
+    """Moment estimate of the within-run correlation of tool choice, in [0, 1].
+
+    With a common mix p and K tools used, a run's Pearson sum Q_i = sum_k e_ik² / p_k has
+    expectation (K - 1) n_i (1 + (n_i - 1) rho) (multinomial calls: rho = 0)."""
+    used = mix > 0
+    k = int(used.sum())
+    if k < 2:
+        return 0.0
+    q = np.sum(resid[:, used] ** 2 / mix[used], axis=1)
+    pairs = float(np.sum(calls * np.maximum(calls - 1, 0))) * (k - 1)
+    if pairs <= 0:
+        return 0.0
+    return float(np.clip(np.sum(q - (k - 1) * calls) / pairs, 0.0, 1.0))
