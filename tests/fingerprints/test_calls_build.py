@@ -49,8 +49,16 @@ def one_run(i: int, start: datetime, mix: list[float], rng: np.random.Generator)
     ]  # fmt: skip
     for j, tool in enumerate(rng.choice(TOOLS, size=int(rng.integers(1, 7)), p=mix)):
         rows.append(
-            span(trace, f"t{j}", start + timedelta(seconds=2 + j), 0.5, parent="root",
-                 operation="tool", tool_name=str(tool), **DIMS)  # fmt: skip
+            span(
+                trace,
+                f"t{j}",
+                start + timedelta(seconds=2 + j),
+                0.5,
+                parent="root",
+                operation="tool",
+                tool_name=str(tool),
+                **DIMS,
+            )  # fmt: skip
         )
     return rows
 

@@ -233,10 +233,26 @@ def test_call_mix_test_has_more_power_than_per_run_shares_on_a_thin_window() -> 
         on_calls.append(ratio_hotelling(b, c).p_value)
         shares = [x / np.maximum(x.sum(axis=1, keepdims=True), 1) for x in (b, c)]
         on_shares.append(hotelling(*shares).p_value)
-    power_calls, power_shares = np.mean(np.array(on_calls) < 0.001), np.mean(
-        np.array(on_shares) < 0.001
+    power_calls, power_shares = (
+        np.mean(np.array(on_calls) < 0.001),
+        np.mean(np.array(on_shares) < 0.001),
     )
     assert power_calls >= 0.6 and power_calls > power_shares + 0.05
+
+
+def test_rare_tools_are_merged_so_the_tail_stays_calibrated() -> None:
+    """Two tools a 30-run window calls about once or twice: unmerged, a count of 2 coming out
+    at 7 looks like many SDs and A/A windows reject too often; merged (Cochran's rule of
+    five), the rate at 0.01 stays within 3 binomial SDs."""
+    rng = np.random.default_rng(16)
+    mix = [0.55, 0.25, 0.12, 0.05, 0.02, 0.01]
+    merged, unmerged = [], []
+    for _ in range(1000):
+        b, c = clustered_calls(rng, 400, mix), clustered_calls(rng, 30, mix)
+        merged.append(ratio_hotelling(b, c).p_value)
+        unmerged.append(ratio_hotelling(b, c, min_expected=0.0).p_value)
+    assert np.mean(np.array(merged) < 0.01) <= 0.01 + 3 * np.sqrt(0.01 * 0.99 / 1000)
+    assert np.mean(np.array(unmerged) < 0.01) > np.mean(np.array(merged) < 0.01) + 0.005
 
 
 def test_within_run_correlation_is_estimated() -> None:
