@@ -317,7 +317,9 @@ def pct(k: int, n: int) -> str:
 def report(results: list[dict], settings: Settings, elapsed: float) -> None:
     print(f"\n## fingerprint_drift: power and false positives ({len(results)} fleets, "
           f"{sum(r['runs'] for r in results)} runs, {elapsed:.0f} s)\n")  # fmt: skip
-    print(f"Settings: current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
+    test = "tool mix on calls + scalars T²" if getattr(settings, "tool_mix_on_calls", False) else (
+        "split T²" if settings.split_tests else "joint T²")  # fmt: skip
+    print(f"Settings: {test}, current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
           f"alpha {settings.alpha} per window, clip {settings.clip_sd} SD, min distance {settings.min_distance}, "
           f"min runs {settings.min_current_runs} current / {settings.min_baseline_runs} baseline.\n")  # fmt: skip
     aa = [r["aa"] for r in results]
@@ -401,12 +403,16 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=None, help="per-window significance")
     parser.add_argument("--first-seed", type=int, default=1, help="held-out seeds: start past 3")
     parser.add_argument(
-        "--split", action="store_true", help="separate T² tests for tool mix and scalars"
+        "--split",
+        action="store_true",
+        help="with --no-calls: separate T² tests for tool mix and scalars",
     )
     parser.add_argument(
         "--calls",
-        action="store_true",
-        help="tool mix on call counts (cluster-robust) + scalars T² (tool_mix_on_calls)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tool mix on call counts (cluster-robust) + scalars T² (tool_mix_on_calls; "
+        "default: on); --no-calls: one joint T² on per-run shares and scalars",
     )
     parser.add_argument(
         "--no-compare", action="store_true", help="skip the test-choice and fleet-scale tables"
@@ -431,8 +437,8 @@ def main() -> None:
         settings = replace(settings, alpha=args.alpha)
     if args.split:
         settings = replace(settings, split_tests=True)
-    if args.calls:
-        settings = replace(settings, tool_mix_on_calls=True)
+    if args.calls is not None:
+        settings = replace(settings, tool_mix_on_calls=args.calls)
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.quick:

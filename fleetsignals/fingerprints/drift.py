@@ -48,7 +48,7 @@ class Settings:
     min_current_runs: int = 30
     min_baseline_runs: int = 200
     max_baseline_runs: int = 5000  # evenly spaced in time beyond this: cost stays bounded
-    alpha: float = 0.003  # per-window significance (measured: ~3 % of healthy pair-hours)
+    alpha: float = 0.001  # per-window significance (measured: ~1 % of healthy pair-hours)
     min_distance: float = 0.2  # smallest shift worth an alert, in per-run SDs
     # Each feature is clipped to the baseline mean +- clip_sd baseline SDs before the test,
     # so a few extreme runs (a burst of tool errors in thin traffic) cannot carry a window
@@ -56,15 +56,16 @@ class Settings:
     clip_sd: float = 3.0
     anomaly_quantile: float = 0.995  # a run beyond this quantile of its baseline is anomalous
     max_tools: int = MAX_TOOLS
-    # Test the tool mix and the behaviour scalars separately (two T² tests, Bonferroni over
-    # both): a tool-mix shift is not diluted by the scalars' dimensions. Off by default until
-    # it meets the targets (measured: docs/fingerprints.md).
+    # Test the tool mix and the behaviour scalars separately (two T² tests on per-run
+    # vectors, Bonferroni over both): a tool-mix shift is not diluted by the scalars'
+    # dimensions. Used only with tool_mix_on_calls off (measured: docs/fingerprints.md).
     split_tests: bool = False
     # Test the tool mix on tool-call counts (ratio estimate of each tool's share of all calls
     # in the window, per-run cluster-robust variance: stats.ratio_hotelling) and the behaviour
     # scalars by T², Bonferroni over both. Uses every call of a thin hour without treating the
-    # calls of one run as independent (measured: docs/fingerprints.md).
-    tool_mix_on_calls: bool = False
+    # calls of one run as independent. Off: one joint T² on per-run tool shares and scalars
+    # (measured: docs/fingerprints.md).
+    tool_mix_on_calls: bool = True
 
     @property
     def window(self) -> timedelta:
@@ -237,8 +238,8 @@ def call_tests(
 
 
 def compare_window(pair: PairRuns, end_us: int, settings: Settings) -> WindowResult:
-    """One pair, one window end: a test per current window (two with ``split_tests``: tool mix
-    and scalars), Bonferroni over those tested.
+    """One pair, one window end: a test per current window (two with ``tool_mix_on_calls`` or
+    ``split_tests``: tool mix and scalars), Bonferroni over those tested.
 
     Alert when some current window has p * (windows tested) < alpha and a distance of at
     least min_distance; the result reports that window (the smallest p among alerting

@@ -1,5 +1,6 @@
 """tool_mix_on_calls end to end: a dbt build with the setting in the model meta computes the
-call-count test on real lake files and alerts on a tool-mix shift, not before it."""
+call-count test on real lake files and alerts on a tool-mix shift, not before it. The project
+is copied with the setting forced on, so the check holds whatever the shipped default."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ def project_with_calls(root: Path) -> Path:
         (project / name).symlink_to(runner.PROJECT / name)
     shutil.copytree(runner.PROJECT / "models", project / "models")
     meta = project / "models" / "marts" / "fingerprints" / "_fingerprints__models.yml"
-    text = meta.read_text(encoding="utf-8")
-    assert "    max_tools: 10\n" in text
-    meta.write_text(
-        text.replace("    max_tools: 10\n", "    max_tools: 10\n    tool_mix_on_calls: true\n"),
-        encoding="utf-8",
-    )
+    lines = [
+        line
+        for line in meta.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not line.lstrip().startswith("tool_mix_on_calls:")
+    ]
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("max_tools:"))
+    lines.insert(at + 1, "    tool_mix_on_calls: true\n")
+    meta.write_text("".join(lines), encoding="utf-8")
     return project
 
 

@@ -114,7 +114,8 @@ def test_a_window_only_sees_runs_that_ended_by_its_end() -> None:
     cut = 6 * HOUR + HOUR // 2
     keep = full.ended_us <= cut
     early = PairRuns("agent", "v1", full.run_ids[keep], full.ended_us[keep],
-                     full.scalars[keep], full.shares[keep])  # fmt: skip
+                     full.scalars[keep], full.shares[keep],
+                     tool_calls=full.tool_calls[keep])  # fmt: skip
     assert compare_window(full, cut, SETTINGS) == compare_window(early, cut, SETTINGS)
 
 
@@ -157,8 +158,9 @@ def test_split_tests_are_calibrated_and_see_a_tool_mix_shift_past_many_scalars()
     """With the scalars tested apart, a tool-mix shift is not diluted by their dimensions;
     on healthy pairs the two tests together stay within alpha (Bonferroni over both)."""
     rng = np.random.default_rng(10)
-    split = replace(SETTINGS, split_tests=True, alpha=0.05)
-    joint = replace(SETTINGS, alpha=0.05)
+    shares = replace(SETTINGS, tool_mix_on_calls=False)  # the tests on per-run vectors
+    split = replace(shares, split_tests=True, alpha=0.05)
+    joint = replace(shares, alpha=0.05)
 
     def with_noise(p: PairRuns) -> PairRuns:  # eight more behaviour scalars, pure noise
         noise = rng.normal(0.0, 1.0, (len(p.ended_us), 8))
