@@ -228,6 +228,7 @@ def scale_timing(pairs_n: int = 30, runs_per_hour: int = 60_000, hours: int = 25
                 case when hash(i, 'e') % 20 = 0 then 0.5 else 0 end as tool_error_rate,
                 case when hash(i, 'e') % 20 = 0 then 1.0 end as recovery_rate,
                 (50 + hash(i, 'o') % 200)::double as output_tokens_per_llm_call,
+                (1 + hash(i, 'c') % 6)::bigint as tool_call_count,
                 map(['search', 'fetch', 'calc'], [0.5, 0.3, 0.2]) as tool_shares
             from range({n}) as t (i)
             """
@@ -288,11 +289,14 @@ def quick_seed(seed: int, rpm: float, settings: Settings) -> str:
     aa = aa_trials(to_pairs(fleet.healthy), settings)
     trials = [t for t in drift_trials(fleet, Drift("tool_mix", 0.20), settings) if t["testable"]]
     hit = sum(t["detected"] for t in trials)
+    pv = np.array(aa["p_values"])
     return (
         f"seed {seed}, {rpm:g} runs/min: false pair-hours "
         f"{pct(aa['false_positive_hours'], aa['pair_hours'])} of {aa['pair_hours']} "
         f"({pct(aa['false_positive_hours_for5'], aa['pair_hours'])} with for: 5m); "
-        f"tool mix 20 %: {pct(hit, len(trials))} of {len(trials)}"
+        f"tool mix 20 %: {pct(hit, len(trials))} of {len(trials)}; A/A windows {len(pv)} with "
+        f"p < 0.05 / 0.01 / 0.001: {np.mean(pv < 0.05):.3f} / {np.mean(pv < 0.01):.4f} / "
+        f"{np.mean(pv < 0.001):.4f}"
     )
 
 
@@ -313,7 +317,9 @@ def pct(k: int, n: int) -> str:
 def report(results: list[dict], settings: Settings, elapsed: float) -> None:
     print(f"\n## fingerprint_drift: power and false positives ({len(results)} fleets, "
           f"{sum(r['runs'] for r in results)} runs, {elapsed:.0f} s)\n")  # fmt: skip
-    print(f"Settings: current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
+    test = "tool mix on calls + scalars T²" if getattr(settings, "tool_mix_on_calls", False) else (
+        "split T²" if settings.split_tests else "joint T²")  # fmt: skip
+    print(f"Settings: {test}, current windows {', '.join(str(w) for w in settings.windows)}, baseline up to {settings.baseline}, "
           f"alpha {settings.alpha} per window, clip {settings.clip_sd} SD, min distance {settings.min_distance}, "
           f"min runs {settings.min_current_runs} current / {settings.min_baseline_runs} baseline.\n")  # fmt: skip
     aa = [r["aa"] for r in results]
@@ -397,7 +403,16 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=None, help="per-window significance")
     parser.add_argument("--first-seed", type=int, default=1, help="held-out seeds: start past 3")
     parser.add_argument(
-        "--split", action="store_true", help="separate T² tests for tool mix and scalars"
+        "--split",
+        action="store_true",
+        help="with --no-calls: separate T² tests for tool mix and scalars",
+    )
+    parser.add_argument(
+        "--calls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="tool mix on call counts (cluster-robust) + scalars T² (tool_mix_on_calls; "
+        "default: on); --no-calls: one joint T² on per-run shares and scalars",
     )
     parser.add_argument(
         "--no-compare", action="store_true", help="skip the test-choice and fleet-scale tables"
@@ -422,10 +437,13 @@ def main() -> None:
         settings = replace(settings, alpha=args.alpha)
     if args.split:
         settings = replace(settings, split_tests=True)
+    if args.calls is not None:
+        settings = replace(settings, tool_mix_on_calls=args.calls)
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.quick:
-        print(f"split tests: {settings.split_tests}, alpha {settings.alpha}")
+        print(f"split tests: {settings.split_tests}, tool mix on calls: "
+              f"{settings.tool_mix_on_calls}, alpha {settings.alpha}")  # fmt: skip
         with ProcessPoolExecutor(args.workers) as pool:
             for line in pool.map(quick_seed, seeds, [args.runs_per_minute] * len(seeds),
                                  [settings] * len(seeds)):  # fmt: skip

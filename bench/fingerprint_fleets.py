@@ -175,6 +175,7 @@ def to_pairs(runs: list[SimRun]) -> dict[tuple[str, str], PairRuns]:
         pairs[key] = PairRuns(
             key[0], key[1], np.array([r.run_id for r in items], dtype=object),
             np.array([r.ended_us for r in items], dtype=np.int64), scalars, shares,
+            tool_calls=np.array([r.features["tool_call_count"] for r in items], dtype=float),
         )  # fmt: skip
     return pairs
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from fleetsignals.fingerprints.features import MAX_TOOLS, tool_columns
-from fleetsignals.fingerprints.stats import Whitener, hotelling
+from fleetsignals.fingerprints.stats import Whitener, hotelling, ratio_hotelling
 
 US = 1_000_000
 _EPOCH = datetime(1970, 1, 1)
@@ -48,7 +48,7 @@ class Settings:
     min_current_runs: int = 30
     min_baseline_runs: int = 200
     max_baseline_runs: int = 5000  # evenly spaced in time beyond this: cost stays bounded
-    alpha: float = 0.003  # per-window significance (measured: ~3 % of healthy pair-hours)
+    alpha: float = 0.001  # per-window significance (measured: ~1 % of healthy pair-hours)
     min_distance: float = 0.2  # smallest shift worth an alert, in per-run SDs
     # Each feature is clipped to the baseline mean +- clip_sd baseline SDs before the test,
     # so a few extreme runs (a burst of tool errors in thin traffic) cannot carry a window
@@ -56,10 +56,16 @@ class Settings:
     clip_sd: float = 3.0
     anomaly_quantile: float = 0.995  # a run beyond this quantile of its baseline is anomalous
     max_tools: int = MAX_TOOLS
-    # Test the tool mix and the behaviour scalars separately (two T² tests, Bonferroni over
-    # both): a tool-mix shift is not diluted by the scalars' dimensions. Off by default until
-    # it meets the targets (measured: docs/fingerprints.md).
+    # Test the tool mix and the behaviour scalars separately (two T² tests on per-run
+    # vectors, Bonferroni over both): a tool-mix shift is not diluted by the scalars'
+    # dimensions. Used only with tool_mix_on_calls off (measured: docs/fingerprints.md).
     split_tests: bool = False
+    # Test the tool mix on tool-call counts (ratio estimate of each tool's share of all calls
+    # in the window, per-run cluster-robust variance: stats.ratio_hotelling) and the behaviour
+    # scalars by T², Bonferroni over both. Uses every call of a thin hour without treating the
+    # calls of one run as independent. Off: one joint T² on per-run tool shares and scalars
+    # (measured: docs/fingerprints.md).
+    tool_mix_on_calls: bool = True
 
     @property
     def window(self) -> timedelta:
@@ -90,6 +96,7 @@ class PairRuns:
     scalars: np.ndarray  # runs x scalar features (transformed)
     shares: np.ndarray  # runs x tools of this pair
     alert_ends: list[int] = field(default_factory=list)  # ends of windows in alert, ascending
+    tool_calls: np.ndarray | None = None  # tool calls per run (shares x this = call counts)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -184,9 +191,55 @@ def winsorize(
     return np.clip(baseline, lo, hi), np.clip(current, lo, hi)
 
 
+def call_counts(pair: PairRuns, rows: np.ndarray, settings: Settings) -> np.ndarray:
+    """Tool-call counts of ``rows`` (runs x tools) over the vocabulary those runs use."""
+    if pair.tool_calls is None:
+        raise ValueError("tool_mix_on_calls needs the runs' tool-call counts (PairRuns.tool_calls)")
+    counts = pair.shares[rows] * pair.tool_calls[rows, None]
+    return tool_columns(counts, np.arange(len(rows)), settings.max_tools)
+
+
+def clip_calls(
+    baseline: np.ndarray, current: np.ndarray, clip_sd: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scale down the counts of runs with more calls than the baseline mean + clip_sd SDs to
+    that many calls (their mix kept), in both samples alike, so a few huge runs cannot carry
+    a window's ratio alone and identical distributions stay identical."""
+    if not clip_sd:
+        return baseline, current
+    calls = baseline.sum(axis=1)
+    cap = calls.mean() + clip_sd * calls.std()
+
+    def clip(x: np.ndarray) -> np.ndarray:
+        n = x.sum(axis=1)
+        factor = np.where(n > cap, cap / np.maximum(n, 1e-12), 1.0)
+        return x * factor[:, None]
+
+    return clip(baseline), clip(current)
+
+
+def call_tests(
+    pair: PairRuns,
+    base: np.ndarray,
+    cur: np.ndarray,
+    xb: np.ndarray,
+    xc: np.ndarray,
+    settings: Settings,
+) -> list:
+    """The tool mix on call counts and the scalars by T² (``xb``, ``xc``: winsorized vectors,
+    tool-share columns first)."""
+    counts = call_counts(pair, np.concatenate([base, cur]), settings)
+    cb, cc = clip_calls(counts[: len(base)], counts[len(base) :], settings.clip_sd)
+    scalars = pair.scalars.shape[1]
+    out = [ratio_hotelling(cb, cc)] if counts.shape[1] else []
+    if scalars:
+        out.append(hotelling(xb[:, -scalars:], xc[:, -scalars:]))
+    return out
+
+
 def compare_window(pair: PairRuns, end_us: int, settings: Settings) -> WindowResult:
-    """One pair, one window end: a test per current window (two with ``split_tests``: tool mix
-    and scalars), Bonferroni over those tested.
+    """One pair, one window end: a test per current window (two with ``tool_mix_on_calls`` or
+    ``split_tests``: tool mix and scalars), Bonferroni over those tested.
 
     Alert when some current window has p * (windows tested) < alpha and a distance of at
     least min_distance; the result reports that window (the smallest p among alerting
@@ -200,7 +253,9 @@ def compare_window(pair: PairRuns, end_us: int, settings: Settings) -> WindowRes
             continue
         x = vectors(pair, np.concatenate([base, cur]), settings)
         xb, xc = winsorize(x[: len(base)], x[len(base) :], settings.clip_sd)
-        if settings.split_tests:
+        if settings.tool_mix_on_calls:
+            results += [(window, r) for r in call_tests(pair, base, cur, xb, xc, settings)]
+        elif settings.split_tests:
             tools = x.shape[1] - pair.scalars.shape[1]  # tool columns come first
             parts = [slice(0, tools), slice(tools, None)] if tools else [slice(None)]
             results += [(window, hotelling(xb[:, part], xc[:, part])) for part in parts]

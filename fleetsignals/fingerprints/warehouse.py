@@ -123,7 +123,9 @@ def load_pairs(
         with
 
         source as (
-            select run_id, agent_name, prompt_variant, ended_at, {scalars}, tool_shares
+            select
+                run_id, agent_name, prompt_variant, ended_at, {scalars}, tool_call_count,
+                tool_shares
             from ({runs_sql}) as runs
             where ended_at > $after and ended_at <= $through and agent_name is not null
         ),
@@ -145,7 +147,8 @@ def load_pairs(
                 as row_idx,
             source.run_id, source.agent_name, source.prompt_variant,
             epoch_us(source.ended_at) as ended_us,
-            {", ".join(f"source.{c}" for c in SCALAR_FEATURES)}, source.tool_shares
+            {", ".join(f"source.{c}" for c in SCALAR_FEATURES)}, source.tool_call_count,
+            source.tool_shares
         from source
         inner join counts
             on source.agent_name = counts.agent_name
@@ -158,8 +161,8 @@ def load_pairs(
          "keep": 1.5 * settings.max_baseline_runs},
     )  # fmt: skip
     table = con.sql(
-        f"select pair_idx, run_id, agent_name, prompt_variant, ended_us, {scalars} "
-        "from fp_loaded order by row_idx"
+        f"select pair_idx, run_id, agent_name, prompt_variant, ended_us, {scalars}, "
+        "tool_call_count from fp_loaded order by row_idx"
     ).to_arrow_table()
     shares = con.sql(
         "select row_idx, dense_rank() over (partition by pair_idx order by entry.key) - 1 "
@@ -177,6 +180,9 @@ def load_pairs(
     x = transform_scalars(columns)
     run_ids = table["run_id"].to_numpy(zero_copy_only=False)
     ended = table["ended_us"].to_numpy().astype(np.int64)
+    tool_calls = np.nan_to_num(
+        np.asarray(table["tool_call_count"].to_numpy(zero_copy_only=False), dtype=float)
+    )
     agents, variants = table["agent_name"], table["prompt_variant"]
     share_rows = np.asarray(shares["row_idx"], dtype=np.int64)
     tool_idx = np.asarray(shares["tool_idx"], dtype=np.int64)
@@ -195,6 +201,7 @@ def load_pairs(
                 ended[lo:hi],
                 x[lo:hi],
                 matrix,
+                tool_calls=tool_calls[lo:hi],
             )  # fmt: skip
         )
     return pairs

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from fleetsignals.fingerprints.drift import (
     PairRuns,
@@ -17,7 +18,7 @@ from fleetsignals.fingerprints.drift import (
     score_runs,
     window_grid,
 )
-from fleetsignals.fingerprints.stats import hotelling
+from fleetsignals.fingerprints.stats import design_correlation, hotelling, ratio_hotelling
 from fleetsignals.fingerprints.warehouse import settings_from
 
 HOUR = 3_600_000_000
@@ -26,10 +27,18 @@ SETTINGS = Settings()
 
 def runs(rng: np.random.Generator, n: int, mix: list[float], steps: float = 2.0) -> tuple:
     """Per-run shares over 3 tools (from a few calls each) and two scalar features."""
+    shares, scalars, _ = runs_with_calls(rng, n, mix, steps)
+    return shares, scalars
+
+
+def runs_with_calls(
+    rng: np.random.Generator, n: int, mix: list[float], steps: float = 2.0
+) -> tuple:
+    """As ``runs``, with each run's number of tool calls."""
     calls = rng.integers(1, 6, n)
     shares = np.array([rng.multinomial(c, mix) / c for c in calls])
     scalars = np.column_stack([rng.normal(steps, 0.5, n), rng.normal(0.3, 0.1, n)])
-    return shares, scalars
+    return shares, scalars, calls.astype(float)
 
 
 def pair(
@@ -38,13 +47,13 @@ def pair(
     """Runs ending uniformly over ``hours``; those ending in ``drift`` (hours) use another mix."""
     n = int(hours * per_hour)
     ended = np.sort(rng.integers(0, int(hours * HOUR), n)).astype(np.int64)
-    shares, scalars = runs(rng, n, [0.5, 0.3, 0.2])
+    shares, scalars, calls = runs_with_calls(rng, n, [0.5, 0.3, 0.2])
     if drift is not None:
         inside = (ended > drift[0] * HOUR) & (ended <= drift[1] * HOUR)
-        s2, x2 = runs(rng, int(inside.sum()), [0.25, 0.3, 0.45])
-        shares[inside], scalars[inside] = s2, x2
+        s2, x2, c2 = runs_with_calls(rng, int(inside.sum()), [0.25, 0.3, 0.45])
+        shares[inside], scalars[inside], calls[inside] = s2, x2, c2
     ids = np.array([f"r{i}" for i in range(n)], dtype=object)
-    return PairRuns("agent", "v1", ids, ended, scalars, shares)
+    return PairRuns("agent", "v1", ids, ended, scalars, shares, tool_calls=calls)
 
 
 def test_hotelling_is_calibrated_on_aa_splits() -> None:
@@ -105,7 +114,8 @@ def test_a_window_only_sees_runs_that_ended_by_its_end() -> None:
     cut = 6 * HOUR + HOUR // 2
     keep = full.ended_us <= cut
     early = PairRuns("agent", "v1", full.run_ids[keep], full.ended_us[keep],
-                     full.scalars[keep], full.shares[keep])  # fmt: skip
+                     full.scalars[keep], full.shares[keep],
+                     tool_calls=full.tool_calls[keep])  # fmt: skip
     assert compare_window(full, cut, SETTINGS) == compare_window(early, cut, SETTINGS)
 
 
@@ -148,8 +158,9 @@ def test_split_tests_are_calibrated_and_see_a_tool_mix_shift_past_many_scalars()
     """With the scalars tested apart, a tool-mix shift is not diluted by their dimensions;
     on healthy pairs the two tests together stay within alpha (Bonferroni over both)."""
     rng = np.random.default_rng(10)
-    split = replace(SETTINGS, split_tests=True, alpha=0.05)
-    joint = replace(SETTINGS, alpha=0.05)
+    shares = replace(SETTINGS, tool_mix_on_calls=False)  # the tests on per-run vectors
+    split = replace(shares, split_tests=True, alpha=0.05)
+    joint = replace(shares, alpha=0.05)
 
     def with_noise(p: PairRuns) -> PairRuns:  # eight more behaviour scalars, pure noise
         noise = rng.normal(0.0, 1.0, (len(p.ended_us), 8))
@@ -170,3 +181,107 @@ def test_split_tests_are_calibrated_and_see_a_tool_mix_shift_past_many_scalars()
 
 def test_split_tests_come_from_the_model_meta() -> None:
     assert settings_from({"fingerprint": {"split_tests": True}}).split_tests
+
+
+def clustered_calls(
+    rng: np.random.Generator, n: int, mix: list[float], concentration: float = 9.0
+) -> np.ndarray:
+    """Per-run tool-call counts (runs x tools) whose calls are correlated within a run: each
+    run draws its own mix around ``mix`` (Dirichlet; within-run correlation
+    1 / (concentration + 1)), then a skewed number of calls from it (some runs none)."""
+    calls = rng.geometric(0.2, n) - 1 + rng.integers(0, 2, n)
+    own = rng.dirichlet(concentration * np.asarray(mix), n)
+    return rng.multinomial(calls, own).astype(float)
+
+
+def naive_call_test(baseline: np.ndarray, current: np.ndarray) -> float:
+    """The test that treats every call as independent: a multinomial Wald test over calls."""
+    p_b, p_c = baseline.sum(0) / baseline.sum(), current.sum(0) / current.sum()
+    p = (baseline.sum(0) + current.sum(0)) / (baseline.sum() + current.sum())
+    d = (p_c - p_b)[:-1]
+    cov = (np.diag(p) - np.outer(p, p))[:-1, :-1] * (1 / baseline.sum() + 1 / current.sum())
+    return float(stats.chi2.sf(d @ np.linalg.solve(cov, d), len(d)))
+
+
+MIX = [0.5, 0.25, 0.15, 0.1]
+
+
+def test_call_mix_test_is_calibrated_on_clustered_runs() -> None:
+    """1,000 A/A draws of a thin window (30 runs) against a 400-run baseline: the rejection
+    rate at 0.01 stays within 3 binomial SDs of 1 % (0.0194), where a chi-square over calls
+    that ignores their correlation within runs rejects several times too often."""
+    rng = np.random.default_rng(12)
+    robust, naive = [], []
+    for _ in range(1000):
+        b, c = clustered_calls(rng, 400, MIX), clustered_calls(rng, 30, MIX)
+        robust.append(ratio_hotelling(b, c).p_value)
+        naive.append(naive_call_test(b, c))
+    robust, naive = np.array(robust), np.array(naive)
+    bound = 3 * np.sqrt(0.01 * 0.99 / 1000)
+    assert np.mean(robust < 0.01) <= 0.01 + bound
+    assert abs(np.mean(robust < 0.05) - 0.05) <= 3 * np.sqrt(0.05 * 0.95 / 1000)
+    assert np.mean(naive < 0.01) > 0.05
+
+
+def test_call_mix_test_has_more_power_than_per_run_shares_on_a_thin_window() -> None:
+    """A 20 % tool-mix shift in 40 runs: every call counts, so the ratio test rejects more
+    often than T² on per-run shares (which weighs a 1-call run like a 20-call one)."""
+    rng = np.random.default_rng(13)
+    moved = np.array(MIX) * 0.8
+    moved[2] += 0.2
+    on_calls, on_shares = [], []
+    for _ in range(200):
+        b, c = clustered_calls(rng, 400, MIX), clustered_calls(rng, 40, list(moved))
+        on_calls.append(ratio_hotelling(b, c).p_value)
+        shares = [x / np.maximum(x.sum(axis=1, keepdims=True), 1) for x in (b, c)]
+        on_shares.append(hotelling(*shares).p_value)
+    power_calls, power_shares = (
+        np.mean(np.array(on_calls) < 0.001),
+        np.mean(np.array(on_shares) < 0.001),
+    )
+    assert power_calls >= 0.6 and power_calls > power_shares + 0.05
+
+
+def test_rare_tools_are_merged_so_the_tail_stays_calibrated() -> None:
+    """Two tools a 30-run window calls about once or twice: unmerged, a count of 2 coming out
+    at 7 looks like many SDs and A/A windows reject too often; merged (Cochran's rule of
+    five), the rate at 0.01 stays within 3 binomial SDs."""
+    rng = np.random.default_rng(16)
+    mix = [0.55, 0.25, 0.12, 0.05, 0.02, 0.01]
+    merged, unmerged = [], []
+    for _ in range(1000):
+        b, c = clustered_calls(rng, 400, mix), clustered_calls(rng, 30, mix)
+        merged.append(ratio_hotelling(b, c).p_value)
+        unmerged.append(ratio_hotelling(b, c, min_expected=0.0).p_value)
+    assert np.mean(np.array(merged) < 0.01) <= 0.01 + 3 * np.sqrt(0.01 * 0.99 / 1000)
+    assert np.mean(np.array(unmerged) < 0.01) > np.mean(np.array(merged) < 0.01) + 0.005
+
+
+def test_within_run_correlation_is_estimated() -> None:
+    rng = np.random.default_rng(14)
+    for concentration, rho in ((9.0, 0.1), (1.0, 0.5), (1e9, 0.0)):
+        x = clustered_calls(rng, 4000, MIX, concentration)
+        n = x.sum(axis=1)
+        mix = x.sum(axis=0) / n.sum()
+        assert abs(design_correlation(x - np.outer(n, mix), n, mix) - rho) < 0.03
+
+
+def test_call_mix_test_in_windows_is_calibrated_and_alerts_on_a_shift() -> None:
+    """compare_window with tool_mix_on_calls: healthy pairs stay within alpha (Bonferroni
+    over the call test and the scalars' T²), a tool-mix shift alerts and reports the call
+    test (two tool dimensions)."""
+    rng = np.random.default_rng(15)
+    calls = replace(SETTINGS, tool_mix_on_calls=True, alpha=0.05)
+    healthy = [pair(rng, 4, 150) for _ in range(60)]
+    assert np.mean([compare_window(p, 4 * HOUR, calls).is_alert for p in healthy]) <= 0.1
+    drifted = [pair(rng, 5, 60, drift=(4, 5)) for _ in range(10)]  # 60 runs in the hour
+    results = [compare_window(p, 5 * HOUR, calls) for p in drifted]
+    assert all(r.is_alert and r.dimensions == 2 for r in results)
+    with pytest.raises(ValueError, match="tool-call counts"):
+        p = pair(rng, 5, 60)
+        p.tool_calls = None
+        compare_window(p, 5 * HOUR, calls)
+
+
+def test_tool_mix_on_calls_comes_from_the_model_meta() -> None:
+    assert settings_from({"fingerprint": {"tool_mix_on_calls": True}}).tool_mix_on_calls
