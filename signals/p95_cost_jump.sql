@@ -37,18 +37,19 @@
 -- effect) and a p-value < alpha / m.
 --
 -- Most specific groups, per agent. Significant groups (a p-value < alpha / m) that are not
--- material fire nothing but may explain others. (1) Finer first: a group stands only if it
--- stays significant without the runs of the firing groups nested in it (a cohort does not
--- stand for its tenant, nor the agent for two tenants), and can be named only if what is
--- left is material too. (2) Rest of the group: a firing group nested in a coarser
--- standing group (material or not) is explained by it unless its runs changed more than
--- the rest of that group's (a cohort-wide jump, or one draining from the hour, names the
--- cohort or nothing, not its large tenants; an agent-wide small drift does not hide a
--- tenant's own jump). (3) Strongest first by scan statistic (log-likelihood ratio of "more
--- runs above t inside this group", z^2 / 2 for the shift): a group is reported only if it
--- stays significant without the runs of the stronger named or explaining groups, so a
--- crossing group (a workflow that the jumping cohort's runs use) does not report the same
--- jump again.
+-- material fire nothing but may explain others. (1) Finer first (fewer runs over the whole
+-- span read, so a group nested in another comes first whatever window each is judged on):
+-- a group stands only if it stays significant without the runs of the firing groups
+-- nested in it (a cohort does not stand for its tenant, nor the agent for two tenants), and
+-- can be named only if what is left is material too. (2) Rest of the group: a firing
+-- group nested in a coarser standing group (material or not) is explained by it unless
+-- its runs changed more than the rest of that group's (a cohort-wide jump, or one draining
+-- from the hour, names the cohort or nothing, not its large tenants; an agent-wide small
+-- drift does not hide a tenant's own jump). (3) Strongest first by scan statistic
+-- (log-likelihood ratio of "more runs above t inside this group", z^2 / 2 for the shift):
+-- a group is reported only if it stays significant without the runs of the stronger named
+-- or explaining groups, so a crossing group (a workflow that the jumping cohort's runs
+-- use) does not report the same jump again.
 -- value = current P95 / baseline P95.
 with
 
@@ -414,23 +415,47 @@ significant as (
     where best = 1
 ),
 
--- Specificity: fewer current runs first; groups holding the same runs (an agent with one
--- variant) by dimension, the most specific first.
+-- Each significant group's runs over the whole span the signal reads (baseline and longest
+-- window). Not its current runs: each group is judged on its own best window, so a tenant
+-- judged on the hour can have more current runs than its cohort judged on 30 minutes, yet
+-- over one span a group nested in another never has more runs than it.
+sizes as (
+    select
+        members.agent_name,
+        members.dim,
+        members.dim_value,
+        count(*) as n_span
+    from members
+    inner join significant
+        on members.agent_name = significant.agent_name
+            and members.dim = significant.dim
+            and members.dim_value = significant.dim_value
+    group by members.agent_name, members.dim, members.dim_value
+),
+
+-- Specificity: fewer runs over the span first; groups holding the same runs (an agent with
+-- one variant) by dimension, the most specific first. A group nested in another comes
+-- before it.
 ordered as materialized (
     select
         *,
         row_number() over (
-            partition by agent_name order by n_cur asc, dim_rank asc, dim_value asc
+            partition by agent_name order by n_span asc, dim_rank asc, dim_value asc
         ) as pos
     from (
         select
-            *,
-            case dim
+            significant.*,
+            sizes.n_span,
+            case significant.dim
                 when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
                 when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
                 when 'user_cohort' then 7 when 'environment' then 8 else 9
             end as dim_rank
         from significant
+        inner join sizes
+            on significant.agent_name = sizes.agent_name
+                and significant.dim = sizes.dim
+                and significant.dim_value = sizes.dim_value
     ) as with_rank
 ),
 

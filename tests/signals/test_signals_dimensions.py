@@ -117,6 +117,23 @@ def test_an_agent_wide_drift_does_not_hide_a_tenant_jump(
     assert labels(con) == [{"agent_name": "agent", "tenant_id": "ta"}]
 
 
+def test_a_tenant_judged_on_its_hour_is_nested_in_a_cohort_judged_on_30_minutes(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Tenant tx (most of cohort "solo") jumps x2 for the last 30 minutes, where it ended 19
+    # runs: too few to judge that window (20), so it is judged on the hour (38 runs). Its
+    # cohort, with tx's jumped runs less diluted, is strongest on 30 minutes (29 runs):
+    # fewer current runs than tx, yet tx's runs all lie in it. Nesting is judged by runs
+    # over the whole span read, not by each group's own window: tx is named, not the cohort.
+    fleet(con, {})
+    tenant_runs(con, "tx", 150, 420, 360, cohort="solo")
+    tenant_runs(con, "tx", 19, 60, 30, cohort="solo")
+    tenant_runs(con, "tx", 19, 30, 30, factor=2.0, cohort="solo")
+    tenant_runs(con, "ty", 60, 420, 360, cohort="solo")
+    tenant_runs(con, "ty", 20, 60, 60, cohort="solo")
+    assert labels(con) == [{"agent_name": "agent", "tenant_id": "tx"}]
+
+
 def test_removing_tenant_id_from_the_settings_stops_tenant_alerts(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
