@@ -110,8 +110,11 @@ def main() -> None:
     print(f"{'':28} {'plain':>7} {'as-of':>7} {'ratio':>6}   rows digest (plain | as-of)")
     for name in names:
         plain, as_of = (statistics.median(seconds[kind][name]) for kind in KINDS)
-        shown = "" if name == "open" else "   " + " | ".join(
-            f"{results[kind][name][0]:4d} {results[kind][name][1]}" for kind in KINDS
+        shown = (
+            ""
+            if name == "open"
+            else "   "
+            + " | ".join(f"{results[kind][name][0]:4d} {results[kind][name][1]}" for kind in KINDS)
         )
         print(f"{name:28} {plain:7.3f} {as_of:7.3f} {as_of / plain:6.2f}{shown}")
     totals = [sum(statistics.median(seconds[kind][n]) for n in names) for kind in KINDS]

@@ -8,9 +8,10 @@
     window below partitions by it): a model that needs a few runs' spans pays the
     window and the parsing for those runs only, which DuckDB does not do on its own
     for a filter or a join above the view's window. `since`: the earliest partition
-    read (lake_partitions_since), none for all. Deduplication: deduplicated_spans.
+    read (lake_partitions_since), none for all. Deduplication: deduplicated_spans (and its
+    `split`).
 -#}
-{% macro otel_spans(traces=none, since=none) -%}
+{% macro otel_spans(traces=none, since=none, split=false) -%}
     select
         trace_id,
         span_id,
@@ -62,7 +63,7 @@
             {{ parsed_attribute_values('attributes') }} as attributes_values,
             {{ parsed_attribute_values('resource_attributes') }} as resource_attributes_values
         from (
-            {{ deduplicated_spans(traces, since) }}
+            {{ deduplicated_spans(traces, since, split) }}
         ) as deduplicated
     ) as parsed
 {%- endmacro %}
