@@ -94,13 +94,6 @@ AS_OF_VIEWS = {
     "fct_quality_windows_60m": f"select * from {{source}} where window_end_at {_KNOWN}",
     "fct_fingerprint_windows": f"select * from {{source}} where window_end_at {_KNOWN}",
 }
-# stg_otel__spans as the build renders it (int_as_of_views_rendered) with its dedup window
-# split off the spans without copies (macros/deduplicated_spans.sql, `split`): the as-of
-# filter then reaches those before the window, which sorted every span in the lake
-# (the snapshot's `spans` reads main.stg_otel__spans, so this view, as of $eval_at too).
-# Exact: the window keeps a key's only row whatever its order, so filtering that row
-# first changes nothing; keys with copies still go through the window before the filter.
-SPLIT_VIEWS = frozenset({"stg_otel__spans"})
 # Views whose SQL the build renders from the models' rules (int_as_of_views_rendered, see
 # macros/runs_as_of_select.sql), so they re-derive a run as the models do. fct_runs: a run
 # is open at $eval_at while a span of it had not ended and landed by then (last_known_at;
@@ -196,9 +189,6 @@ def _create_as_of_views(con: duckdb.DuckDBPyConnection) -> None:
                     " run `fleetsignals build` once"
                 )
             source = f"{quote_identifier(database)}.main.{quote_identifier(name)}"
-            if name in rendered and name in SPLIT_VIEWS:
-                # The model's own select with its dedup split (SPLIT_VIEWS), filtered the same.
-                source = f"({rendered[name]}) as {quote_identifier(name)}"
             if name == "fct_runs":
                 select = _runs_as_of(con, rendered, source, _open_runs(database, columns))
             con.execute(

@@ -11,18 +11,8 @@
     concurrent runs"). Same rows as the plain window: a key with one row keeps it. The
     view (no `traces`) keeps the single window, which DuckDB pushes a user's filters
     through.
-
-    `split`: the narrow count without a trace filter, for the as-of view of
-    stg_otel__spans that evaluation connections read (int_as_of_views_rendered). A
-    filter above it reaches the read of the spans without copies (DuckDB pushes it below
-    the anti join; exact, a key's only row is kept whatever the window would say), so
-    those spans skip the window; only the count reads every partition's keys. It
-    counts a hash of the key (one integer, not two strings, to group and join on): a
-    collision only sends a span without copies through the window too, which keeps
-    it, so the rows stay exact. Anti and semi joins: with `exists` DuckDB kept a
-    distinct over every span's key for the correlation.
 -#}
-{% macro deduplicated_spans(traces=none, since=none, split=false) -%}
+{% macro deduplicated_spans(traces=none, since=none) -%}
     {%- set kept = "row_number() over (partition by dt, hr, trace_id, span_id"
         ~ " order by landed_at, source_sha256) = 1" %}
     {%- set read -%}
@@ -34,23 +24,8 @@
                 and trace_id in ({{ traces }})
                 {%- endif %}
     {%- endset %}
-    {%- if traces is none and not split %}
+    {%- if traces is none %}
             {{ read }}
-            qualify {{ kept }}
-    {%- elif split %}
-            with repeated as (
-                select hash(dt, hr, trace_id, span_id) as copied
-                from ({{ read }}) as copies
-                group by copied
-                having count(*) > 1
-            )
-            select spans.* from ({{ read }}) as spans
-            anti join repeated
-                on repeated.copied = hash(spans.dt, spans.hr, spans.trace_id, spans.span_id)
-            union all
-            select spans.* from ({{ read }}) as spans
-            semi join repeated
-                on repeated.copied = hash(spans.dt, spans.hr, spans.trace_id, spans.span_id)
             qualify {{ kept }}
     {%- else %}
             with repeated as (

@@ -8,10 +8,9 @@
     window below partitions by it): a model that needs a few runs' spans pays the
     window and the parsing for those runs only, which DuckDB does not do on its own
     for a filter or a join above the view's window. `since`: the earliest partition
-    read (lake_partitions_since), none for all. Deduplication: deduplicated_spans (and its
-    `split`).
+    read (lake_partitions_since), none for all. Deduplication: deduplicated_spans.
 -#}
-{% macro otel_spans(traces=none, since=none, split=false) -%}
+{% macro otel_spans(traces=none, since=none) -%}
     select
         trace_id,
         span_id,
@@ -63,7 +62,7 @@
             {{ parsed_attribute_values('attributes') }} as attributes_values,
             {{ parsed_attribute_values('resource_attributes') }} as resource_attributes_values
         from (
-            {{ deduplicated_spans(traces, since, split) }}
+            {{ deduplicated_spans(traces, since) }}
         ) as deduplicated
     ) as parsed
 {%- endmacro %}

@@ -3,8 +3,6 @@
 -- them (fleetsignals.sandbox). fct_runs as of $eval_at re-derives the runs in flight then
 -- by the same macros as int_runs_assembled and fct_runs (macros/runs_as_of_select.sql);
 -- fct_runs_reassembled is the part it stores once per $eval_at, the runs in flight then.
--- stg_otel__spans: the same spans as the model, deduplicated so that the as-of filter
--- reaches the spans without copies before the dedup window (deduplicated_spans, `split`).
 
 with
 
@@ -17,10 +15,6 @@ final as (
     select
         'fct_runs_reassembled' as relation_name,
         '{{ runs_as_of_reassembled() | replace("'", "''") }}' as select_sql
-    union all
-    select
-        'stg_otel__spans' as relation_name,
-        '{{ otel_spans(split=true) | replace("'", "''") }}' as select_sql
 
 )
 
