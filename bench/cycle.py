@@ -24,6 +24,10 @@ to the shortest's (targets: total <= 30 s, ratio <= 1.3).
 ``--compare-as-of`` also evaluates each cycle on a plain snapshot connection, without the
 as-of views that evaluation uses (fleetsignals.sandbox.AS_OF_VIEWS), in alternating order,
 and prints the ratio as-of / plain: what showing the marts as of $eval_at costs.
+
+``--keep DIR`` makes the data homes under DIR (``DIR/days<N>``) instead of the temporary
+directory and leaves them there, built and evaluated as of the last cycle, for
+``bench/evaluate.py`` (per signal, plain against as-of, on that home).
 """
 
 from __future__ import annotations
