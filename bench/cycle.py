@@ -1,7 +1,7 @@
 """One scheduler cycle at fleet scale: ingest 5 minutes of dumps, build, evaluate.
 
     .venv/bin/python bench/cycle.py [--days 1 7] [--runs-per-minute 2300]
-        [--history-runs-per-minute 100] [--rounds 3] [--compare-as-of]
+        [--history-runs-per-minute 100] [--rounds 3] [--compare-as-of] [--keep DIR]
 
 The current load is the realistic path: fleetsignals.generate writes OTLP/JSON minute
 files of a healthy fleet, once (``--runs-per-minute`` is the generator's nominal rate: it
@@ -24,6 +24,10 @@ to the shortest's (targets: total <= 30 s, ratio <= 1.3).
 ``--compare-as-of`` also evaluates each cycle on a plain snapshot connection, without the
 as-of views that evaluation uses (fleetsignals.sandbox.AS_OF_VIEWS), in alternating order,
 and prints the ratio as-of / plain: what showing the marts as of $eval_at costs.
+
+``--keep DIR`` makes the data homes under DIR (``DIR/days<N>``) instead of the temporary
+directory and leaves them there, built and evaluated as of the last cycle, for
+``bench/evaluate.py`` (per signal, plain against as-of, on that home).
 """
 
 from __future__ import annotations
@@ -217,7 +221,16 @@ def main() -> None:
         action="store_true",
         help="also evaluate without the as-of views and print the ratio",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep each history's data home as DIR/days<N> (e.g. for bench/evaluate.py);"
+        " DIR must not exist yet",
+    )
     args = parser.parse_args()
+    if args.keep and args.keep.exists():
+        parser.error(f"--keep {args.keep}: already exists")
     with tempfile.TemporaryDirectory(prefix="bench-cycle-") as tmp:
         root = Path(tmp)
         t0 = time.monotonic()
@@ -229,8 +242,10 @@ def main() -> None:
             flush=True,
         )
         histories = []
+        # Kept homes are made in place: a snapshot's views name their files by absolute path.
+        homes = args.keep.resolve() if args.keep else root
         for days in args.days:
-            h = History(root, days, args.history_runs_per_minute)
+            h = History(homes, days, args.history_runs_per_minute)
             print(
                 f"{days:>2} day(s) of history: {h.spans:,} spans, {h.runs:,} runs at "
                 f"{args.history_runs_per_minute:,} runs/min | synthesized {h.synth_s:.1f}s, "
@@ -281,6 +296,8 @@ def main() -> None:
             f"runs/min = {history_per_day / current_per_day:.0%} of the current load's "
             f"{current_per_day:,.0f} spans/day"
         )
+        if args.keep:
+            print(f"kept: {', '.join(str(h.home.root) for h in histories)}")
 
 
 if __name__ == "__main__":
