@@ -54,12 +54,13 @@ landings as (
 
 seen as (
 
-    select
+    -- Per landing: the confirmation keeps or deletes all of a landing's rows, and the
+    -- rows of a warehouse from before run_id have none.
+    select distinct
         landings.dt,
         landings.hr,
         landings.source_sha256,
-        landings.landed_at,
-        landings.run_id
+        landings.landed_at
     from {{ this }} as landings
     inner join {{ watermarks }} as builds on landings.build_id = builds.build_id
     where builds.is_complete
@@ -68,9 +69,15 @@ seen as (
 
 unseen as (
 
-    select * from landings
-    except
-    select * from seen
+    select landings.* from landings
+    where not exists (
+        select 1 from seen
+        where
+            seen.dt = landings.dt
+            and seen.hr = landings.hr
+            and seen.source_sha256 = landings.source_sha256
+            and seen.landed_at = landings.landed_at
+    )
 
 ),
 
