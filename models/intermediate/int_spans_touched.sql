@@ -45,7 +45,13 @@ final as (
             spans.{{ dimension }},
             spans.resource_{{ dimension }},
         {%- endfor %}
-        spans.landed_at
+        spans.landed_at,
+        -- The landing of the row (with landed_at): int_build_landings_recorded keeps a
+        -- landing only if its rows of every run it recorded are here (post-hook, macro
+        -- confirm_landings_recorded).
+        spans.dt,
+        spans.hr,
+        spans.source_sha256
     from spans
 
 )
