@@ -111,8 +111,15 @@ def hotelling(baseline: np.ndarray, current: np.ndarray) -> Comparison:
     if p == 0:  # every feature constant in both samples: identical as far as we can see
         return Comparison(n, m, 0.0, 0.0, 1.0, 0)
     d2 = float(whitener.squared_distances(current.mean(axis=0))[0])
-    t2 = d2 * m * n / (m + n)
-    distance = float(np.sqrt(max(0.0, d2 - p * (1 / n + 1 / m))))
+    return f_comparison(n, m, d2, 1 / n + 1 / m, p)
+
+
+def f_comparison(n: int, m: int, d2: float, noise: float, p: int) -> Comparison:
+    """Hotelling's F reference for a squared whitened mean difference ``d2`` whose null
+    expectation per dimension is ``noise`` (1/n + 1/m for plain means), ``p`` dimensions,
+    ``n`` current and ``m`` baseline runs as the independent units."""
+    t2 = d2 / noise
+    distance = float(np.sqrt(max(0.0, d2 - p * noise)))
     dof = m + n - p - 1
     if dof <= 0:
         return Comparison(n, m, distance, t2, 1.0, p)
@@ -168,13 +175,7 @@ def ratio_hotelling(
     # Var(p_c - p_b) = unit * (W_b / N_b² + W_c / N_c²) = per_run * noise
     noise = nbar**2 / wbar * (weight[:m].sum() / total_b**2 + weight[m:].sum() / total_c**2)
     d2 = float(whitener.squared_distances(p_c - p_b)[0])
-    t2 = d2 / noise
-    distance = float(np.sqrt(max(0.0, d2 - p * noise)))
-    dof = m + n - p - 1
-    if dof <= 0:
-        return Comparison(n, m, distance, t2, 1.0, p)
-    f = t2 * dof / (p * (m + n - 2))
-    return Comparison(n, m, distance, t2, float(stats.f.sf(f, p, dof)), p)
+    return f_comparison(n, m, d2, noise, p)
 
 
 def merge_rare_tools(
