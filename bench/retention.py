@@ -237,10 +237,19 @@ def _check_rules(runs: dict, decided: dict, summary, sample_by: str) -> None:
     ok = [r for r in decided if runs[r][0] == "ok"]
     ok_kept = sum(1 for r in ok if decided[r][0] != "pruned")
     anomaly = sum(1 for reason, _ in decided.values() if reason == "anomaly")
+    # Where the healthy runs kept come from: the sample (of which the runs only a flagged
+    # group's higher rate kept: hash at or above the base 10 %), evidence, the cost tail.
+    by_reason = {
+        reason: sum(1 for r in ok if decided[r][0] == reason)
+        for reason in ("sampled", "anomaly", "cost_tail")
+    }
+    group_only = sum(1 for r in ok if decided[r][0] == "sampled" and _u(r) >= 0.10)
+    shares = ", ".join(f"{k} {100 * v / max(len(ok), 1):.1f}" for k, v in by_reason.items())
+    if sample_by == "runs":  # by spans, small runs' own rates are above 10 % too
+        shares += f"; sampled only at a flagged group's higher rate: {group_only}"
     print(
         f"kept: {100 * anomaly / n:.1f} % of decided runs as anomaly; healthy (ok) runs kept "
-        f"{ok_kept}/{len(ok)} ({100 * ok_kept / max(len(ok), 1):.1f} %; the uniform sample "
-        "is 10 % plus the cost tail)"
+        f"{ok_kept}/{len(ok)} ({100 * ok_kept / max(len(ok), 1):.1f} %: {shares})"
     )
     weighted = sum(w for _, w in decided.values())
     true_tokens = sum((runs[r][4] or 0) for r in decided)
