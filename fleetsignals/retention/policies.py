@@ -81,7 +81,7 @@ class Policies:
     group_rate: float = 0.10
     group_min_runs: int = 20
     # "runs": every run the same chance; "spans": a chance inversely proportional to its
-    # spans, the mean chance per run unchanged (see size_factor_sql, docs/retention.md).
+    # spans, the mean chance per run unchanged (see _size_factor_sql, docs/retention.md).
     sample_by: str = "runs"
 
 
