@@ -381,7 +381,10 @@ def _size_factor_sql(c: _Compiler, policies: Policies) -> str:
     """
     size = "greatest(coalesce(span_count, 0), 1)"
     window = f"over (partition by time_bucket({c.bind(policies.window)}, end_for_retention))"
-    return f"(count(*) {window} / sum(1.0 / {size}) {window}) / {size} as size_factor"
+    # Summed as decimals: exact, so the result is the same bits whatever order the threads
+    # add in (a double sum is not, and a weight would differ between two retains).
+    inverse = f"sum(cast(1.0 / {size} as decimal(38, 18))) {window}"
+    return f"(count(*) {window} / cast({inverse} as double)) / {size} as size_factor"
 
 
 def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
