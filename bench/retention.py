@@ -1,6 +1,7 @@
 """Retention on the generator's default fleet: bytes before and after, what was kept, checks.
 
-    .venv/bin/python bench/retention.py [--hours 6] [--runs-per-minute 20] [--seed 7] [--out DIR]
+    .venv/bin/python bench/retention.py [--hours 6] [--runs-per-minute 20] [--seed 7]
+        [--sample-by runs|spans] [--out DIR]
 
 Generates the fleet, ingests it, builds, then runs `retain` as of two hours after the
 fleet's end (so every finished run is decided), and prints:
@@ -48,8 +49,9 @@ FACTS = (
 )
 
 
-def _tool_spans(home: Home, weights: dict[str, float] | None = None) -> float:
-    """Tool spans in the lake; with weights, the fleet-wide estimate from the kept ones."""
+def _tool_spans(home: Home, weights: dict[str, float] | None = None):
+    """Tool spans in the lake; with weights, the fleet-wide estimate from the kept ones and
+    its standard error."""
     files = [str(f) for f in sorted(home.lake.glob("dt=*/hr=*/*.parquet"))]
     with duckdb.connect() as con:
         if weights is None:
@@ -60,12 +62,16 @@ def _tool_spans(home: Home, weights: dict[str, float] | None = None) -> float:
             ).fetchone()[0]
         con.execute("create table w (run_id varchar, weight double)")
         con.executemany("insert into w values (?, ?)", list(weights.items()))
+        # The Horvitz-Thompson total and its standard error estimated from the sample:
+        # sqrt(sum over kept runs of (w^2 - w) y^2), y = the run's tool spans.
         return con.execute(
-            "select sum(coalesce(w.weight, 1.0)) "
-            "from read_parquet($f, hive_partitioning = false) as s "
-            "left join w on w.run_id = s.trace_id where s.operation = 'tool'",
+            "select sum(weight * y), sqrt(sum((weight * weight - weight) * y * y)) from ("
+            "    select coalesce(w.weight, 1.0) as weight, count(*) as y "
+            "    from read_parquet($f, hive_partitioning = false) as s "
+            "    left join w on w.run_id = s.trace_id where s.operation = 'tool' "
+            "    group by s.trace_id, w.weight)",
             {"f": files},
-        ).fetchone()[0]
+        ).fetchone()
 
 
 def _lake(home: Home) -> tuple[int, int, int]:
@@ -107,12 +113,14 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=6.0)
     parser.add_argument("--runs-per-minute", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sample-by", choices=("runs", "spans"), default="runs")
     parser.add_argument("--out", type=Path, help="keep everything here (default: a temp dir)")
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="bench-retention-"))
     root.mkdir(parents=True, exist_ok=True)
     fleet, home = root / "fleet", Home(root / "home").ensure()
     config = load_config(None)
+    config["retention"]["sample_by"] = args.sample_by
     try:
         start = datetime(2026, 11, 1)
         _timed(
@@ -175,19 +183,21 @@ def main() -> None:
             f"fct_runs aggregates unchanged after prune + full refresh: "
             f"{facts_before == facts_after}"
         )
-        estimate = _tool_spans(home, {r: w for r, (_, w) in decided.items()})
+        estimate, se = _tool_spans(home, {r: w for r, (_, w) in decided.items()})
         print(
             f"tool spans estimated from the kept spans x sample_weight: {estimate:,.0f} vs "
-            f"{tools_before:,} before pruning ({100 * (estimate / tools_before - 1):+.1f} %)"
+            f"{tools_before:,} before pruning ({100 * (estimate / tools_before - 1):+.1f} %, "
+            f"{(estimate - tools_before) / se:+.1f} standard errors; standard error "
+            f"{100 * se / tools_before:.1f} %)"
         )
-        _check_rules(runs, decided, summary)
+        _check_rules(runs, decided, summary, args.sample_by)
         _check_truth(fleet, decided)
     finally:
         if args.out is None:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _check_rules(runs: dict, decided: dict, summary) -> None:
+def _check_rules(runs: dict, decided: dict, summary, sample_by: str) -> None:
     required, missed = 0, []
     groups: dict[tuple, list[tuple[float, str]]] = defaultdict(list)
     for run_id, (status, agent, ended, cost, _tokens) in runs.items():
@@ -208,12 +218,13 @@ def _check_rules(runs: dict, decided: dict, summary) -> None:
             if decided[run_id][0] == "pruned":
                 missed.append(run_id)
     # Sampled runs fall under their own rate (1 / weight: 10 %, or a flagged group's own
-    # rate, which is higher); pruned runs never fall under the uniform 10 %.
+    # rate, which is higher); sampling by runs, pruned runs never fall under the uniform 10 %
+    # (by spans, a large run's own rate is lower).
     hash_wrong = sum(
         1
         for run_id, (reason, weight) in decided.items()
         if (reason == "sampled" and not _u(run_id) < 1 / weight)
-        or (reason == "pruned" and _u(run_id) < 0.10)
+        or (reason == "pruned" and _u(run_id) < 0.10 and sample_by == "runs")
     )
     running = sum(1 for r, v in runs.items() if v[0] == "running" and r in decided)
     print(
@@ -226,10 +237,19 @@ def _check_rules(runs: dict, decided: dict, summary) -> None:
     ok = [r for r in decided if runs[r][0] == "ok"]
     ok_kept = sum(1 for r in ok if decided[r][0] != "pruned")
     anomaly = sum(1 for reason, _ in decided.values() if reason == "anomaly")
+    # Where the healthy runs kept come from: the sample (of which the runs only a flagged
+    # group's higher rate kept: hash at or above the base 10 %), evidence, the cost tail.
+    by_reason = {
+        reason: sum(1 for r in ok if decided[r][0] == reason)
+        for reason in ("sampled", "anomaly", "cost_tail")
+    }
+    group_only = sum(1 for r in ok if decided[r][0] == "sampled" and _u(r) >= 0.10)
+    shares = ", ".join(f"{k} {100 * v / max(len(ok), 1):.1f}" for k, v in by_reason.items())
+    if sample_by == "runs":  # by spans, small runs' own rates are above 10 % too
+        shares += f"; sampled only at a flagged group's higher rate: {group_only}"
     print(
         f"kept: {100 * anomaly / n:.1f} % of decided runs as anomaly; healthy (ok) runs kept "
-        f"{ok_kept}/{len(ok)} ({100 * ok_kept / max(len(ok), 1):.1f} %; the uniform sample "
-        "is 10 % plus the cost tail)"
+        f"{ok_kept}/{len(ok)} ({100 * ok_kept / max(len(ok), 1):.1f} %: {shares})"
     )
     weighted = sum(w for _, w in decided.values())
     true_tokens = sum((runs[r][4] or 0) for r in decided)

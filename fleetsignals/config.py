@@ -198,6 +198,10 @@ DEFAULTS: dict[str, Any] = {
         # (docs/retention.md, "Waiting for labels").
         "label_wait": "1h",
         "sample_rate": 0.10,
+        # What the samples give equal chances: runs (the contract's uniform sample), or
+        # spans: a run's chance falls with its spans (and bytes), the mean chance per run
+        # stays the rate and sample_weight stays 1 / chance (docs/retention.md).
+        "sample_by": "runs",
         "cost_tail_quantile": 0.99,
         # Policies in the Collector tail_sampling vocabulary (docs/retention.md); null means
         # the built-in ones: error/timeout, cost tail (cost_tail_quantile), signal-flagged,

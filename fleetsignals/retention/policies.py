@@ -45,6 +45,8 @@ SETTINGS: dict[str, set[str]] = {
     "and": {"and_sub_policy"},
     "drop": {"drop_sub_policy"},
 }
+# What a sample gives equal chances: runs (the contract's default) or spans (docs/retention.md).
+SAMPLE_BY = ("runs", "spans")
 # 2**60: the sampling hash is the first 15 hex digits (60 bits) of md5(salt || run_id).
 HASH_SPACE = float(1 << 60)
 
@@ -78,6 +80,9 @@ class Policies:
     # min(1, max(group_rate, group_min_runs / their number)) (docs/retention.md).
     group_rate: float = 0.10
     group_min_runs: int = 20
+    # "runs": every run the same chance; "spans": a chance inversely proportional to its
+    # spans, the mean chance per run unchanged (see _size_factor_sql, docs/retention.md).
+    sample_by: str = "runs"
 
 
 def default_policies(sample_rate: float, cost_tail_quantile: float) -> list[dict[str, Any]]:
@@ -276,13 +281,22 @@ def parse_policies(retention: dict[str, Any]) -> Policies:
     if group_rate is None:
         group_rate = retention.get("sample_rate", 0.10)
     group_rate = _number("group_sample_rate", group_rate, 0, 1, "group_sample_rate")
+    sample_by = retention.get("sample_by", "runs")
+    if sample_by not in SAMPLE_BY:
+        raise FleetsignalsError(
+            f"retention.sample_by must be one of {', '.join(SAMPLE_BY)}, got {sample_by!r}"
+        )
+    used = set().union(*(_columns(p) for p in parsed))
+    if sample_by == "spans":
+        used.add("span_count")
     return Policies(
         keep=tuple(p for p in parsed if p.type != "drop"),
         drop=tuple(p for p in parsed if p.type == "drop"),
         window=max([timedelta(hours=1), *windows]),
-        columns_used=frozenset(set().union(*(_columns(p) for p in parsed))),
+        columns_used=frozenset(used),
         group_rate=group_rate,
         group_min_runs=int(retention.get("group_min_runs", 20)),
+        sample_by=sample_by,
     )
 
 
@@ -354,6 +368,25 @@ class _Compiler:
         return f"({key} is not null and row_number() {window} <= ceil({count} * {share} - 1e-9))"
 
 
+def _size_factor_sql(c: _Compiler, policies: Policies) -> str:
+    """``sample_by: spans``: the harmonic mean of spans per run in the run's decision
+    window over its own spans.
+
+    A rate r becomes min(1, r x factor): a run's chance falls as its spans (and so its
+    bytes) grow, every sampled run carries about the same expected spans, and the mean
+    chance over the window's runs stays r (before the cap at 1), since the mean of
+    H / s over the runs is 1. The factor depends on facts only (never on the hash), and a
+    window is always decided whole (job._decide), so it is the same on every retain and
+    ``1 / rate`` stays the run's inclusion probability.
+    """
+    size = "greatest(coalesce(span_count, 0), 1)"
+    window = f"over (partition by time_bucket({c.bind(policies.window)}, end_for_retention))"
+    # Summed as decimals: exact, so the result is the same bits whatever order the threads
+    # add in (a double sum is not, and a weight would differ between two retains).
+    inverse = f"sum(cast(1.0 / {size} as decimal(38, 18))) {window}"
+    return f"(count(*) {window} / cast({inverse} as double)) / {size} as size_factor"
+
+
 def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
     """SQL over ``runs`` (and ``flags``) giving run_id, retention_reason, sample_weight.
 
@@ -400,8 +433,16 @@ def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
     hashed = (
         f"cast(('0x' || substr(md5({c.bind(salt)} || run_id), 1, 15)) as ubigint) / {HASH_SPACE!r}"
     )
+    sizes = [_size_factor_sql(c, policies)] if policies.sample_by == "spans" else []
     flags_sql = ",\n        ".join(
-        [*columns, *drops, *(k for k, _ in keeps), *(r for r, _ in rates), f"{hashed} as hash_u"]
+        [
+            *columns,
+            *drops,
+            *(k for k, _ in keeps),
+            *(r for r, _ in rates),
+            *sizes,
+            f"{hashed} as hash_u",
+        ]
     )
     dropped = " or ".join(f"drop_{i}" for i in range(len(policies.drop))) or "false"
     whens = [f"when {dropped} then 'pruned'"]
@@ -410,6 +451,11 @@ def decide_sql(policies: Policies) -> tuple[str, dict[str, Any]]:
         whens.append(f"when {alias} then {c.bind(reason)}")
     rate_terms = [term for _, term in rates]
     best_rate = f"greatest({', '.join(rate_terms)}, 0.0)" if rate_terms else "0.0"
+    if sizes:
+        # A rate of 1 (a small flagged group kept whole) stays 1.
+        best_rate = (
+            f"case when {best_rate} >= 1.0 then 1.0 else least(1.0, {best_rate} * size_factor) end"
+        )
     sql = f"""
     with matched as (
         select

@@ -277,3 +277,95 @@ def test_window_and_columns_are_reported() -> None:
     )
     assert parsed.window == timedelta(hours=6)
     assert parsed.columns_used == {"step_count", "agent_name"}
+
+
+def _sized_runs(con: duckdb.DuckDBPyConnection, n: int = 1500) -> None:
+    """n ok runs over two hours, 2 to 60 spans each (most small, a long tail, as agents run)."""
+    con.execute(
+        """
+        create table runs as
+        select
+            md5('sized-' || i) as run_id,
+            'agent-0' as agent_name,
+            'ok' as status,
+            $t0 + to_seconds(i * 7200 // $n) as started_at,
+            $t0 + to_seconds(i * 7200 // $n) + interval 1 second as end_for_retention,
+            1.0 as cost_usd,
+            (2 + (hash(i) % 1000) ** 3 // 17000000)::bigint as span_count,
+            0::bigint as bad_label_count
+        from range($n) as r (i)
+        """,
+        {"t0": T0, "n": n},
+    )
+    con.execute("create table flags (run_id varchar, signal varchar)")
+    con.execute("create table group_rates (run_id varchar, signal varchar, rate double)")
+
+
+def _by_spans(salt: str = "") -> dict:
+    sample = {"sampling_percentage": 10, "hash_salt": salt}
+    return {
+        "sample_by": "spans",
+        "policies": [
+            {"name": "f", "type": "signal_flagged"},
+            {"name": "s", "type": "probabilistic", "probabilistic": sample},
+        ],
+    }
+
+
+def test_sampling_by_spans_gives_each_run_a_chance_inverse_to_its_spans() -> None:
+    with duckdb.connect(":memory:") as con:
+        _sized_runs(con)
+        big = con.execute("select run_id from runs order by span_count desc limit 1").fetchone()
+        con.execute("insert into group_rates values ($r, 'g', 1.0)", {"r": big[0]})
+        decided = _decide(con, _by_spans())
+        again = _decide(con, _by_spans())
+        rows = con.execute(
+            "select run_id, span_count, hour(end_for_retention) from runs order by run_id"
+        ).fetchall()
+    assert decided == again
+    inverse: dict[int, list[float]] = {}
+    for _, spans, hour in rows:
+        inverse.setdefault(hour, []).append(1 / spans)
+    harmonic = {hour: len(v) / sum(v) for hour, v in inverse.items()}
+    chances = {}
+    for run_id, spans, hour in rows:
+        chance = 1.0 if run_id == big[0] else min(1.0, 0.10 * harmonic[hour] / spans)
+        chances[run_id] = chance
+        reason, weight = decided[run_id]
+        if _u(run_id) < chance:
+            assert (reason, weight) == ("sampled", pytest.approx(1 / chance))
+        else:
+            assert (reason, weight) == ("pruned", 0.0)
+    # The mean chance per run stays the rate; the expected share of spans falls below it.
+    sizes = {r: s for r, s, _ in rows}
+    assert sum(chances.values()) / len(chances) == pytest.approx(0.10, abs=0.002)
+    assert sum(chances[r] * sizes[r] for r in sizes) / sum(sizes.values()) < 0.08
+
+
+def test_sampling_by_spans_estimates_span_totals_without_bias() -> None:
+    """Horvitz-Thompson over 300 hash salts: the mean estimate of the runs' total spans (a
+    span-level total) and of the run count is within 4 standard errors of the truth."""
+    with duckdb.connect(":memory:") as con:
+        _sized_runs(con, n=1000)
+        truth = con.execute("select sum(span_count), count(*) from runs").fetchone()
+        sizes = dict(con.execute("select run_id, span_count from runs").fetchall())
+        estimates = []
+        for salt in range(300):
+            decided = _decide(con, _by_spans(f"salt-{salt}"))
+            estimates.append(
+                (
+                    sum(w * sizes[r] for r, (_, w) in decided.items()),
+                    sum(w for _, w in decided.values()),
+                )
+            )
+    for k, true in enumerate(truth):
+        values = [e[k] for e in estimates]
+        mean = sum(values) / len(values)
+        spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        assert abs(mean - true) < 4 * spread / len(values) ** 0.5, (k, mean, true, spread)
+
+
+def test_sample_by_must_be_runs_or_spans() -> None:
+    with pytest.raises(FleetsignalsError, match="sample_by must be one of runs, spans"):
+        parse_policies({**DEFAULTS, "sample_by": "bytes"})
+    assert "span_count" in parse_policies({**DEFAULTS, "sample_by": "spans"}).columns_used

@@ -310,3 +310,36 @@ def test_an_unrecorded_ingest_file_is_left_out_of_compaction(home: Home, tmp_pat
     assert not (part / "late-a.parquet").exists()
     assert not named.exists() and not legacy.exists()
     assert len(list(part.glob("retained-*.parquet"))) == 1
+
+
+def test_sampling_by_spans_decides_the_same_whatever_the_batches(
+    home: Home, template: Path, tmp_path: Path
+) -> None:
+    """A run's chance under sample_by: spans depends on its decision window, never on which
+    retain decided it: hour by hour or all at once, the same runs keep the same weights,
+    and each weight is 1 / chance from the run's facts."""
+    config = _config(tmp_path, sample_by="spans")
+    retain(home, config, AT - timedelta(hours=1))
+    retain(home, config, AT)
+    again = retain(home, config, AT)
+    assert sum(c.runs for c in again.decided.values()) == 0
+    other = Home(shutil.copytree(template, tmp_path / "other"))
+    retain(other, config, AT)
+    decided = _decisions(home)
+    assert decided == _decisions(other)
+    from fleetsignals.snapshot import connect_snapshot
+
+    with connect_snapshot(home) as con:
+        sizes = dict(con.execute("select run_id, span_count from fct_runs").fetchall())
+    facts = _facts(home)
+    inverse: dict[datetime, list[float]] = {}
+    for run_id in decided:
+        hour = facts[run_id][1].replace(minute=0, second=0, microsecond=0)
+        inverse.setdefault(hour, []).append(1 / max(sizes[run_id], 1))
+    harmonic = {hour: len(v) / sum(v) for hour, v in inverse.items()}
+    assert len(harmonic) == 3 and len(set(sizes.values())) > 5
+    for run_id, (reason, weight) in decided.items():
+        if reason in ("sampled", "pruned"):
+            hour = facts[run_id][1].replace(minute=0, second=0, microsecond=0)
+            chance = min(1.0, 0.10 * harmonic[hour] / max(sizes[run_id], 1))
+            assert weight == (pytest.approx(1 / chance) if reason == "sampled" else 0.0)
