@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py                 # ~300 MB of OTLP JSON lines, 2 rounds
     .venv/bin/python bench/ingest.py --gib 2 --rounds 1   # the 2 GiB file: throughput and peak memory
     .venv/bin/python bench/ingest.py --small-files 320    # the same spans as files of ~320 spans
+    .venv/bin/python bench/ingest.py --small-files 320 --mb 150 --alternatives   # splits of the work
 
 Prints, per round (baseline and ingest alternated, as the machine is shared and
 noisy), spans/s of each and their ratio, and the peak memory (PSS) of the ingest's
@@ -16,7 +17,9 @@ The input is synthesized here: agent runs of GenAI-instrumented spans (agent,
 LLM and tool spans with the attributes real instrumentations set), batched per
 resource as the Collector's file exporter writes them. With --small-files the same
 lines are split into a directory of files of about that many spans each (the exporter
-rotating often, or one file per OTLP/HTTP request): per-file costs then show. Never part
+rotating often, or one file per OTLP/HTTP request): per-file costs then show. With
+--alternatives the span query is also run, in this process and on the same batches, as it
+ships and in other splits of the work (issue 18; docs/ingest.md, "Small files"). Never part
 of the test suite.
 """
 
@@ -305,6 +308,151 @@ def ingest(path: Path, home: Path, config: Path | None = None) -> tuple[float, i
     return float(seconds), int(spans), peak[0] / 1024, cpu
 
 
+# The attribute conversion in vectorized SQL, the alternative to ingest/values.py that
+# --alternatives measures: the common kinds (string, int, double, bool, arrays of those) in
+# DuckDB, a list holding anything else (kvlists, bytes, snake_case members, a value with
+# two members, non-canonical ints, doubles outside the range where DuckDB writes them as
+# orjson does, escapes, duplicate keys) marked with chr(2) and converted by the Python
+# function instead, so the lake's values stay the same.
+_SCALAR = ["stringValue", "intValue", "doubleValue", "boolValue"]
+_ELEMENT = "{" + ",".join(f'"{f}":"JSON"' for f in [*_SCALAR, "arrayValue"]) + "}"
+_ANY_VALUE = (
+    "{"
+    + ",".join(f'"{f}":"JSON"' for f in _SCALAR)
+    + ',"arrayValue":{"values":['
+    + _ELEMENT
+    + "]}}"
+)
+KEY_VALUES = '[{"key":"JSON","value":' + _ANY_VALUE + "}]"
+SQL_CONVERSION = f"""
+create or replace macro sql_bad() as chr(2);
+create or replace macro sql_string(t) as case when t is null then null
+    when starts_with(t, '"') and not contains(t, '\\u') then t::varchar else sql_bad() end;
+create or replace macro sql_canonical_int(u) as case when u is null then null
+    when try_cast(u as bigint)::varchar = u then u else sql_bad() end;
+create or replace macro sql_int(t) as
+    sql_canonical_int(case when starts_with(t, '"') then (t::varchar)[2:-2] else t::varchar end);
+create or replace macro sql_double_of(t, d) as case when t is null then null
+    when d = 0 and not starts_with(t, '-') then '0.0'
+    when abs(d) >= 1e-4 and abs(d) < 1e15 then to_json(d)::varchar else sql_bad() end;
+create or replace macro sql_double(t) as sql_double_of(t, try_cast(t::varchar as double));
+create or replace macro sql_bool(t) as case when t is null then null
+    when t::varchar in ('true', 'false') then t::varchar else sql_bad() end;
+create or replace macro sql_members(v) as (v.stringValue is not null)::int
+    + (v.intValue is not null)::int + (v.doubleValue is not null)::int
+    + (v.boolValue is not null)::int + (v.arrayValue is not null)::int;
+create or replace macro sql_joined(p) as coalesce(list_aggr(p, 'string_agg', ','), '');
+create or replace macro sql_scalar(v) as coalesce(sql_string(v.stringValue),
+    sql_int(v.intValue), sql_double(v.doubleValue), sql_bool(v.boolValue));
+create or replace macro sql_element(v) as case when sql_members(v) > 1 then sql_bad()
+    else coalesce(sql_scalar(v), case when v.arrayValue is not null then sql_bad() end, 'null') end;
+create or replace macro sql_array(a) as case when a is null then null
+    when a.values is null then '[]'
+    else '[' || sql_joined(list_transform(a.values, lambda y: sql_element(y))) || ']' end;
+create or replace macro sql_value(v) as case when sql_members(v) > 1 then sql_bad()
+    else coalesce(sql_scalar(v), sql_array(v.arrayValue), 'null') end;
+create or replace macro sql_typed(kvs) as case
+    when not (contains(kvs, '_value"') or contains(kvs, 'kvlistValue')
+        or contains(kvs, 'bytesValue'))
+    then json_transform(kvs, '{KEY_VALUES}') end;
+create or replace macro sql_object(a) as case
+    when len(list_distinct(list_transform(a, lambda x: x.key))) = len(a)
+    then '{{' || sql_joined(list_transform(a, lambda x: case
+        when starts_with(x.key, '"') and not contains(x.key, '\\') then x.key || ':' || sql_value(x.value)
+        else sql_bad() end)) || '}}' end;
+create or replace macro sql_attributes(kvs) as case
+    when kvs is null or kvs = 'null' then '{{}}' else sql_object(sql_typed(kvs)) end;
+"""
+
+
+def _with_sql_conversion(sql: str) -> str:
+    """The span query with span attributes converted by SQL_CONVERSION, Python for the rest."""
+    converted = """converted as (
+    select
+        *,
+        case when attrs_sql is null or contains(attrs_sql, chr(2))
+            then otlp_attributes_json(kvs) else attrs_sql end as attrs_marked
+    from (select *, sql_attributes(kvs) as attrs_sql from spans)
+),
+
+uncut as ("""
+    out = sql.replace("otlp_attributes_json(kvs) as attrs_marked,", "")
+    out = out.replace("uncut as (", converted, 1)
+    out = out.replace("    from spans\n),\n\nlooked", "    from converted\n),\n\nlooked")
+    assert out.count("from converted\n") == 1 and "sql_attributes" in out
+    return out
+
+
+def _small_batches(path: Path) -> list:
+    """The directory's files as land_paths batches them: one merged chunk per BATCH_BYTES."""
+    from fleetsignals.ingest.batch import BATCH_BYTES, _merge
+    from fleetsignals.ingest.sources import read_chunks
+
+    batches, pending, size = [], [], 0
+    for file in sorted(path.iterdir()):
+        chunks = list(read_chunks(file))
+        pending += chunks
+        size += sum(len(chunk.data) for chunk in chunks)
+        if size >= BATCH_BYTES:
+            batches.append(_merge(pending))
+            pending, size = [], 0
+    return batches + ([_merge(pending)] if pending else [])
+
+
+def alternatives(path: Path, rounds: int) -> None:
+    """CPU and wall seconds of the span query over the same batches, alternated: as shipped
+    (Python attribute conversion); with the conversion in vectorized SQL (Python only for
+    rare kinds); the ingest side of landing attributes in their OTLP form (the conversion a
+    pass-through; the normalized columns still looked up, in the larger OTLP text, or not at
+    all, as when they move to the build too), and the SQL conversion the build would then
+    run over the landed text. Checks the SQL conversion lands the same rows."""
+    from fleetsignals.config import load_config
+    from fleetsignals.ingest.parse import SpanParser
+    from fleetsignals.ingest.settings import IngestSettings
+
+    settings = IngestSettings.from_config(load_config(None))
+    batches = _small_batches(path)
+
+    def parser() -> SpanParser:
+        made = SpanParser(settings.vocabulary, (), settings.workers, settings.limits.attributes)
+        made.con.execute(SQL_CONVERSION)
+        return made
+
+    shipped, in_sql, otlp, bare = parser(), parser(), parser(), parser()
+    in_sql.sql = _with_sql_conversion(in_sql.sql)
+    otlp.con.remove_function("otlp_attributes_json")
+    otlp.con.execute("create or replace macro otlp_attributes_json(kvs) as kvs")
+    # Nothing to convert or look up: the ingest side when normalizing moves to the build too.
+    bare.con.remove_function("otlp_attributes_json")
+    bare.con.execute("create or replace macro otlp_attributes_json(kvs) as '{}'")
+    same = all(shipped.parse(b)[0].equals(in_sql.parse(b)[0]) for b in batches)
+    print(f"SQL conversion lands the same rows as shipped: {same}")
+    landed = [otlp.parse(b)[0].select(["attributes"]) for b in batches]
+
+    def build_side() -> None:
+        for table in landed:
+            otlp.con.register("landed", table)
+            otlp.con.sql("select sum(length(sql_attributes(attributes))) from landed").fetchall()
+
+    variants = {
+        "shipped (Python conversion)": lambda: [shipped.parse(b) for b in batches],
+        "conversion in SQL": lambda: [in_sql.parse(b) for b in batches],
+        "OTLP landed: ingest side": lambda: [otlp.parse(b) for b in batches],
+        "OTLP landed, nothing looked up: ingest side": lambda: [bare.parse(b) for b in batches],
+        "OTLP landed: SQL conversion in the build": build_side,
+    }
+    for round_no in range(1, rounds + 1):
+        base_s, base_cpu = baseline(path)
+        print(f"round {round_no}: orjson read+parse {base_s:.2f}s, CPU {base_cpu:.2f}s")
+        for name, run in variants.items():
+            started, cpu = time.perf_counter(), time.process_time()
+            run()
+            print(
+                f"round {round_no}: {name}: {time.perf_counter() - started:.2f}s,"
+                f" CPU {time.process_time() - cpu:.2f}s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=300, help="input size in MB (default 300)")
@@ -330,6 +478,11 @@ def main() -> None:
         metavar="SPANS",
         help="split the input into files of about SPANS spans each (e.g. 320)",
     )
+    parser.add_argument(
+        "--alternatives",
+        action="store_true",
+        help="with --small-files: time splits of the span query's work instead of the ingest",
+    )
     args = parser.parse_args()
     target = int(args.gib * (1 << 30)) if args.gib else int(args.mb * 1e6)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -349,6 +502,9 @@ def main() -> None:
             files = split(source, work / "small", args.small_files)
             source = work / "small"
             print(f"split into {files:,} files of about {spans // files:,} spans each")
+            if args.alternatives:
+                alternatives(source, args.rounds)
+                return
         ratios, floors = [], []
         for round_no in range(1, args.rounds + 1):
             base_s, base_cpu = baseline(source)

@@ -125,6 +125,7 @@ class _Lookups:
     def __init__(self) -> None:
         self.span: list[str] = []
         self.resource: list[str] = []
+        self.sent: list[str] = []  # keys read in the span's attributes as sent (unredacted)
 
     def _at(self, side: list[str], key: str, column: str) -> str:
         if key not in side:
@@ -136,6 +137,9 @@ class _Lookups:
 
     def resource_key(self, key: str) -> str:
         return self._at(self.resource, key, "rv")
+
+    def sent_key(self, key: str) -> str:
+        return self._at(self.sent, key, "xv")
 
     def key(self, key: Key, read: Callable[[str], str] | None = None) -> str:
         """A key's value (``read`` gives the expression of a plain key), null unless its
@@ -221,23 +225,25 @@ def _fields(look: _Lookups, vocabulary: Vocabulary) -> str:
 def build_query(vocabulary: Vocabulary, redact: Sequence[str]) -> tuple[str, dict, str]:
     """The span query over a table ``records(line_no, line)``, its bound parameters, and
     the macros it calls (``otlp_operation``, ``otlp_fields``, ``otlp_tool_args``,
-    ``otlp_raw_json``), generated from the vocabulary."""
+    ``otlp_sent_values``), generated from the vocabulary."""
     look = _Lookups()
     operation = _operation(look, vocabulary)
     fields = _fields(look, vocabulary)
     # The tool-argument hash is taken before redaction: it identifies repeated calls
     # (loops) without storing the arguments, so it stays useful when they are redacted.
-    raw_json = "otlp_attributes_raw_json(kvs)" if redact else "attrs_json"
-
-    def raw(key: str) -> str:
-        return f"json_extract_string(raw_json, {quote_literal(_path(key))})"
-
-    args = _coalesce([look.key(k, raw) for k in vocabulary.fields["tool_arguments"]])
+    # Unredacted, the attributes as sent are the converted ones: their keys join the span's
+    # list (one JSON parse per span for all keys, not one per tool-argument key).
+    sent = look.sent_key if redact else look.span_key
+    args = _coalesce([look.key(k, sent) for k in vocabulary.fields["tool_arguments"]])
+    sent_values = "null::varchar[]"
+    if look.sent:
+        paths = ", ".join(quote_literal(_path(k)) for k in look.sent)
+        sent_values = f"json_extract_string(otlp_attributes_raw_json(kvs), [{paths}])"
     macros = f"""
 create or replace macro otlp_operation(sv) as {operation};
 create or replace macro otlp_fields(sv, rv, operation) as {fields};
-create or replace macro otlp_tool_args(raw_json, sv, operation) as {args};
-create or replace macro otlp_raw_json(kvs, attrs_json) as {raw_json};
+create or replace macro otlp_tool_args(xv, sv, operation) as {args};
+create or replace macro otlp_sent_values(kvs) as {sent_values};
 """
     params: dict[str, object] = {
         "trace_type": TRACES_DATA,

@@ -3,9 +3,10 @@
 -- $span_paths and $resource_paths (the JSON paths of the attribute keys the vocabulary
 -- looks up). The vocabulary's lookups are macros that otlp_sql.py generates from it:
 -- otlp_operation(sv) is a span's operation class, otlp_fields(sv, rv, operation) the
--- normalized fields and dimensions (a struct), otlp_tool_args(raw_json, sv, operation)
+-- normalized fields and dimensions (a struct), otlp_tool_args(xv, sv, operation)
 -- the tool arguments that are hashed; sv and rv are the looked-up span and resource
--- values. otlp_raw_json(kvs, attrs_json) is the attributes as sent (before redaction).
+-- values, xv = otlp_sent_values(kvs) the tool-argument keys looked up in the attributes
+-- as sent, before redaction (null without redaction: sv holds those keys then).
 with
 
 documents as (
@@ -145,7 +146,7 @@ uncut as (
 looked as (
     select
         *,
-        otlp_raw_json(kvs, attrs_json) as raw_json,
+        otlp_sent_values(kvs) as xv,
         json_extract_string(attrs_json, $span_paths) as sv
     from uncut
 ),
@@ -161,7 +162,7 @@ judged as (
     select
         *,
         otlp_fields(sv, rv, operation) as normalized,
-        otlp_tool_args(raw_json, sv, operation) as args_raw,
+        otlp_tool_args(xv, sv, operation) as args_raw,
         case
             when trace_id is null then 'missing trace id'
             when starts_with(trace_id, '!') then 'invalid trace id ' || to_json(substr(trace_id, 2))
