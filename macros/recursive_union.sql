@@ -1,8 +1,8 @@
 {#-
     The set operator joining a recursive CTE's steps. DuckDB: `union`, which drops rows
     already found and so ends a walk over a cycle (untrusted parent links may hold one).
-    Spark takes only `union all` there: a cycle then runs into Spark's recursion limit
-    (spark.sql.cteRecursionLevelLimit) and fails the build (docs/scale-out.md).
+    Spark takes only `union all` there, so a walk on Spark ends a cycle itself (macro
+    walk_visited).
 -#}
 {% macro recursive_union() -%}
     {{ return(adapter.dispatch('recursive_union', 'fleetsignals')()) }}

@@ -26,23 +26,26 @@ lake_spans as (
 
 llm_ancestors as (
 
-    -- Every span above each LLM span, walked up the parent links. `union` (not `union
-    -- all`) ends the walk on a parent cycle, which untrusted trace data may contain.
+    -- Every span above each LLM span, walked up the parent links. The walk ends on a
+    -- parent cycle, which untrusted trace data may contain: DuckDB's `union` drops rows
+    -- already found, Spark's walk stops at a span it has passed (macro walk_visited).
     select
         run_id,
         span_id as llm_span_id,
-        parent_span_id as span_id
+        parent_span_id as span_id,
+        {{ walk_visited('start') }} as visited_span_ids
     from lake_spans
     where operation = 'llm' and parent_span_id is not null
     {{ recursive_union() }}
     select
         lake_spans.run_id,
         llm_ancestors.llm_span_id,
-        lake_spans.parent_span_id as span_id
+        lake_spans.parent_span_id as span_id,
+        {{ walk_visited('step', 'llm_ancestors') }} as visited_span_ids
     from llm_ancestors
     inner join lake_spans
         on llm_ancestors.run_id = lake_spans.run_id and llm_ancestors.span_id = lake_spans.span_id
-    where lake_spans.parent_span_id is not null
+    where lake_spans.parent_span_id is not null and {{ walk_visited('where', 'llm_ancestors') }}
 
 ),
 

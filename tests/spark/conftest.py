@@ -89,6 +89,25 @@ def land_quality(home: Home, root: Path, config) -> None:
     land_label_paths([labels], home, config, landed_at=START + timedelta(minutes=50))
 
 
+CYCLE_RUN = 5
+
+
+def land_parent_cycles(home: Home, root: Path, config) -> None:
+    """A run whose parent links loop (trace producers are untrusted): LLM span 1 under a
+    cycle of spans 2 and 3, and LLM span 4 in a cycle with span 5. A walk up the parents
+    that does not stop on a cycle fails Spark's build (its recursion limit)."""
+    start = int(START.replace(tzinfo=UTC).timestamp()) * 10**9 + 42 * MINUTE
+    usage = [attr("gen_ai.request.model", "gpt-4o"), attr("gen_ai.usage.input_tokens", 100)]
+    parents = {1: 2, 2: 3, 3: 2, 4: 5, 5: 4}
+    spans = [span(CYCLE_RUN, 0, start_ns=start, duration_ns=MINUTE)]
+    spans += [
+        span(CYCLE_RUN, number, parent=parent, start_ns=start + number * 10**9,
+             attributes=usage if number in (1, 4) else None)
+        for number, parent in parents.items()
+    ]  # fmt: skip
+    land_paths([write(root / "in" / "cycles.jsonl", jsonl([request(spans)]))], home, config)
+
+
 def spark_snapshot(home: Home) -> Path:
     """The snapshot the Spark build published: what `fleetsignals sql` read right after it
     (the DuckDB build that followed published the current one)."""
@@ -111,6 +130,7 @@ def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
         root, "labels:\n  bad_score_below: {relevance: 0.5}\nwarehouse:\n  snapshot_grace: 24h\n"
     )
     land_quality(home, root, config)
+    land_parent_cycles(home, root, config)
     land_fleet(
         root / "fleet", home, config, start=FLEET_START, hours=FLEET_HOURS,
         runs_per_minute=10, seed=2, incidents=INCIDENTS, labels=True,

@@ -17,7 +17,7 @@ from fleetsignals.warehouse.runner import SPARK_PUBLISHED_VIEWS, build_on_spark
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
 from tests.fixtures.warehouses import START, query
-from tests.spark.conftest import spark_snapshot
+from tests.spark.conftest import CYCLE_RUN, spark_snapshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -228,6 +228,12 @@ def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
         " from fct_quality_windows_60m",
     )[0]
     assert min(covered) > 0, covered
+    # The run whose parent links loop: both LLM calls count (neither has another below it).
+    cycle_calls = query(
+        built_on_both,
+        f"select span_id from fct_llm_calls where run_id = '{CYCLE_RUN:032x}' order by span_id",
+    )
+    assert cycle_calls == [(f"{2:016x}",), (f"{5:016x}",)]
 
 
 def test_a_second_home_is_refused_in_the_same_process(built_on_both: Home, tmp_path: Path) -> None:
