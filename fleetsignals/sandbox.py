@@ -82,6 +82,9 @@ _ENDED = "select * from {{source}} where {end} {known} and coalesce(landed_at, {
 AS_OF_VIEWS = {
     "spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
     "stg_otel__spans": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
+    # Each copy of a span known once it has ended and landed: a span's first copy is known
+    # first, so deduplicating what is seen (by landed_at) gives what `spans` shows.
+    "stg_otel__span_copies": _ENDED.format(end="end_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_llm_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
     "fct_tool_calls": _ENDED.format(end="ended_at", known=_KNOWN, landed=_LANDED_BY),
     # Replaced by the build's rendered view (RENDERED_VIEWS); this filter only names it.

@@ -10,8 +10,62 @@
 -- History ingested after the fact (a backfill) had not landed at $eval_at: nothing is
 -- watched there, and the signal stays silent in backtests of such data.
 --
+-- Reads stg_otel__span_copies, the lake as landed, and deduplicates only the keys landed
+-- twice: the same rows as `spans`, without its window over every span of 24 hours (the
+-- bulk of this signal's time at fleet scale).
+--
 -- One instance per service (label service_name); value = data age in minutes.
 with
+
+-- What had landed by $eval_at in the window's lake partitions (dt/hr: DuckDB skips the
+-- others), every copy of a span as landed: the spans' own end filters come after
+-- deduplication, as on `spans`.
+copies as (
+    select
+        dt,
+        hr,
+        trace_id,
+        span_id,
+        service_name,
+        end_at,
+        landed_at,
+        source_sha256
+    from stg_otel__span_copies
+    where
+        (
+            dt > cast($eval_at - to_hours($watch_hours) as date)
+            or (
+                dt = cast($eval_at - to_hours($watch_hours) as date)
+                and hr >= hour($eval_at - to_hours($watch_hours))
+            )
+        )
+        and (dt < cast($eval_at as date) or hr <= hour($eval_at))
+        and landed_at <= $eval_at
+),
+
+-- The keys landed more than once (exporter retries, overlapping dumps): a count over a
+-- number per key, far cheaper than ordering every span; a hash collision only adds a key
+-- to deduplicate.
+repeated as (
+    select hash(dt, hr, trace_id, span_id) as key_hash
+    from copies
+    group by key_hash
+    having count(*) > 1
+),
+
+-- One row per span, its first landed copy, as `spans` keeps it: the others pass as they
+-- are, and only the copies of repeated keys are ordered.
+spans as (
+    select * from copies
+    where hash(dt, hr, trace_id, span_id) not in (select repeated.key_hash from repeated)
+    union all
+    select * from copies
+    where hash(dt, hr, trace_id, span_id) in (select repeated.key_hash from repeated)
+    qualify
+        row_number() over (
+            partition by dt, hr, trace_id, span_id order by landed_at, source_sha256
+        ) = 1
+),
 
 landed as (
     select
@@ -22,17 +76,7 @@ landed as (
         date_diff('second', min(end_at), max(end_at)) / 60.0 as spread_minutes
     from spans
     where
-        -- Lets DuckDB skip lake partitions (end date and hour) outside the window.
-        (
-            dt > cast($eval_at - to_hours($watch_hours) as date)
-            or (
-                dt = cast($eval_at - to_hours($watch_hours) as date)
-                and hr >= hour($eval_at - to_hours($watch_hours))
-            )
-        )
-        and (dt < cast($eval_at as date) or hr <= hour($eval_at))
-        and landed_at <= $eval_at
-        and end_at <= $eval_at
+        end_at <= $eval_at
         and end_at > $eval_at - to_hours($watch_hours)
         and service_name is not null
     group by service_name

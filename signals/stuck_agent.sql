@@ -44,13 +44,16 @@ in_flight as (
 
 -- Spans landed by $eval_at that ended in the last stale_after_minutes: enough to know each
 -- service's data horizon and the services of every run in flight (a run quiet for longer
--- is past this signal). The dt/hr conditions let DuckDB skip older lake partitions.
+-- is past this signal). The dt/hr conditions let DuckDB skip older lake partitions. Read
+-- as landed (stg_otel__span_copies), copies included: a newest end and a set of services
+-- are the same over a span's copies, and skipping `spans`' deduplication window over
+-- every recent span is most of this signal's time at fleet scale.
 recent_spans as (
     select
         trace_id,
         service_name,
         end_at
-    from spans
+    from stg_otel__span_copies
     where
         (
             dt > cast($eval_at - to_minutes($stale_after_minutes) as date)
