@@ -1,11 +1,12 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant, model;
--- the other contract dimensions are accepted. Current window: runs that
--- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
--- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
--- and stuck runs in stuck_agent.
+-- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
+-- and the other contract dimensions are accepted (a run's model is the one most of its
+-- calls used, which a loop's own calls decide: docs/shipped-signals.md). Current window:
+-- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
+-- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
+-- show in error rates and stuck runs in stuck_agent.
 -- A long tail is normal ("P99 > 3x median" is true of healthy fleets), so the tail is
 -- compared with its own baseline tail, never with the median.
 --

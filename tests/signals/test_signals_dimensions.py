@@ -254,13 +254,11 @@ def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnecti
     for model, deep in (("m1", 0), ("m2", 15)):
         model_runs(con, model, 200, 420, 360, 0)
         model_runs(con, model, 50, 60, 60, deep)
-    # Along the agent, its variants and its models (shipped): the model, not the agent or its
-    # one variant (which hold the healthy model's runs too).
-    assert depth_labels(con) == [{"agent_name": "agent", "model": "m2"}]
-    # Along variants only, the loops show on the agent's one variant.
-    assert depth_labels(con, dimensions=["prompt_variant"]) == [
-        {"agent_name": "agent", "prompt_variant": "v1"}
-    ]
+    # Along the agent, its variants and its models: the model, not the agent or its one
+    # variant (which hold the healthy model's runs too).
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
+    # As shipped (the agent and its variants), the loops show on the agent's one variant.
+    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
 def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
@@ -296,11 +294,11 @@ def test_depth_tail_names_the_variant_not_the_model_carrying_most_of_it(
     # loops alike, so v1 fits the loops better than m1 (the seed-11 fleet named the model).
     layout = {("v1", "m1"): (92, 28), ("v1", "m2"): (8, 3), ("v2", "m2"): (100, 0)}
     cells(con, layout)
-    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
     # m1 also carries a few of v2's healthy runs: m1 and v1 cross, each explains the other,
     # and m1 has fewer current runs (97 against 100); still the variant.
     cells(con, {("v2", "m1"): (5, 0)})
-    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
 def test_depth_tail_names_the_model_looping_in_every_variant(
@@ -314,7 +312,7 @@ def test_depth_tail_names_the_model_looping_in_every_variant(
         ("v2", "m1"): (100, 0), ("v2", "m2"): (25, 8),
     }  # fmt: skip
     cells(con, layout)
-    assert depth_labels(con) == [{"agent_name": "agent", "model": "m2"}]
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
 
 
 def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
@@ -323,6 +321,7 @@ def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
     # Every variant on every model loops alike: every variant and model fires, and together
     # they hold all the agent's runs. One alert, on the agent; not one per variant and model.
     cells(con, {(v, m): (50, 15) for v in ("v1", "v2") for m in ("m1", "m2")})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent"}]
     assert depth_labels(con) == [{"agent_name": "agent"}]
 
 
