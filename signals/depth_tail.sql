@@ -1,7 +1,7 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
+-- agent_name itself means the agent overall). Shipped: prompt_variant; agent_name, model
 -- and the other contract dimensions are accepted (a run's model is the one most of its
 -- calls used, which a loop's own calls decide: docs/shipped-signals.md). Current window:
 -- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the

@@ -257,7 +257,7 @@ def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnecti
     # Along the agent, its variants and its models: the model, not the agent or its one
     # variant (which hold the healthy model's runs too).
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
-    # As shipped (the agent and its variants), the loops show on the agent's one variant.
+    # As shipped (variants only), the loops show on the agent's one variant.
     assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
@@ -322,7 +322,9 @@ def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
     # they hold all the agent's runs. One alert, on the agent; not one per variant and model.
     cells(con, {(v, m): (50, 15) for v in ("v1", "v2") for m in ("m1", "m2")})
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent"}]
-    assert depth_labels(con) == [{"agent_name": "agent"}]
+    assert depth_labels(con, dimensions=["agent_name", "prompt_variant"]) == [
+        {"agent_name": "agent"}
+    ]
 
 
 # -- correlated_failure --------------------------------------------------------------------
