@@ -370,11 +370,11 @@ def main() -> None:
         help="healthy fleets at default and 3x traffic (none: only the Zipf-tenant ones)",
     )  # fmt: skip
     parser.add_argument(
-        "--zipf-seeds", type=int, nargs="+", default=[29],
-        help=f"healthy fleets of {TENANTS} Zipf-sized tenants",
+        "--zipf-seeds", type=int, nargs="*", default=[29],
+        help=f"healthy fleets of {TENANTS} Zipf-sized tenants (none: skip them)",
     )  # fmt: skip
     parser.add_argument(
-        "--incident-seeds", type=int, nargs="+", default=[11, 5],
+        "--incident-seeds", type=int, nargs="*", default=[11, 5],
         help="incident fleets (seed 5 draws the weakest cost inflation, x1.64)",
     )  # fmt: skip
     parser.add_argument(

@@ -1,12 +1,12 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: prompt_variant only; agent_name and
--- model are accepted (docs/shipped-signals.md: where a model carries nearly all of a
--- looping variant's runs, it can take the variant's name). Current window: runs that
--- completed ok in ($eval_at - window, $eval_at]; baseline: those in the baseline_minutes
--- before it. Only ok runs: a silent loop ends ok, while deep failures show in error rates
--- and stuck runs in stuck_agent.
+-- agent_name itself means the agent overall). Shipped: prompt_variant; agent_name, model
+-- and the other contract dimensions are accepted (a run's model is the one most of its
+-- calls used, which a loop's own calls decide: docs/shipped-signals.md). Current window:
+-- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
+-- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
+-- show in error rates and stuck runs in stuck_agent.
 -- A long tail is normal ("P99 > 3x median" is true of healthy fleets), so the tail is
 -- compared with its own baseline tail, never with the median.
 --
@@ -17,12 +17,17 @@
 -- at least min_deep_runs current runs deeper than t (so a few deep runs in thin traffic
 -- never fire), the share deeper than t is >= min_ratio x the baseline's share, and the
 -- one-sided p-value is below alpha / (number of groups tested) (Bonferroni).
--- Overlapping groups of one agent report once. Finer first: a firing group stands only if
--- it still passes the test without the runs of the firing groups nested in it (the agent
--- overall does not stand for its looping variant). Among the standing groups, the largest
--- scan statistic (log-likelihood ratio of "more deep runs inside this group") names the
--- cause; equal groups by the more specific dimension. Another firing group of the agent is
--- reported only if its runs outside the named group still pass the test.
+-- The most specific group names the loops, once per agent (docs/shipped-signals.md):
+-- (1) Finer first: a firing group does not stand when its runs outside the firing groups
+-- nested in it (of one dimension) are enough to judge and no longer pass the test (the
+-- agent overall does not stand for its looping variant). (2) Overlapping groups: a group
+-- that no longer passes without another's runs is explained by it, and gives way to it
+-- unless it explains that one too; of two groups explaining each other (a variant and the
+-- model carrying nearly all its runs) the larger scan statistic (log-likelihood ratio of
+-- "more deep runs inside this group") names the loops; the same runs, the more specific
+-- dimension. (3) Among the groups left, the largest scan statistic names the cause; another
+-- firing group of the agent is reported only if its runs outside the named group still
+-- pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
 with
 
@@ -231,11 +236,13 @@ nested as (
     having count(coarser_members.run_id) = count(*)
 ),
 
+-- The runs of the firing groups nested in a group, by their dimension (a variant's models).
 finer_runs as (
     select distinct
         nested.agent_name,
         nested.by_dim as dim,
         nested.by_value as dim_value,
+        nested.dim as finer_dim,
         members.run_id
     from nested
     inner join members
@@ -244,13 +251,28 @@ finer_runs as (
             and nested.dim_value = members.dim_value
 ),
 
--- A firing group stands only if it still passes the test without the runs of the firing
--- groups nested in it: the agent overall does not stand for its looping variant.
-standing_counts as (
+nested_dims as (
+    select distinct
+        agent_name,
+        dim,
+        dim_value,
+        finer_dim
+    from finer_runs
+),
+
+-- Finer first: a firing group does not stand when, for one dimension of the firing groups
+-- nested in it, its runs outside them are enough to judge (min_runs current,
+-- min_baseline_runs baseline) and no longer pass the test: the agent overall does not
+-- stand for its looping variant, nor for two looping variants when its other variants are
+-- healthy. Each dimension apart, since crossing dimensions together cover the agent (its
+-- models hold all its runs). A rest too small to judge decides nothing here: the group
+-- goes on to the pairs below (a variant 92 % of whose runs use one model).
+rest_counts as (
     select
         ordered.agent_name,
         ordered.dim,
         ordered.dim_value,
+        nested_dims.finer_dim,
         ordered.n_tests,
         count(*) filter (where members.is_current) as n_cur,
         count(*) filter (where not members.is_current) as n_base,
@@ -259,66 +281,89 @@ standing_counts as (
         count(*) filter (where not members.is_current and members.step_count > ordered.base_q)
             as j_base
     from ordered
+    inner join nested_dims
+        on ordered.agent_name = nested_dims.agent_name
+            and ordered.dim = nested_dims.dim
+            and ordered.dim_value = nested_dims.dim_value
     inner join members
         on ordered.agent_name = members.agent_name
             and ordered.dim = members.dim
             and ordered.dim_value = members.dim_value
     left join finer_runs
         on
-            ordered.agent_name = finer_runs.agent_name
-            and ordered.dim = finer_runs.dim
-            and ordered.dim_value = finer_runs.dim_value
+            nested_dims.agent_name = finer_runs.agent_name
+            and nested_dims.dim = finer_runs.dim
+            and nested_dims.dim_value = finer_runs.dim_value
+            and nested_dims.finer_dim = finer_runs.finer_dim
             and members.run_id = finer_runs.run_id
     where finer_runs.run_id is null
-    group by ordered.agent_name, ordered.dim, ordered.dim_value, ordered.n_tests
+    group by all
 ),
 
-standing as (
+rest_passes as (
     select
-        standing_counts.agent_name,
-        standing_counts.dim,
-        standing_counts.dim_value
-    from standing_counts
-    cross join lateral generate_series(standing_counts.k_cur, standing_counts.n_cur) as outcome (x)
+        rest_counts.agent_name,
+        rest_counts.dim,
+        rest_counts.dim_value,
+        rest_counts.finer_dim
+    from rest_counts
+    cross join lateral generate_series(rest_counts.k_cur, rest_counts.n_cur) as outcome (x)
     where
-        standing_counts.n_cur >= $min_runs
-        and standing_counts.n_base >= $min_baseline_runs
-        and standing_counts.k_cur >= $min_deep_runs
-        and standing_counts.j_base < standing_counts.n_base
-        and (standing_counts.k_cur * 1.0 / standing_counts.n_cur)
-        / ((standing_counts.j_base + 1.0) / (standing_counts.n_base + 1.0))
+        rest_counts.k_cur >= $min_deep_runs
+        and rest_counts.j_base < rest_counts.n_base
+        and (rest_counts.k_cur * 1.0 / rest_counts.n_cur)
+        / ((rest_counts.j_base + 1.0) / (rest_counts.n_base + 1.0))
         >= $min_ratio
     group by all
     having
         sum(exp(
-            lgamma(standing_counts.n_cur + 1)
+            lgamma(rest_counts.n_cur + 1)
             - lgamma(outcome.x + 1)
-            - lgamma(standing_counts.n_cur - outcome.x + 1)
-            + lgamma(outcome.x + standing_counts.j_base + 1)
-            + lgamma(
-                standing_counts.n_cur - outcome.x + standing_counts.n_base - standing_counts.j_base
-            )
-            - lgamma(standing_counts.n_cur + standing_counts.n_base + 1)
-            - lgamma(standing_counts.j_base + 1)
-            - lgamma(standing_counts.n_base - standing_counts.j_base)
-            + lgamma(standing_counts.n_base + 1)
-        )) < $alpha / standing_counts.n_tests
+            - lgamma(rest_counts.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + rest_counts.j_base + 1)
+            + lgamma(rest_counts.n_cur - outcome.x + rest_counts.n_base - rest_counts.j_base)
+            - lgamma(rest_counts.n_cur + rest_counts.n_base + 1)
+            - lgamma(rest_counts.j_base + 1)
+            - lgamma(rest_counts.n_base - rest_counts.j_base)
+            + lgamma(rest_counts.n_base + 1)
+        )) < $alpha / rest_counts.n_tests
 ),
 
--- Crossing groups that describe the same runs: a standing group is explained by another
--- when it no longer passes the test without the other's runs (a model nearly all of whose
--- deep runs are the looping variant's). Of two groups each explained by the other, the
--- finer one (fewer current runs; same runs: the more specific dimension) names the loops;
--- a group explained by one it does not explain gives way to it.
 standing_groups as (
     select ordered.*
     from ordered
-    inner join standing
-        on ordered.agent_name = standing.agent_name
-            and ordered.dim = standing.dim
-            and ordered.dim_value = standing.dim_value
+    where not exists (
+            select 1
+            from rest_counts
+            where rest_counts.agent_name = ordered.agent_name
+                and rest_counts.dim = ordered.dim
+                and rest_counts.dim_value = ordered.dim_value
+                and rest_counts.n_cur >= $min_runs
+                and rest_counts.n_base >= $min_baseline_runs
+                and not exists (
+                    select 1
+                    from rest_passes
+                    where rest_passes.agent_name = rest_counts.agent_name
+                        and rest_passes.dim = rest_counts.dim
+                        and rest_passes.dim_value = rest_counts.dim_value
+                        and rest_passes.finer_dim = rest_counts.finer_dim
+                )
+        )
 ),
 
+-- Overlapping groups (crossing, or nested with a rest too small to judge): a standing group
+-- is explained by another when it no longer passes the test without the other's runs. A
+-- group explained by one it does not explain gives way to it (a variant looping on every
+-- model, to the agent looping in all its variants; a variant whose loops are all on one
+-- model that loops in other variants too, to the model). Of two groups each explained by
+-- the other (near-total overlap: a variant and the model carrying 92 % of its runs), the
+-- larger scan statistic names the loops: of the two one-group explanations of the runs
+-- the pair holds, the one that fits them better. Runs that loop like the group's own raise
+-- a group's statistic and healthy ones lower it (a group's statistic, n x the Kullback-
+-- Leibler divergence of its deep share from the baseline's, is convex in the runs added),
+-- so the variant whose runs on other models loop too wins over the model, and the model
+-- whose other runs are healthy over the variant. Equal statistics (the same runs): the
+-- more specific dimension.
 crossed_counts as (
     select
         tested_group.agent_name,
@@ -394,9 +439,11 @@ explained as (
         tested_group.dim,
         tested_group.dim_value,
         tested_group.pos,
+        tested_group.llr,
         other_group.dim as by_dim,
         other_group.dim_value as by_value,
-        other_group.pos as by_pos
+        other_group.pos as by_pos,
+        other_group.llr as by_llr
     from standing_groups as tested_group
     inner join standing_groups as other_group
         on
@@ -426,7 +473,13 @@ gives_way as (
             and explained.by_value = back.dim_value
             and explained.dim = back.by_dim
             and explained.dim_value = back.by_value
-    where back.agent_name is null or explained.by_pos < explained.pos
+    where
+        back.agent_name is null
+        or round(explained.by_llr, 6) > round(explained.llr, 6)
+        or (
+            round(explained.by_llr, 6) = round(explained.llr, 6)
+            and explained.by_pos < explained.pos
+        )
 ),
 
 -- The named group per agent, among the standing ones: the largest statistic; groups holding

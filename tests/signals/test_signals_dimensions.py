@@ -278,6 +278,55 @@ def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
     assert depth_labels(con, dimensions=["agent_name"]) == [{"agent_name": "agent"}]
 
 
+def cells(con: duckdb.DuckDBPyConnection, layout: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Per (variant, model): (current runs, deep ones); the baseline holds 3x the current
+    runs, none deep."""
+    for (variant, model), (n, deep) in layout.items():
+        model_runs(con, model, 3 * n, 420, 360, 0, variant)
+        model_runs(con, model, n, 60, 60, deep, variant)
+
+
+def test_depth_tail_names_the_variant_not_the_model_carrying_most_of_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # v1 loops (~30 % of its runs on either model); 92 of its 100 current runs use m1, which
+    # no other variant uses: too few runs of v1 are left without m1's to judge. The rest
+    # loops alike, so v1 fits the loops better than m1 (the seed-11 fleet named the model).
+    layout = {("v1", "m1"): (92, 28), ("v1", "m2"): (8, 3), ("v2", "m2"): (100, 0)}
+    cells(con, layout)
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    # m1 also carries a few of v2's healthy runs: m1 and v1 cross, each explains the other,
+    # and m1 has fewer current runs (97 against 100); still the variant.
+    cells(con, {("v2", "m1"): (5, 0)})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+def test_depth_tail_names_the_model_looping_in_every_variant(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # m2 loops in both variants; most of m2's runs are v1's and most of v1's are on m2, so
+    # v1 and m2 each explain the other; m2 (105 current runs, against v1's 100) holds the
+    # loops v1 does not, while v1's runs on m1 are healthy. v2 gives way to m2 outright.
+    layout = {
+        ("v1", "m1"): (20, 0), ("v1", "m2"): (80, 24),
+        ("v2", "m1"): (100, 0), ("v2", "m2"): (25, 8),
+    }  # fmt: skip
+    cells(con, layout)
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
+
+
+def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # Every variant on every model loops alike: every variant and model fires, and together
+    # they hold all the agent's runs. One alert, on the agent; not one per variant and model.
+    cells(con, {(v, m): (50, 15) for v in ("v1", "v2") for m in ("m1", "m2")})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent"}]
+    assert depth_labels(con, dimensions=["agent_name", "prompt_variant"]) == [
+        {"agent_name": "agent"}
+    ]
+
+
 # -- correlated_failure --------------------------------------------------------------------
 
 
