@@ -54,8 +54,21 @@ def spark_tables(home: Home) -> Path:
 
 
 def spark_table_files(home: Home, table: str) -> list[Path]:
-    """The Parquet files of a table the local Spark wrote (none if it has not)."""
-    return sorted((spark_tables(home) / "fleetsignals.db" / table).glob("*.parquet"))
+    """The Parquet files of a table the local Spark wrote (none if it has not), those in
+    its partitions' directories (`column=value/`) included."""
+    return sorted((spark_tables(home) / "fleetsignals.db" / table).rglob("*.parquet"))
+
+
+# Spark's types of partition columns -> DuckDB's: a partition's value is in its directory's
+# name, not in the files, so publishing types it by the table's schema on Spark.
+PARTITION_TYPES = {
+    "string": "varchar",
+    "timestamp": "timestamp",
+    "timestamp_ntz": "timestamp",
+    "date": "date",
+    "int": "integer",
+    "bigint": "bigint",
+}
 
 
 def spark_view_exports(home: Home) -> Path:

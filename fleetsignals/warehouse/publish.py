@@ -302,15 +302,27 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def _hive_options(columns: dict[str, str]) -> str:
+    """read_parquet's options for files in `column=value/` directories: values typed as on
+    Spark (DuckDB would guess them from the names); none for an unpartitioned table."""
+    if not columns:
+        return ", hive_partitioning = false"
+    types = ", ".join(f"{quote_literal(name)}: {kind}" for name, kind in columns.items())
+    return f", hive_partitioning = true, hive_types = {{{types}}}"
+
+
 def publish_spark_snapshot(
     home: Home,
     build_id: str,
     tables: dict[str, list[Path]],
     grace_seconds: float,
     readers: Callable[[Path], None] | None = None,
+    partitions: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """Publish the Parquet files a Spark build wrote as a new snapshot and point CURRENT
-    at it; returns its path. ``tables``: each published table's Parquet files.
+    at it; returns its path. ``tables``: each published table's Parquet files;
+    ``partitions``: the columns a table is partitioned by on Spark (its files sit in
+    `column=value/` directories, as many levels deep), with their DuckDB types.
 
     Each table's files are linked (or copied) into the snapshot's data directory, since
     Spark rewrites a table's directory on its next build while queries may still read
@@ -338,17 +350,20 @@ def publish_spark_snapshot(
         for table, sources in sorted(tables.items()):
             if not _published(table) or not sources:
                 continue
+            columns = (partitions or {}).get(table, {})
             out = data_root / table / version
-            out.mkdir(parents=True, exist_ok=True)
             files = {}
             for source in sorted(sources):
-                target = out / source.name
-                _link_or_copy(source, target)
-                files[source.name] = str(target)
+                # Spark names files alike in different partitions: their directories are kept.
+                name = str(Path(*source.parts[-1 - len(columns) :]))
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(source, out / name)
+                files[name] = str(out / name)
             manifest["tables"][table] = files
             listing = ", ".join(quote_literal(p) for p in sorted(files.values()))
             con.execute(
-                f"create view main.{quote_identifier(table)} as select * from read_parquet([{listing}])"
+                f"create view main.{quote_identifier(table)} as select * "
+                f"from read_parquet([{listing}]{_hive_options(columns)})"
             )
     if readers is not None:
         readers(staging / "warehouse.duckdb")

@@ -31,6 +31,7 @@ from fleetsignals.home import Home
 from fleetsignals.resources import project_dir
 from fleetsignals.timeutil import parse_duration
 from fleetsignals.warehouse.engines import (
+    PARTITION_TYPES,
     TARGETS,
     chosen_engine,
     spark_table_files,
@@ -429,6 +430,7 @@ def _publish_spark(
         for name, materialized in built
         if materialized in ("table", "incremental", "seed")
     }
+    partitions = {name: _partition_columns(spark, name) for name in tables}
     for view in SPARK_PUBLISHED_VIEWS:
         out = spark_view_exports(home) / view
         spark.table(f"fleetsignals.{view}").write.mode("overwrite").parquet(str(out))
@@ -441,7 +443,13 @@ def _publish_spark(
     def readers(database: Path) -> None:
         _build_readers(home, {**variables, "build_id": build_id}, database, tuple(sorted(tables)))
 
-    return publish_spark_snapshot(home, build_id, tables, grace_seconds, readers)
+    return publish_spark_snapshot(home, build_id, tables, grace_seconds, readers, partitions)
+
+
+def _partition_columns(spark: Any, table: str) -> dict[str, str]:
+    """The columns `table` is partitioned by on Spark, with their DuckDB types."""
+    columns = spark.catalog.listColumns(f"fleetsignals.{table}")
+    return {c.name: PARTITION_TYPES[c.dataType] for c in columns if c.isPartition}
 
 
 def _build_readers(

@@ -10,7 +10,9 @@
 -- first_landed_at, the earliest landing the home has seen, is carried from build to build:
 -- before it nothing had landed, so signals evaluated then see spans from their end
 -- (fleetsignals.sandbox, "as of $eval_at").
-{{ config(unique_key='build_id') }}
+-- On Spark each build's row is a partition of its own, so on-run-end can mark it complete
+-- by overwriting that partition (macro mark_build_complete): Parquet takes no update.
+{{ config(unique_key='build_id', partition_by=partitioned_by('build_id')) }}
 
 {%- set previous = none -%}
 {%- if is_incremental() and execute -%}

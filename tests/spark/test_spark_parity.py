@@ -12,7 +12,7 @@ import pytest
 
 from fleetsignals.errors import FleetsignalsError
 from fleetsignals.home import Home
-from fleetsignals.warehouse.engines import spark_tables, spark_view_exports
+from fleetsignals.warehouse.engines import spark_table_files, spark_tables, spark_view_exports
 from fleetsignals.warehouse.runner import SPARK_PUBLISHED_VIEWS, build_on_spark
 from tests.fixtures.lakefiles import config_with
 from tests.fixtures.synthetic import write_synthetic_lake
@@ -174,6 +174,21 @@ def test_a_spark_build_publishes_the_tables_it_built(built_on_both: Home) -> Non
         assert spark_build == [(manifest["build_id"],)] != duckdb_build
         runs = con.execute("select count(*) from fct_runs").fetchone()[0]
     assert runs == query(built_on_both, "select count(*) from fct_runs")[0][0] > 300
+
+
+def test_a_spark_build_marks_its_watermark_row_complete(built_on_both: Home) -> None:
+    # Parquet takes no update: on Spark the build's watermark row is a partition of its
+    # own, overwritten with the row marked complete (an incremental build starts from the
+    # last complete one). Publishing types the partition's value as Spark does.
+    snapshot = spark_snapshot(built_on_both)
+    manifest = json.loads(snapshot.with_name("manifest.json").read_text(encoding="utf-8"))
+    files = spark_table_files(built_on_both, "int_build_watermarks_recorded")
+    assert {path.parent.name for path in files} == {f"build_id={manifest['build_id']}"}
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        rows = con.execute(
+            "select build_id, typeof(build_id), is_complete from int_build_watermarks_recorded"
+        ).fetchall()
+    assert rows == [(manifest["build_id"], "VARCHAR", True)]
 
 
 def test_the_fleet_has_what_parity_must_cover(built_on_both: Home) -> None:
