@@ -8,15 +8,14 @@
 {{ config(unique_key='label_id') }}
 -- depends_on: {{ ref('stg_otel__spans') }}
 {%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
-{%- set touched = "select run_id from " ~ ref('int_runs_indexed')
-    ~ " where build_id = '" ~ this_build_id() ~ "' and not is_archived" %}
 
 with
 
 spans as (
 
     -- stg_otel__spans (macros/otel_spans.sql) of the touched runs that hold a span
-    -- mentioning an evaluation in the lake: the dedup window skips every other run.
+    -- mentioning an evaluation (int_spans_touched flags them): the lake is read again for
+    -- those runs only.
     select
         trace_id,
         span_id,
@@ -26,12 +25,8 @@ spans as (
         end_at,
         landed_at
     from (
-        {{ otel_spans(traces="select trace_id from " ~ source('lake', 'spans')
-            ~ " where " ~ lake_partitions_since(since)
-            ~ " and (events like '%gen_ai.evaluation.result%'"
-            ~ " or attributes like '%gen_ai.evaluation.name%')"
-            ~ " and trace_id in (" ~ touched ~ ")",
-            since=since) }}
+        {{ otel_spans(traces="select run_id from " ~ ref('int_spans_touched')
+            ~ " where mentions_evaluation", since=since) }}
     ) as spans
     where
         events like '%gen_ai.evaluation.result%'

@@ -46,6 +46,13 @@ final as (
             spans.resource_{{ dimension }},
         {%- endfor %}
         spans.landed_at,
+        -- Read here, where the touched spans are read anyway, so int_evaluations_extracted
+        -- looks for evaluation results in the flagged runs only (not in every span of the
+        -- touched hours, history included).
+        (
+            spans.events like '%gen_ai.evaluation.result%'
+            or spans.attributes like '%gen_ai.evaluation.name%'
+        ) as mentions_evaluation,
         -- The landing of the row (with landed_at): int_build_landings_recorded keeps a
         -- landing only if its rows of every run it recorded are here (post-hook, macro
         -- confirm_landings_recorded).
