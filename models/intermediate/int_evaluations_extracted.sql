@@ -6,31 +6,23 @@
 -- counts from the moment its span landed, like a label. Only spans of the runs this build
 -- recomputes are read; rows of other runs stay (unique_key label_id).
 {{ config(unique_key='label_id') }}
--- depends_on: {{ ref('stg_otel__spans') }}
-{%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
 
 with
 
 spans as (
 
-    -- stg_otel__spans (macros/otel_spans.sql) of the touched runs that hold a span
-    -- mentioning an evaluation (int_spans_touched flags them): the lake is read again for
-    -- those runs only.
+    -- The touched spans that mention an evaluation, with their attributes, events and
+    -- links (int_spans_touched keeps them for these spans only).
     select
-        trace_id,
+        run_id as trace_id,
         span_id,
-        attributes,
-        events,
-        links,
+        evaluation_attributes as attributes,
+        evaluation_events as events,
+        evaluation_links as links,
         end_at,
         landed_at
-    from (
-        {{ otel_spans(traces="select run_id from " ~ ref('int_spans_touched')
-            ~ " where mentions_evaluation", since=since) }}
-    ) as spans
-    where
-        events like '%gen_ai.evaluation.result%'
-        or attributes like '%gen_ai.evaluation.name%'
+    from {{ ref('int_spans_touched') }}
+    where mentions_evaluation
 
 ),
 
