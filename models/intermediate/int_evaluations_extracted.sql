@@ -6,36 +6,23 @@
 -- counts from the moment its span landed, like a label. Only spans of the runs this build
 -- recomputes are read; rows of other runs stay (unique_key label_id).
 {{ config(unique_key='label_id') }}
--- depends_on: {{ ref('stg_otel__spans') }}
-{%- set since = touched_runs_since(ref('int_build_watermarks_recorded'), ref('int_runs_indexed')) %}
-{%- set touched = "select run_id from " ~ ref('int_runs_indexed')
-    ~ " where build_id = '" ~ this_build_id() ~ "' and not is_archived" %}
 
 with
 
 spans as (
 
-    -- stg_otel__spans (macros/otel_spans.sql) of the touched runs that hold a span
-    -- mentioning an evaluation in the lake: the dedup window skips every other run.
+    -- The touched spans that mention an evaluation, with their attributes, events and
+    -- links (int_spans_touched keeps them for these spans only).
     select
-        trace_id,
+        run_id as trace_id,
         span_id,
-        attributes,
-        events,
-        links,
+        evaluation_attributes as attributes,
+        evaluation_events as events,
+        evaluation_links as links,
         end_at,
         landed_at
-    from (
-        {{ otel_spans(traces="select trace_id from " ~ source('lake', 'spans')
-            ~ " where " ~ lake_partitions_since(since)
-            ~ " and (events like '%gen_ai.evaluation.result%'"
-            ~ " or attributes like '%gen_ai.evaluation.name%')"
-            ~ " and trace_id in (" ~ touched ~ ")",
-            since=since) }}
-    ) as spans
-    where
-        events like '%gen_ai.evaluation.result%'
-        or attributes like '%gen_ai.evaluation.name%'
+    from {{ ref('int_spans_touched') }}
+    where mentions_evaluation
 
 ),
 

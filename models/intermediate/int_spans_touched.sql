@@ -15,6 +15,23 @@ spans as (
 
 ),
 
+flagged as (
+
+    -- A span mentioning an OTel evaluation result keeps its attributes, events and links
+    -- (null on the others): int_evaluations_extracted reads them here, where the touched
+    -- spans are read anyway, instead of scanning the wide columns of the touched hours
+    -- of the lake again (history included).
+    select
+        *,
+        coalesce(
+            events like '%gen_ai.evaluation.result%'
+            or attributes like '%gen_ai.evaluation.name%',
+            false
+        ) as mentions_evaluation
+    from spans
+
+),
+
 final as (
 
     select
@@ -46,13 +63,17 @@ final as (
             spans.resource_{{ dimension }},
         {%- endfor %}
         spans.landed_at,
+        spans.mentions_evaluation,
+        case when spans.mentions_evaluation then spans.attributes end as evaluation_attributes,
+        case when spans.mentions_evaluation then spans.events end as evaluation_events,
+        case when spans.mentions_evaluation then spans.links end as evaluation_links,
         -- The landing of the row (with landed_at): int_build_landings_recorded keeps a
         -- landing only if its rows of every run it recorded are here (post-hook, macro
         -- confirm_landings_recorded).
         spans.dt,
         spans.hr,
         spans.source_sha256
-    from spans
+    from flagged as spans
 
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 
@@ -124,3 +125,34 @@ def test_quality_windows_count_labels_as_of_landing(tmp_path: Path, home: Home, 
     assert rows[1][:4] == ("15:30", 3, 2, 0.433)
     assert rows[2][:4] == ("16:05", 2, 2, 0.2)
     orjson.dumps(rows)  # plain values
+
+
+def test_evaluations_of_an_increment_come_from_the_touched_spans(
+    tmp_path: Path, home: Home, config
+) -> None:
+    """An incremental build finds evaluations in the spans it recomputes: int_spans_touched
+    flags the spans mentioning one and keeps their JSON, so the lake is not scanned again."""
+    run1 = f"{1:032x}"
+    land_paths([write(tmp_path / "in" / "a.jsonl", jsonl([request(agent_run(1, T0))]))],
+               home, config)  # fmt: skip
+    build(home, config)
+    later = [
+        span(1, 2, parent=0, start_ns=T0 + 3 * MINUTE,
+             events=[evaluation_event("relevance", 0.9, None, T0 + 4 * MINUTE)]),
+        span(2, 0, start_ns=T0 + 5 * MINUTE,
+             attributes=[attr("gen_ai.evaluation.name", "correct"),
+                         attr("gen_ai.evaluation.score.label", "Correct")],
+             links=[{"traceId": run1, "spanId": f"{1:016x}"}]),
+    ]  # fmt: skip
+    land_paths([write(tmp_path / "in" / "b.jsonl", jsonl([request(later)]))], home, config)
+    build(home, config)
+
+    assert query(home, "select run_id, name, score, label from fct_labels order by name") == [
+        (run1, "correct", None, "correct"),
+        (run1, "relevance", 0.9, None),
+    ]
+    with duckdb.connect(str(home.database), read_only=True) as con:
+        flagged = con.execute(
+            "select run_id, span_id from int_spans_touched where mentions_evaluation order by 1"
+        ).fetchall()
+    assert flagged == [(run1, f"{3:016x}"), (f"{2:032x}", f"{1:016x}")]
