@@ -48,8 +48,9 @@
 -- drift does not hide a tenant's own jump). (3) Strongest first by scan statistic
 -- (log-likelihood ratio of "more runs above t inside this group", z^2 / 2 for the shift):
 -- a group is reported only if it stays significant without the runs of the stronger named
--- or explaining groups, so a crossing group (a workflow that the jumping cohort's runs
--- use) does not report the same jump again.
+-- or explaining groups, or of the stronger standing groups crossing it (material or not),
+-- so a crossing group (a workflow that the jumping cohort's runs use) does not report the
+-- same jump again, even once the cohort's draining jump is under the gate.
 -- value = current P95 / baseline P95.
 with
 
@@ -797,33 +798,36 @@ named as (
         )
 ),
 
--- The groups a named group may be explained by in step 3: the named ones, and the groups
--- that explained a firing group in step 2 (a jump draining from a cohort, explaining its
--- large tenant, also explains a workflow its runs cross); besides, for each named group,
--- the standing groups that cross it (material or not: neither holds the other's runs).
+-- The groups a named group may be explained by in step 3, all standing: the named ones and
+-- the groups that explained a firing group in step 2 (a jump draining from a cohort,
+-- explaining its large tenant, also explains a workflow its runs cross) explain any named
+-- group; the other standing groups (material or not) only the named groups they cross
+-- (neither holds the other's runs).
 explaining as (
     select
-        *,
-        true as explains_any
-    from named
-    union
-    select
         ordered.*,
-        true as explains_any
+        exists (
+            select 1
+            from named
+            where ordered.agent_name = named.agent_name
+                and ordered.dim = named.dim
+                and ordered.dim_value = named.dim_value
+        )
+        or exists (
+            select 1
+            from explanations
+            where ordered.agent_name = explanations.agent_name
+                and ordered.dim = explanations.by_dim
+                and ordered.dim_value = explanations.by_value
+        ) as explains_any
     from ordered
-    inner join explanations
-        on ordered.agent_name = explanations.agent_name
-            and ordered.dim = explanations.by_dim
-            and ordered.dim_value = explanations.by_value
-    union
-    select
-        ordered.*,
-        false as explains_any
-    from ordered
-    inner join standing
-        on ordered.agent_name = standing.agent_name
-            and ordered.dim = standing.dim
-            and ordered.dim_value = standing.dim_value
+    where exists (
+            select 1
+            from standing
+            where ordered.agent_name = standing.agent_name
+                and ordered.dim = standing.dim
+                and ordered.dim_value = standing.dim_value
+        )
 ),
 
 -- Step 3, strongest first (scan statistic): a named group is reported if it stays
