@@ -48,8 +48,9 @@
 -- drift does not hide a tenant's own jump). (3) Strongest first by scan statistic
 -- (log-likelihood ratio of "more runs above t inside this group", z^2 / 2 for the shift):
 -- a group is reported only if it stays significant without the runs of the stronger named
--- or explaining groups, so a crossing group (a workflow that the jumping cohort's runs
--- use) does not report the same jump again.
+-- or explaining groups, or of the stronger standing groups crossing it (material or not),
+-- so a crossing group (a workflow that the jumping cohort's runs use) does not report the
+-- same jump again, even once the cohort's draining jump is under the gate.
 -- value = current P95 / baseline P95.
 with
 
@@ -459,24 +460,22 @@ ordered as materialized (
     ) as with_rank
 ),
 
--- Pairs of a firing group and a significant group of one agent where the firing one's runs
--- all lie in the other (a tenant in its cohort, anything in its agent); dimensions that
--- cross (a workflow and a cohort) are not nested.
-nested as (
+-- Pairs of significant groups of one agent where the first one's runs all lie in the other
+-- (a tenant in its cohort, anything in its agent); dimensions that cross (a workflow and a
+-- cohort) are not nested. Groups holding the same runs are nested one way, by position.
+holds as materialized (
     select
         finer.agent_name,
         finer.dim,
         finer.dim_value,
         finer.win,
+        finer.is_material,
         coarser.dim as by_dim,
         coarser.dim_value as by_value
     from ordered as finer
     inner join
         ordered as coarser
-        on
-            finer.agent_name = coarser.agent_name
-            and finer.pos < coarser.pos
-            and finer.is_material
+        on finer.agent_name = coarser.agent_name and finer.pos < coarser.pos
     inner join members as finer_members
         on finer.agent_name = finer_members.agent_name
             and finer.dim = finer_members.dim
@@ -488,8 +487,27 @@ nested as (
             and coarser.dim_value = coarser_members.dim_value
             and finer_members.run_id = coarser_members.run_id
     group by
-        finer.agent_name, finer.dim, finer.dim_value, finer.win, coarser.dim, coarser.dim_value
+        finer.agent_name,
+        finer.dim,
+        finer.dim_value,
+        finer.win,
+        finer.is_material,
+        coarser.dim,
+        coarser.dim_value
     having count(coarser_members.run_id) = count(*)
+),
+
+-- The firing groups nested in a significant group.
+nested as (
+    select
+        agent_name,
+        dim,
+        dim_value,
+        win,
+        by_dim,
+        by_value
+    from holds
+    where is_material
 ),
 
 -- Step 1, finer first: a significant group stands only if it stays significant without
@@ -780,23 +798,43 @@ named as (
         )
 ),
 
--- The groups a named group may be explained by in step 3: the named ones, and the groups
--- that explained a firing group in step 2 (a jump draining from a cohort, explaining its
--- large tenant, also explains a workflow its runs cross).
+-- The groups a named group may be explained by in step 3, all standing: the named ones and
+-- the groups that explained a firing group in step 2 (a jump draining from a cohort,
+-- explaining its large tenant, also explains a workflow its runs cross) explain any named
+-- group; the other standing groups (material or not) only the named groups they cross
+-- (neither holds the other's runs).
 explaining as (
-    select * from named
-    union
-    select ordered.*
+    select
+        ordered.*,
+        exists (
+            select 1
+            from named
+            where ordered.agent_name = named.agent_name
+                and ordered.dim = named.dim
+                and ordered.dim_value = named.dim_value
+        )
+        or exists (
+            select 1
+            from explanations
+            where ordered.agent_name = explanations.agent_name
+                and ordered.dim = explanations.by_dim
+                and ordered.dim_value = explanations.by_value
+        ) as explains_any
     from ordered
-    inner join explanations
-        on ordered.agent_name = explanations.agent_name
-            and ordered.dim = explanations.by_dim
-            and ordered.dim_value = explanations.by_value
+    where exists (
+            select 1
+            from standing
+            where ordered.agent_name = standing.agent_name
+                and ordered.dim = standing.dim
+                and ordered.dim_value = standing.dim_value
+        )
 ),
 
 -- Step 3, strongest first (scan statistic): a named group is reported if it stays
 -- significant without the runs of the explaining groups with a larger statistic, so a
--- group crossing the cause (a model the jumping tenant uses) does not report it twice.
+-- group crossing the cause (a model the jumping tenant uses) does not report it twice, nor
+-- a variant that a cohort's draining jump crosses once the cohort is under the gate (still
+-- significant, it explains the variant's excess; seed 19's cohort fleet).
 stronger_runs as (
     select distinct
         named_group.agent_name,
@@ -815,6 +853,27 @@ stronger_runs as (
         on stronger_group.agent_name = members.agent_name
             and stronger_group.dim = members.dim
             and stronger_group.dim_value = members.dim_value
+    where
+        stronger_group.explains_any
+        or not exists (
+            select 1
+            from holds
+            where holds.agent_name = named_group.agent_name
+                and (
+                    (
+                        holds.dim = named_group.dim
+                        and holds.dim_value = named_group.dim_value
+                        and holds.by_dim = stronger_group.dim
+                        and holds.by_value = stronger_group.dim_value
+                    )
+                    or (
+                        holds.dim = stronger_group.dim
+                        and holds.dim_value = stronger_group.dim_value
+                        and holds.by_dim = named_group.dim
+                        and holds.by_value = named_group.dim_value
+                    )
+                )
+        )
 ),
 
 reported_rows as (
