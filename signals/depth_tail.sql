@@ -1,9 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: prompt_variant; agent_name, model
--- and the other contract dimensions are accepted (a run's model is the one most of its
--- calls used, which a loop's own calls decide: docs/shipped-signals.md). Current window:
+-- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
+-- and the other contract dimensions are accepted (a run's model here is the model of its
+-- first LLM call, fixed before its depth unfolds: docs/shipped-signals.md). Current window:
 -- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
 -- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
 -- show in error rates and stuck runs in stuck_agent.
@@ -23,9 +23,12 @@
 -- agent overall does not stand for its looping variant). (2) Overlapping groups: a group
 -- that no longer passes without another's runs is explained by it, and gives way to it
 -- unless it explains that one too; of two groups explaining each other (a variant and the
--- model carrying nearly all its runs) the larger scan statistic (log-likelihood ratio of
--- "more deep runs inside this group") names the loops; the same runs, the more specific
--- dimension. (3) Among the groups left, the largest scan statistic names the cause; another
+-- model carrying nearly all its runs; an agent and the variant holding most of its runs)
+-- the one whose own runs outside the other still go deep (exact test at alpha) names the
+-- loops; both: the larger scan statistic (log-likelihood ratio of "more deep runs inside
+-- this group"); neither: the more specific dimension, a stable name (the larger statistic
+-- alone flipped with noise, restarting `for`). (3) Among the groups left, the largest
+-- scan statistic names the cause; another
 -- firing group of the agent is reported only if its runs outside the named group still
 -- pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
