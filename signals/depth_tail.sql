@@ -1,9 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: prompt_variant; agent_name, model
--- and the other contract dimensions are accepted (a run's model is the one most of its
--- calls used, which a loop's own calls decide: docs/shipped-signals.md). Current window:
+-- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
+-- and the other contract dimensions are accepted (a run's model here is the model of its
+-- first LLM call, fixed before its depth unfolds: docs/shipped-signals.md). Current window:
 -- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
 -- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
 -- show in error rates and stuck runs in stuck_agent.
@@ -23,9 +23,12 @@
 -- agent overall does not stand for its looping variant). (2) Overlapping groups: a group
 -- that no longer passes without another's runs is explained by it, and gives way to it
 -- unless it explains that one too; of two groups explaining each other (a variant and the
--- model carrying nearly all its runs) the larger scan statistic (log-likelihood ratio of
--- "more deep runs inside this group") names the loops; the same runs, the more specific
--- dimension. (3) Among the groups left, the largest scan statistic names the cause; another
+-- model carrying nearly all its runs; an agent and the variant holding most of its runs)
+-- the one whose own runs outside the other still go deep (exact test at alpha) names the
+-- loops; both: the larger scan statistic (log-likelihood ratio of "more deep runs inside
+-- this group"); neither: the more specific dimension, a stable name (the larger statistic
+-- alone flipped with noise, restarting `for`). (3) Among the groups left, the largest
+-- scan statistic names the cause; another
 -- firing group of the agent is reported only if its runs outside the named group still
 -- pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
@@ -51,12 +54,11 @@ settings as (
         end as dims
 ),
 
-runs as (
+completed as (
     select
         run_id,
         agent_name,
         prompt_variant,
-        model,
         tenant_id,
         user_cohort,
         workflow,
@@ -64,6 +66,7 @@ runs as (
         user_id,
         session_id,
         step_count,
+        started_at,
         ended_at > $eval_at - $window_minutes * interval '1 minute' as is_current
     from fct_runs
     where
@@ -74,6 +77,30 @@ runs as (
         and ended_at > $eval_at - ($window_minutes + $baseline_minutes) * interval '1 minute'
         and step_count is not null
         and agent_name is not null
+),
+
+-- A run's model here is the model of its first LLM call: fixed before the run's depth
+-- unfolds. (fct_runs.model, the model most of its calls used, is decided by a loop's own
+-- calls: grouping by it would put every deep run on the model the loop calls.)
+first_models as (
+    select
+        fct_llm_calls.run_id,
+        first(fct_llm_calls.model order by fct_llm_calls.started_at, fct_llm_calls.span_id)
+            as model
+    from fct_llm_calls
+    inner join completed on fct_llm_calls.run_id = completed.run_id
+    where
+        list_contains((select settings.dims from settings), 'model')
+        and fct_llm_calls.started_at >= (select min(earliest.started_at) from completed as earliest)
+    group by fct_llm_calls.run_id
+),
+
+runs as (
+    select
+        completed.*,
+        first_models.model
+    from completed
+    left join first_models on completed.run_id = first_models.run_id
 ),
 
 -- Each run is a member of one group per listed dimension (and of its agent's, if listed).
@@ -202,12 +229,30 @@ ordered as (
     from (
         select
             *,
-            case dim
-                when 'session_id' then 1 when 'user_id' then 2 when 'tenant_id' then 3
-                when 'workflow' then 4 when 'prompt_variant' then 5 when 'model' then 6
-                when 'user_cohort' then 7 when 'environment' then 8 else 9
+            case
+                -- A model every run of the agent starts on says no more than the agent
+                -- (and does not point at a model change): after it. (A variant holding
+                -- every run keeps its place: an agent with one variant is named by it.)
+                when dim = 'model' and n_cur = agent_runs and n_base = agent_base_runs then 10
+                when dim = 'session_id' then 1
+                when dim = 'user_id' then 2
+                when dim = 'tenant_id' then 3
+                when dim = 'workflow' then 4
+                when dim = 'prompt_variant' then 5
+                when dim = 'model' then 6
+                when dim = 'user_cohort' then 7
+                when dim = 'environment' then 8
+                else 9
             end as dim_rank
-        from firing
+        from (
+            select
+                *,
+                max(n_cur) filter (where dim = 'agent') over (partition by agent_name)
+                    as agent_runs,
+                max(n_base) filter (where dim = 'agent') over (partition by agent_name)
+                    as agent_base_runs
+            from firing
+        ) as with_agent
     ) as with_rank
 ),
 
@@ -398,25 +443,19 @@ crossed_counts as (
     group by all
 ),
 
-survives as (
+-- The exact upper tail of each group's runs outside another (n_cur = 0: 1).
+crossed_tails as (
     select
         crossed_counts.agent_name,
         crossed_counts.dim,
         crossed_counts.dim_value,
         crossed_counts.by_dim,
-        crossed_counts.by_value
-    from crossed_counts
-    cross join lateral generate_series(crossed_counts.k_cur, crossed_counts.n_cur) as outcome (x)
-    where
-        crossed_counts.n_cur >= $min_runs
-        and crossed_counts.n_base >= $min_baseline_runs
-        and crossed_counts.k_cur >= $min_deep_runs
-        and crossed_counts.j_base < crossed_counts.n_base
-        and (crossed_counts.k_cur * 1.0 / crossed_counts.n_cur)
-        / ((crossed_counts.j_base + 1.0) / (crossed_counts.n_base + 1.0))
-        >= $min_ratio
-    group by all
-    having
+        crossed_counts.by_value,
+        crossed_counts.n_tests,
+        crossed_counts.n_cur,
+        crossed_counts.n_base,
+        crossed_counts.k_cur,
+        crossed_counts.j_base,
         sum(exp(
             lgamma(crossed_counts.n_cur + 1)
             - lgamma(outcome.x + 1)
@@ -429,7 +468,32 @@ survives as (
             - lgamma(crossed_counts.j_base + 1)
             - lgamma(crossed_counts.n_base - crossed_counts.j_base)
             + lgamma(crossed_counts.n_base + 1)
-        )) < $alpha / crossed_counts.n_tests
+        )) as p_value
+    from crossed_counts
+    cross join lateral generate_series(crossed_counts.k_cur, crossed_counts.n_cur) as outcome (x)
+    where crossed_counts.j_base < crossed_counts.n_base
+    group by all
+),
+
+-- (group, by): the group passes the test without by's runs.
+survives as (
+    select *
+    from crossed_tails
+    where
+        n_cur >= $min_runs
+        and n_base >= $min_baseline_runs
+        and k_cur >= $min_deep_runs
+        and (k_cur * 1.0 / n_cur) / ((j_base + 1.0) / (n_base + 1.0)) >= $min_ratio
+        and p_value < $alpha / n_tests
+),
+
+-- (group, by): the group's runs outside by's, however few, go deep more often than their
+-- baseline (p < alpha: one naming question per pair, not a search over groups): the loops
+-- reach beyond by.
+reaches_beyond as (
+    select *
+    from crossed_tails
+    where p_value < $alpha
 ),
 
 -- (group, by): the group does not pass without by's runs.
@@ -439,10 +503,12 @@ explained as (
         tested_group.dim,
         tested_group.dim_value,
         tested_group.pos,
+        tested_group.dim_rank,
         tested_group.llr,
         other_group.dim as by_dim,
         other_group.dim_value as by_value,
         other_group.pos as by_pos,
+        other_group.dim_rank as by_rank,
         other_group.llr as by_llr
     from standing_groups as tested_group
     inner join standing_groups as other_group
@@ -473,12 +539,45 @@ gives_way as (
             and explained.by_value = back.dim_value
             and explained.dim = back.by_dim
             and explained.dim_value = back.by_value
+    left join reaches_beyond as own_beyond
+        on
+            explained.agent_name = own_beyond.agent_name
+            and explained.dim = own_beyond.dim
+            and explained.dim_value = own_beyond.dim_value
+            and explained.by_dim = own_beyond.by_dim
+            and explained.by_value = own_beyond.by_value
+    left join reaches_beyond as by_beyond
+        on
+            explained.agent_name = by_beyond.agent_name
+            and explained.by_dim = by_beyond.dim
+            and explained.by_value = by_beyond.dim_value
+            and explained.dim = by_beyond.by_dim
+            and explained.dim_value = by_beyond.by_value
     where
         back.agent_name is null
-        or round(explained.by_llr, 6) > round(explained.llr, 6)
+        -- Each explains the other: the one whose own runs loop beyond the other's names.
+        or (by_beyond.agent_name is not null and own_beyond.agent_name is null)
+        -- Both (loops on both sides of the overlap): the larger statistic.
         or (
-            round(explained.by_llr, 6) = round(explained.llr, 6)
-            and explained.by_pos < explained.pos
+            by_beyond.agent_name is not null
+            and own_beyond.agent_name is not null
+            and (
+                round(explained.by_llr, 6) > round(explained.llr, 6)
+                or (
+                    round(explained.by_llr, 6) = round(explained.llr, 6)
+                    and explained.by_pos < explained.pos
+                )
+            )
+        )
+        -- Neither (the loops sit in the overlap): the more specific dimension (a variant
+        -- before the model carrying most of it, both before the agent), a stable name.
+        or (
+            by_beyond.agent_name is null
+            and own_beyond.agent_name is null
+            and (
+                explained.by_rank < explained.dim_rank
+                or (explained.by_rank = explained.dim_rank and explained.by_pos < explained.pos)
+            )
         )
 ),
 

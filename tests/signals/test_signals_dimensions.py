@@ -16,6 +16,7 @@ from fleetsignals.alerts.definitions import Signal, load_signals
 from tests.fixtures.signaltables import (
     SIGNALS,
     T,
+    add_llm_call,
     add_run,
     add_tool_call,
     evaluate,
@@ -277,6 +278,12 @@ def test_unknown_dimensions_are_refused_with_the_names_to_use(
 # -- depth_tail ----------------------------------------------------------------------------
 
 
+# The model a loop calls (the agent's primary, as in the generated fleets). A run's
+# fct_runs.model is the one most of its calls used, so a deep run's is the loop's whatever
+# it started on; depth_tail groups runs by the model of their first call.
+LOOP_MODEL = "m1"
+
+
 def model_runs(
     con: duckdb.DuckDBPyConnection,
     model: str,
@@ -286,14 +293,19 @@ def model_runs(
     deep: int,
     variant: str = "v1",
 ) -> None:
-    """`n` ok runs of one variant on one model, 3 to 12 steps, the first `deep` of them 25."""
+    """`n` ok runs of one variant starting on one model, 3 to 12 steps, the first `deep`
+    of them 25 (looping on LOOP_MODEL, which most of their calls then used)."""
     for i in range(n):
         ended = T - timedelta(minutes=minutes_ago - span * (i + 0.5) / n)
         steps = 25 if i < deep else 3 + i % 10
+        run_id = f"{variant}-{model}-{minutes_ago}-{i}"
         add_run(
-            con, f"{variant}-{model}-{minutes_ago}-{i}", ended, model=model, step_count=steps,
-            prompt_variant=variant,
+            con, run_id, ended, model=LOOP_MODEL if i < deep else model, step_count=steps,
+            prompt_variant=variant, started_at=ended - timedelta(minutes=1),
         )  # fmt: skip
+        add_llm_call(con, run_id, "first", ended - timedelta(minutes=1), model)
+        if i < deep:
+            add_llm_call(con, run_id, "loop", ended - timedelta(seconds=30), LOOP_MODEL)
 
 
 ALONG = ["agent_name", "prompt_variant", "model"]
@@ -310,8 +322,10 @@ def test_depth_tail_names_the_model_whose_runs_loop(con: duckdb.DuckDBPyConnecti
     # Along the agent, its variants and its models: the model, not the agent or its one
     # variant (which hold the healthy model's runs too).
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
-    # As shipped (variants only), the loops show on the agent's one variant.
-    assert depth_labels(con) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+    # Along variants only, the loops show on the agent's one variant.
+    assert depth_labels(con, dimensions=["prompt_variant"]) == [
+        {"agent_name": "agent", "prompt_variant": "v1"}
+    ]
 
 
 def test_depth_tail_names_the_variant_not_its_agent_or_its_models(
@@ -354,6 +368,18 @@ def test_depth_tail_names_the_variant_not_the_model_carrying_most_of_it(
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
+def test_depth_tail_names_the_variant_whose_loops_run_on_its_main_model(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # v1 loops (30 %) whichever model its runs start on: 100 start on m1, 60 on m2 (which
+    # v2's healthy runs use). The loops call m1, so by the model most of a run's calls
+    # used every deep run was on m1, v1's 42 runs left on m2 were healthy and enough to
+    # judge, and m1 was named (as on the seed-11 fleet). By the model a run starts on,
+    # v1's runs on m2 loop too: the variant.
+    cells(con, {("v1", "m1"): (100, 30), ("v1", "m2"): (60, 18), ("v2", "m2"): (100, 0)})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
 def test_depth_tail_names_the_model_looping_in_every_variant(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -366,6 +392,28 @@ def test_depth_tail_names_the_model_looping_in_every_variant(
     }  # fmt: skip
     cells(con, layout)
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
+
+
+def test_depth_tail_names_a_dominant_variant_not_the_agent_around_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # v1 holds 136 of the agent's 157 current runs and loops; v2's 21 are too few to judge,
+    # and 2 of them go deep (none in the baseline). Every run starts on m1, so m1 holds the
+    # agent's runs. The agent, m1 and v1 each explain the others; the larger statistic
+    # (the agent's, lifted by v2's 2) named the agent, and as the counts moved the name
+    # flipped between the groups, restarting `for` (the seed-2 test fleet fired 60 min in).
+    # v2's runs do not go deep beyond chance: the loops sit in v1, which names them.
+    cells(con, {("v1", "m1"): (136, 26), ("v2", "m1"): (21, 2)})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+def test_depth_tail_names_the_agent_when_its_thin_variant_loops_too(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # As above, but v2 starts on m2, and 7 of its 21 runs go deep: the loops reach beyond
+    # v1 (and m1, which holds the same runs), so the agent names them.
+    cells(con, {("v1", "m1"): (136, 26), ("v2", "m2"): (21, 7)})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent"}]
 
 
 def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
