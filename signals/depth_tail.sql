@@ -1,9 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
--- and the other contract dimensions are accepted (a run's model here is the model of its
--- first LLM call, fixed before its depth unfolds: docs/shipped-signals.md). Current window:
+-- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant, model
+-- (a run's model here is the model of its first LLM call, fixed before its depth unfolds:
+-- docs/shipped-signals.md); the other contract dimensions are accepted. Current window:
 -- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
 -- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
 -- show in error rates and stuck runs in stuck_agent.
