@@ -1,9 +1,9 @@
 -- depth_tail: more runs than usual go deeper than the group's own baseline tail.
 --
 -- Groups: agent_name x each value of each dimension listed in $dimensions (contract names;
--- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant; model
--- and the other contract dimensions are accepted (a run's model here is the model of its
--- first LLM call, fixed before its depth unfolds: docs/shipped-signals.md). Current window:
+-- agent_name itself means the agent overall). Shipped: agent_name, prompt_variant, model
+-- (a run's model here is the model of its first LLM call, fixed before its depth unfolds:
+-- docs/shipped-signals.md); the other contract dimensions are accepted. Current window:
 -- runs that completed ok in ($eval_at - window, $eval_at]; baseline: those in the
 -- baseline_minutes before it. Only ok runs: a silent loop ends ok, while deep failures
 -- show in error rates and stuck runs in stuck_agent.
@@ -20,15 +20,16 @@
 -- The most specific group names the loops, once per agent (docs/shipped-signals.md):
 -- (1) Finer first: a firing group does not stand when its runs outside the firing groups
 -- nested in it (of one dimension) are enough to judge and no longer pass the test (the
--- agent overall does not stand for its looping variant). (2) Overlapping groups: a group
--- that no longer passes without another's runs is explained by it, and gives way to it
--- unless it explains that one too; of two groups explaining each other (a variant and the
--- model carrying nearly all its runs; an agent and the variant holding most of its runs)
--- the one whose own runs outside the other still go deep (exact test at alpha) names the
--- loops; both: the larger scan statistic (log-likelihood ratio of "more deep runs inside
--- this group"); neither: the more specific dimension, a stable name (the larger statistic
--- alone flipped with noise, restarting `for`). (3) Among the groups left, the largest
--- scan statistic names the cause; another
+-- agent overall does not stand for its looping variant); enough to judge: going deep as
+-- often as the nested groups' runs do, they would hold min_deep_runs deep runs.
+-- (2) Overlapping groups: a group that no longer passes without another's runs is
+-- explained by it, and gives way to it unless it explains that one too; of two groups
+-- explaining each other (a variant and the model carrying nearly all its runs; an agent
+-- and the variant holding most of its runs) the one whose own runs outside the other still
+-- go deep (exact test at alpha) names the loops; both: the larger scan statistic
+-- (log-likelihood ratio of "more deep runs inside this group"); neither: the more specific
+-- dimension, a stable name (the larger statistic alone flipped with noise, restarting
+-- `for`). (3) Among the groups left, the largest scan statistic names the cause; another
 -- firing group of the agent is reported only if its runs outside the named group still
 -- pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
@@ -311,7 +312,10 @@ nested_dims as (
 -- stand for its looping variant, nor for two looping variants when its other variants are
 -- healthy. Each dimension apart, since crossing dimensions together cover the agent (its
 -- models hold all its runs). A rest too small to judge decides nothing here: the group
--- goes on to the pairs below (a variant 92 % of whose runs use one model).
+-- goes on to the pairs below (a variant 92 % of whose runs use one model). Too small also
+-- when the rest could not have passed had the loops reached it: at the nested groups' deep
+-- share it would hold fewer than min_deep_runs deep runs (seed 11: a variant's 37 runs
+-- outside the model 96 % of them start on, 3 deep, would hold 4 at the model's 10 %).
 rest_counts as (
     select
         ordered.agent_name,
@@ -319,12 +323,23 @@ rest_counts as (
         ordered.dim_value,
         nested_dims.finer_dim,
         ordered.n_tests,
-        count(*) filter (where members.is_current) as n_cur,
-        count(*) filter (where not members.is_current) as n_base,
-        count(*) filter (where members.is_current and members.step_count > ordered.base_q)
-            as k_cur,
-        count(*) filter (where not members.is_current and members.step_count > ordered.base_q)
-            as j_base
+        count(*) filter (where finer_runs.run_id is null and members.is_current) as n_cur,
+        count(*) filter (where finer_runs.run_id is null and not members.is_current) as n_base,
+        count(*) filter (
+            where finer_runs.run_id is null and members.is_current
+            and members.step_count > ordered.base_q
+        ) as k_cur,
+        count(*) filter (
+            where finer_runs.run_id is null and not members.is_current
+            and members.step_count > ordered.base_q
+        ) as j_base,
+        -- The nested groups' own current runs and deep ones (deeper than this group's t).
+        count(*) filter (where finer_runs.run_id is not null and members.is_current)
+            as inner_cur,
+        count(*) filter (
+            where finer_runs.run_id is not null and members.is_current
+            and members.step_count > ordered.base_q
+        ) as inner_deep
     from ordered
     inner join nested_dims
         on ordered.agent_name = nested_dims.agent_name
@@ -341,8 +356,8 @@ rest_counts as (
             and nested_dims.dim_value = finer_runs.dim_value
             and nested_dims.finer_dim = finer_runs.finer_dim
             and members.run_id = finer_runs.run_id
-    where finer_runs.run_id is null
     group by all
+    having count(*) filter (where finer_runs.run_id is null) > 0
 ),
 
 rest_passes as (
@@ -385,6 +400,10 @@ standing_groups as (
                 and rest_counts.dim_value = ordered.dim_value
                 and rest_counts.n_cur >= $min_runs
                 and rest_counts.n_base >= $min_baseline_runs
+                -- Going deep as often as the nested groups' runs do, the rest would hold
+                -- min_deep_runs deep runs: it could have shown the loops.
+                and rest_counts.n_cur * rest_counts.inner_deep
+                >= $min_deep_runs * rest_counts.inner_cur
                 and not exists (
                     select 1
                     from rest_passes

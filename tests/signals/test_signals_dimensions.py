@@ -380,6 +380,33 @@ def test_depth_tail_names_the_variant_whose_loops_run_on_its_main_model(
     assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
 
 
+def test_depth_tail_names_the_variant_whose_few_other_runs_cannot_show_the_loops(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The seed-11 fleet: the looping variant is its agent's only one and 91 % of its runs
+    # start on m1 (nested in it); its 40 runs on m2 hold 4 deep: enough runs to judge, but
+    # at m1's deep share (15 %) they would hold 6, fewer than min_deep_runs, so failing the
+    # test says nothing about where the loops stop. The variant was dropped for them and m1
+    # named; the variant names the loops.
+    cells(con, {("v1", "m1"): (400, 60), ("v1", "m2"): (40, 4)})
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "prompt_variant": "v1"}]
+
+
+def test_depth_tail_names_the_model_looping_across_variants_over_thin_healthy_models(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # m2 loops (20 %) in both variants; the agent's 30 runs on m1 are healthy: enough to
+    # judge, but at m2's deep share they would hold 6, fewer than min_deep_runs, so they do
+    # not drop the agent. It stands, and gives way to m2, which explains it: the model
+    # names the loops, not the agent around them.
+    layout = {
+        ("v1", "m1"): (15, 0), ("v1", "m2"): (100, 20),
+        ("v2", "m1"): (15, 0), ("v2", "m2"): (100, 20),
+    }  # fmt: skip
+    cells(con, layout)
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m2"}]
+
+
 def test_depth_tail_names_the_model_looping_in_every_variant(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
