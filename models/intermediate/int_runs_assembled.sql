@@ -1,7 +1,7 @@
 -- One row per run with its measured facts (everything of fct_runs that does not depend
 -- on the watermark or on retention). Recomputed for the runs this build touched, from
 -- their spans, or from the archive for runs whose spans retention pruned.
-{{ config(unique_key='run_id') }}
+{{ config(unique_key='run_id', partition_by=partitioned_by('part_at')) }}
 
 {%- set dimensions = run_dimensions() %}
 

@@ -3,8 +3,10 @@
 -- runs this build recomputes ("touched"): runs with spans in the landings this build
 -- recorded (int_build_landings_recorded: landed since the last complete build, less
 -- those it already read), or every run on a full build. Runs whose spans retention
--- archived come from the archive.
-{{ config(unique_key='run_id') }}
+-- archived come from the archive. On Spark the table is partitioned by part_at, and an
+-- incremental build stamps every run of a touched partition (macro
+-- runs_of_touched_partitions): the run-keyed tables downstream overwrite whole partitions.
+{{ config(unique_key='run_id', partition_by=partitioned_by('part_at')) }}
 -- depends_on: {{ ref('stg_otel__spans') }}
 
 {%- set bounds = build_bounds(ref('int_build_watermarks_recorded')) %}
@@ -83,9 +85,15 @@ merged as (
 
 ),
 
+recomputed as (
+
+    {{ runs_of_touched_partitions('merged', this) }}
+
+),
+
 {%- else %}
 
-    merged as (
+    recomputed as (
 
         select
             run_id,
@@ -112,7 +120,7 @@ final as (
     select
         *,
         '{{ this_build_id() }}' as build_id
-    from merged
+    from recomputed
 
 )
 

@@ -1,5 +1,5 @@
 -- One row per tool call with its run's dimensions. Incremental: the calls of the runs
 -- this build touched replace their previous rows (body shared with fct_llm_calls).
-{{ config(unique_key='run_id') }}
+{{ config(unique_key='run_id', partition_by=partitioned_by('part_at')) }}
 
 {{ calls_with_run_dimensions(ref('int_tool_calls_sequenced')) }}

@@ -90,6 +90,9 @@ def land_quality(home: Home, root: Path, config) -> None:
 
 
 CYCLE_RUN = 5
+# The home's fleetsignals.yml. A day's grace: the DuckDB build's publishing must not
+# collect the Spark snapshot.
+CONFIG = "labels:\n  bad_score_below: {relevance: 0.5}\nwarehouse:\n  snapshot_grace: 24h\n"
 
 
 def land_parent_cycles(home: Home, root: Path, config) -> None:
@@ -125,10 +128,7 @@ def built_on_both(tmp_path_factory: pytest.TempPathFactory) -> Home:
     root: Path = tmp_path_factory.mktemp("spark-parity")
     home = Home(root / "home").ensure()
     write_synthetic_lake(home.lake, start=START, hours=2, runs_per_minute=3, seed=7)
-    # A day's grace: the DuckDB build's publishing must not collect the Spark snapshot.
-    config = config_with(
-        root, "labels:\n  bad_score_below: {relevance: 0.5}\nwarehouse:\n  snapshot_grace: 24h\n"
-    )
+    config = config_with(root, CONFIG)
     land_quality(home, root, config)
     land_parent_cycles(home, root, config)
     land_fleet(

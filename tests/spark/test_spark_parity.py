@@ -35,6 +35,8 @@ TABLES = {
     "fct_quality_windows_60m": ("window_end_at", "dimension", "dimension_value", "name", "source"),
 }
 PER_BUILD = {"build_id"}
+# The run-keyed tables are partitioned by their runs' hour on Spark (partitioned_by).
+PARTITION = "part_at"
 # The judged runs (conftest.land_quality); the window ends of two hours, 5 minutes apart.
 MIN_ROWS = {"fct_labels": 6, "fct_run_scores": 5, "int_window_ends_planned": 20}
 
@@ -44,7 +46,18 @@ def spark_files(home: Home, table: str) -> Path:
     it for publishing)."""
     if table in SPARK_PUBLISHED_VIEWS:
         return spark_view_exports(home) / table / "*.parquet"
-    return spark_tables(home) / "fleetsignals.db" / table / "*.parquet"
+    directory = spark_tables(home) / "fleetsignals.db" / table
+    if any(directory.glob(f"{PARTITION}=*")):
+        return directory / f"{PARTITION}=*" / "*.parquet"
+    return directory / "*.parquet"
+
+
+def read_options(files: Path) -> str:
+    """read_parquet's options for `files`: a partition's hour is in its directory's name,
+    typed as on Spark."""
+    if files.parent.name != f"{PARTITION}=*":
+        return ""
+    return f", hive_partitioning = true, hive_types = {{'{PARTITION}': 'timestamp'}}"
 
 
 def spark_rows(files: Path, columns: list[str], key: tuple[str, ...]) -> list[tuple]:
@@ -52,7 +65,8 @@ def spark_rows(files: Path, columns: list[str], key: tuple[str, ...]) -> list[tu
     order = ", ".join(key)
     with duckdb.connect() as con:
         return con.execute(
-            f"select {listed} from read_parquet(?) order by {order}", [str(files)]
+            f"select {listed} from read_parquet(?{read_options(files)}) order by {order}",
+            [str(files)],
         ).fetchall()
 
 
