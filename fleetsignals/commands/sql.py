@@ -87,9 +87,13 @@ def _write_rows(cursor: duckdb.DuckDBPyConnection, fmt: str) -> None:
         _print_table(columns, cursor.fetchall())
 
 
+RUNNING_NOTE_AFTER = 3.0  # seconds: longer than most answers take
+
+
 def _run(con: duckdb.DuckDBPyConnection, query: str, fmt: str, guard: QueryGuard) -> None:
     """Run the query and write its rows in a worker thread, so that the main thread stays free
-    to take Ctrl-C: while DuckDB runs, Python delivers no signal to the thread that called it."""
+    to take Ctrl-C: while DuckDB runs, Python delivers no signal to the thread that called it.
+    A query still running after RUNNING_NOTE_AFTER seconds says so on stderr, once."""
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -107,6 +111,9 @@ def _run(con: duckdb.DuckDBPyConnection, query: str, fmt: str, guard: QueryGuard
         signal.signal(signal.SIGINT, lambda *_: guard.stop("interrupted"))
     try:
         worker.start()
+        worker.join(RUNNING_NOTE_AFTER)
+        if worker.is_alive():
+            click.echo("running... (Ctrl-C stops the query)", err=True)
         while worker.is_alive():
             worker.join(0.1)
     finally:
@@ -145,7 +152,7 @@ def command(env: Env, query: str, fmt: str) -> None:
     attaches, copies, exports, sets, loads, installs, calls or creates; reading
     files outside the warehouse; functions that show the host's settings or
     environment (getenv, current_setting, duckdb_settings...). The query stops after sandbox.sql_timeout
-    (default 5m) or at Ctrl-C. See "SQL sandbox" in docs/signals.md.
+    (default 5m) or at Ctrl-C; one still running after 3s says so on stderr. See "SQL sandbox" in docs/signals.md.
 
     Example: fleetsignals sql "select agent_name, count(*) from fct_runs group by 1"
     """
