@@ -56,6 +56,10 @@ UNPUBLISHED = {
 }
 
 MANIFEST = "manifest.json"
+# zstd at level 1, not DuckDB's default 3: compressing the touched partitions is most of
+# publishing's CPU at fleet scale, and level 1 spends ~0.7x of it for ~3 % larger files
+# that read no slower (README, "Ten thousand concurrent runs").
+PARQUET_OPTIONS = "format parquet, compression zstd, compression_level 1"
 
 
 def _published(table: str) -> bool:
@@ -115,7 +119,7 @@ def _export_parts(
         con.execute(
             f"""
             copy (select * from src.main.{table} where {column} = ?)
-            to {quote_literal(path)} (format parquet, compression zstd)
+            to {quote_literal(path)} ({PARQUET_OPTIONS})
             """,
             [part],
         )

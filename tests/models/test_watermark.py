@@ -109,3 +109,31 @@ def test_ingest_with_the_future_bound_off_cannot_freeze_builds(tmp_path: Path) -
         f"{4:032x}": "ok",  # landed after the span from 2200: built
         f"{5:032x}": "running",
     }
+
+
+def test_a_span_counts_as_the_copy_deduplication_keeps(tmp_path: Path) -> None:
+    """Copies of one span that disagree (a later end, a later landing): the watermark and
+    the landing bounds are those of the copy stg_otel__spans keeps (first landed, then
+    the least source_sha256), not maxima over the copies."""
+    config = config_with(tmp_path)
+    home = Home(tmp_path / "home").ensure()
+    write_spans(home, [span("early", "root", at(0), 60, landed_at=at(2))], "early")
+    build(home, config)
+
+    def copy(end: float, landed: float, sha: str) -> dict:
+        return span("x", "root", at(20), (end - 20) * 60, landed_at=at(landed), source_sha256=sha)
+
+    write_spans(home, [copy(28, 30, "b")], "copy-b")  # landed with the kept copy, larger sha
+    write_spans(home, [copy(26, 30, "a")], "copy-a")  # the kept copy
+    write_spans(home, [copy(39, 40, "c")], "copy-c")  # landed later, ends later
+    build(home, config)
+    recorded = query(
+        home,
+        "select watermark_at, landed_through_at, first_landed_at from int_build_watermarks_recorded"
+        " order by build_seq desc limit 1",
+    )
+    deduplicated = query(
+        home,
+        "select max(least(end_at, landed_at)), max(landed_at), min(landed_at) from stg_otel__spans",
+    )
+    assert recorded == deduplicated == [(at(26), at(30), at(2))]
