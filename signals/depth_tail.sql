@@ -29,7 +29,12 @@
 -- go deep (exact test at alpha) names the loops; both: the larger scan statistic
 -- (log-likelihood ratio of "more deep runs inside this group"); neither: the more specific
 -- dimension, a stable name (the larger statistic alone flipped with noise, restarting
--- `for`). (3) Among the groups left, the largest scan statistic names the cause; another
+-- `for`). Together: a group whose runs outside the groups of one other dimension that pass
+-- without its runs and do not give way (enough to judge, as in (1)) no longer pass the test
+-- is explained by them together and gives way, unless one of them is explained so too (a
+-- model carrying most runs of two looping variants and healthy runs of a third: without
+-- one variant's runs it still passes on the other's, so one at a time never explained it).
+-- (3) Among the groups left, the largest scan statistic names the cause; another
 -- firing group of the agent is reported only if its runs outside the named group still
 -- pass the test.
 -- value = current share deeper than t / baseline share deeper than t.
@@ -600,6 +605,171 @@ gives_way as (
         )
 ),
 
+-- Crossing groups together: a standing group whose runs outside the standing groups of one
+-- other dimension that each pass without its runs (loops of their own reaching beyond it)
+-- are enough to judge (as in step 1) and no longer pass the test is explained by them
+-- together, and gives way (a model carrying most runs of two looping variants and healthy
+-- runs of a third; one at a time, each variant leaves the other's loops in it).
+-- (group, joint group): a standing group of another dimension that passes without the
+-- group's runs and does not give way itself.
+joint_groups as (
+    select
+        survives.agent_name,
+        survives.by_dim as dim,
+        survives.by_value as dim_value,
+        survives.dim as joint_dim,
+        survives.dim_value as joint_value
+    from survives
+    where
+        survives.dim != survives.by_dim
+        and not exists (
+            select 1
+            from gives_way
+            where survives.agent_name = gives_way.agent_name
+                and survives.dim = gives_way.dim
+                and survives.dim_value = gives_way.dim_value
+        )
+),
+
+joint_runs as (
+    select distinct
+        joint_groups.agent_name,
+        joint_groups.dim,
+        joint_groups.dim_value,
+        joint_groups.joint_dim,
+        members.run_id
+    from joint_groups
+    inner join members
+        on joint_groups.agent_name = members.agent_name
+            and joint_groups.joint_dim = members.dim
+            and joint_groups.joint_value = members.dim_value
+),
+
+joint_dims as (
+    select distinct
+        agent_name,
+        dim,
+        dim_value,
+        joint_dim
+    from joint_groups
+),
+
+joint_counts as (
+    select
+        standing_groups.agent_name,
+        standing_groups.dim,
+        standing_groups.dim_value,
+        joint_dims.joint_dim,
+        standing_groups.n_tests,
+        count(*) filter (where joint_runs.run_id is null and members.is_current) as n_cur,
+        count(*) filter (where joint_runs.run_id is null and not members.is_current) as n_base,
+        count(*) filter (
+            where joint_runs.run_id is null and members.is_current
+            and members.step_count > standing_groups.base_q
+        ) as k_cur,
+        count(*) filter (
+            where joint_runs.run_id is null and not members.is_current
+            and members.step_count > standing_groups.base_q
+        ) as j_base,
+        count(*) filter (where joint_runs.run_id is not null and members.is_current)
+            as inner_cur,
+        count(*) filter (
+            where joint_runs.run_id is not null and members.is_current
+            and members.step_count > standing_groups.base_q
+        ) as inner_deep
+    from standing_groups
+    inner join joint_dims
+        on standing_groups.agent_name = joint_dims.agent_name
+            and standing_groups.dim = joint_dims.dim
+            and standing_groups.dim_value = joint_dims.dim_value
+    inner join members
+        on standing_groups.agent_name = members.agent_name
+            and standing_groups.dim = members.dim
+            and standing_groups.dim_value = members.dim_value
+    left join joint_runs
+        on
+            joint_dims.agent_name = joint_runs.agent_name
+            and joint_dims.dim = joint_runs.dim
+            and joint_dims.dim_value = joint_runs.dim_value
+            and joint_dims.joint_dim = joint_runs.joint_dim
+            and members.run_id = joint_runs.run_id
+    group by all
+),
+
+joint_passes as (
+    select
+        joint_counts.agent_name,
+        joint_counts.dim,
+        joint_counts.dim_value,
+        joint_counts.joint_dim
+    from joint_counts
+    cross join lateral generate_series(joint_counts.k_cur, joint_counts.n_cur) as outcome (x)
+    where
+        joint_counts.k_cur >= $min_deep_runs
+        and joint_counts.j_base < joint_counts.n_base
+        and (joint_counts.k_cur * 1.0 / joint_counts.n_cur)
+        / ((joint_counts.j_base + 1.0) / (joint_counts.n_base + 1.0))
+        >= $min_ratio
+    group by all
+    having
+        sum(exp(
+            lgamma(joint_counts.n_cur + 1)
+            - lgamma(outcome.x + 1)
+            - lgamma(joint_counts.n_cur - outcome.x + 1)
+            + lgamma(outcome.x + joint_counts.j_base + 1)
+            + lgamma(joint_counts.n_cur - outcome.x + joint_counts.n_base - joint_counts.j_base)
+            - lgamma(joint_counts.n_cur + joint_counts.n_base + 1)
+            - lgamma(joint_counts.j_base + 1)
+            - lgamma(joint_counts.n_base - joint_counts.j_base)
+            + lgamma(joint_counts.n_base + 1)
+        )) < $alpha / joint_counts.n_tests
+),
+
+joint_fails as (
+    select
+        joint_counts.agent_name,
+        joint_counts.dim,
+        joint_counts.dim_value,
+        joint_counts.joint_dim
+    from joint_counts
+    where
+        joint_counts.n_cur >= $min_runs
+        and joint_counts.n_base >= $min_baseline_runs
+        and joint_counts.n_cur * joint_counts.inner_deep
+        >= $min_deep_runs * joint_counts.inner_cur
+        and not exists (
+            select 1
+            from joint_passes
+            where joint_passes.agent_name = joint_counts.agent_name
+                and joint_passes.dim = joint_counts.dim
+                and joint_passes.dim_value = joint_counts.dim_value
+                and joint_passes.joint_dim = joint_counts.joint_dim
+        )
+),
+
+-- Only when none of the explaining groups is explained so itself: loops filling a block of
+-- two variants x two models (each variant's runs on a third model, each model's of a third
+-- variant, healthy) leave every group of the block to the others, and would name none.
+jointly_explained as (
+    select distinct
+        joint_fails.agent_name,
+        joint_fails.dim,
+        joint_fails.dim_value
+    from joint_fails
+    where not exists (
+            select 1
+            from joint_groups
+            inner join joint_fails as explainer_fails
+                on joint_groups.agent_name = explainer_fails.agent_name
+                    and joint_groups.joint_dim = explainer_fails.dim
+                    and joint_groups.joint_value = explainer_fails.dim_value
+            where joint_groups.agent_name = joint_fails.agent_name
+                and joint_groups.dim = joint_fails.dim
+                and joint_groups.dim_value = joint_fails.dim_value
+                and joint_groups.joint_dim = joint_fails.joint_dim
+        )
+),
+
 -- The named group per agent, among the standing ones: the largest statistic; groups holding
 -- the same runs (an agent with one variant) by the most specific dimension, so they give one
 -- stable identity. Near ties are not broken by dimension: a crossing group (a model most of
@@ -626,6 +796,13 @@ ranked as (
             where standing_groups.agent_name = gives_way.agent_name
                 and standing_groups.dim = gives_way.dim
                 and standing_groups.dim_value = gives_way.dim_value
+        )
+        and not exists (
+            select 1
+            from jointly_explained
+            where standing_groups.agent_name = jointly_explained.agent_name
+                and standing_groups.dim = jointly_explained.dim
+                and standing_groups.dim_value = jointly_explained.dim_value
         )
 ),
 

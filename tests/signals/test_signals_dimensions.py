@@ -455,6 +455,41 @@ def test_depth_tail_names_the_agent_once_when_it_loops_everywhere(
     ]
 
 
+def test_depth_tail_names_two_looping_variants_not_the_model_crossing_both(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # v1 and v2 loop (30 %) on every model they start on; two thirds of each one's runs
+    # start on m1, which also carries 60 healthy runs of v3 (v3's other 400 runs keep the
+    # agent from standing). Without v1's runs m1 still passes on v2's loops, and without
+    # v2's on v1's, so one group at a time never explained m1, and it was named beside
+    # the variants: three alerts for two loops. Without both variants' runs together it
+    # holds only v3's healthy runs: the two variants.
+    layout = {
+        ("v1", "m1"): (80, 24), ("v1", "m2"): (40, 12),
+        ("v2", "m1"): (80, 24), ("v2", "m3"): (40, 12),
+        ("v3", "m1"): (60, 0), ("v3", "m3"): (400, 0),
+    }  # fmt: skip
+    cells(con, layout)
+    assert depth_labels(con, dimensions=ALONG) == [
+        {"agent_name": "agent", "prompt_variant": "v1"},
+        {"agent_name": "agent", "prompt_variant": "v2"},
+    ]
+
+
+def test_depth_tail_names_a_model_looping_in_three_variants_crossing_them(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # m1 loops (30 %) in each of three variants, whose runs on m2 are healthy: each variant
+    # is explained by m1; m1 alone names the loops.
+    layout = {
+        ("v1", "m1"): (60, 18), ("v1", "m2"): (60, 0),
+        ("v2", "m1"): (60, 18), ("v2", "m2"): (60, 0),
+        ("v3", "m1"): (60, 18), ("v3", "m2"): (300, 0),
+    }  # fmt: skip
+    cells(con, layout)
+    assert depth_labels(con, dimensions=ALONG) == [{"agent_name": "agent", "model": "m1"}]
+
+
 # -- correlated_failure --------------------------------------------------------------------
 
 
